@@ -1,0 +1,12 @@
+/**
+ * @file aioendpoint.h
+ * @brief Umbrella header: include this one to use libaioendpoint.
+ */
+#ifndef AIOENDPOINT_AIOENDPOINT_H
+#define AIOENDPOINT_AIOENDPOINT_H
+
+#include "version.h"
+#include "common.h"
+#include "spec.h"
+
+#endif /* AIOENDPOINT_AIOENDPOINT_H */
