@@ -24,6 +24,7 @@ const char *aioe_strerror(int status)
     case AIOE_ERR_CONNECTION: return "connection failed or lost";
     case AIOE_ERR_WOULD_BLOCK: return "would block: window or queue full";
     case AIOE_ERR_INTERNAL: return "internal error";
+    case AIOE_ERR_INVALID_EVENT: return "invalid CloudEvents attribute";
     }
     return "unknown error";
 }

@@ -59,7 +59,11 @@ typedef enum aioe_status {
     /** A bounded queue or window is full; retry after a completion. */
     AIOE_ERR_WOULD_BLOCK = -15,
     /** An internal invariant failed; please report it. */
-    AIOE_ERR_INTERNAL = -16
+    AIOE_ERR_INTERNAL = -16,
+    /** A message's CloudEvents attributes are present but invalid, so the
+     *  CloudEvents stage cannot produce an event without overwriting them
+     *  (see cloudevents.h). */
+    AIOE_ERR_INVALID_EVENT = -17
 } aioe_status;
 
 /**
