@@ -44,7 +44,7 @@ trap 'rm -rf "$tmp"' EXIT
 # so the committed baseline compares equal on any machine.
 abidw --headers-dir "$src/include/aioendpoint" \
       --headers-dir "$build/include" \
-      --drop-private-types \
+      --drop-private-types --exported-interfaces-only \
       --no-corpus-path --no-comp-dir-path --no-elf-needed --short-locs \
       --out-file "$tmp/current.abi" "$lib"
 
