@@ -25,6 +25,9 @@ const char *aioe_strerror(int status)
     case AIOE_ERR_WOULD_BLOCK: return "would block: window or queue full";
     case AIOE_ERR_INTERNAL: return "internal error";
     case AIOE_ERR_INVALID_EVENT: return "invalid CloudEvents attribute";
+    case AIOE_ERR_TLS_UNKNOWN_CA: return "TLS: server certificate not issued by a trusted CA";
+    case AIOE_ERR_TLS_HOSTNAME_MISMATCH: return "TLS: server certificate does not match the host name";
+    case AIOE_ERR_TLS_CERT_EXPIRED: return "TLS: certificate expired or not yet valid";
     }
     return "unknown error";
 }

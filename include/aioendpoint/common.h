@@ -63,7 +63,16 @@ typedef enum aioe_status {
     /** A message's CloudEvents attributes are present but invalid, so the
      *  CloudEvents stage cannot produce an event without overwriting them
      *  (see cloudevents.h). */
-    AIOE_ERR_INVALID_EVENT = -17
+    AIOE_ERR_INVALID_EVENT = -17,
+    /** TLS: the server's certificate chain does not lead to a trusted CA
+     *  (unknown issuer, self-signed, or the wrong trust bundle). */
+    AIOE_ERR_TLS_UNKNOWN_CA = -18,
+    /** TLS: the server's certificate is valid but not for the host name
+     *  (or address) the session connected to. */
+    AIOE_ERR_TLS_HOSTNAME_MISMATCH = -19,
+    /** TLS: a certificate in the server's chain has expired or is not yet
+     *  valid. */
+    AIOE_ERR_TLS_CERT_EXPIRED = -20
 } aioe_status;
 
 /**
