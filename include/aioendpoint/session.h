@@ -1,0 +1,355 @@
+/**
+ * @file session.h
+ * @brief Authenticated TLS MQTT v5 sessions built from an endpoint spec.
+ *
+ * A session turns one aioe_endpoint into one MQTT v5 client connection and
+ * keeps it alive: it connects, re-reads credentials before every connect,
+ * reconnects with exponential backoff and jitter, reconnects early when a
+ * token rotates or nears its `exp`, and stops for good on broker answers
+ * that cannot succeed on retry. Lifecycle: aioe_session_new() →
+ * aioe_session_start() → ... → aioe_session_stop() → aioe_session_free().
+ *
+ * Threads (see docs/threading.md):
+ * - State and log callbacks run on the session's own supervisor thread
+ *   (one per started session), except log lines written while
+ *   aioe_session_start() or aioe_session_stop() run, which come from the
+ *   calling thread.
+ * - Message, publish-completion and subscribe-completion callbacks run on
+ *   Paho's receive/send threads, which are shared by every session in the
+ *   process: keep them short and never wait there for another session.
+ *   Completions of work that is abandoned by aioe_session_stop() run on the
+ *   thread calling stop (or free).
+ * - Every function may be called from any thread, except that
+ *   aioe_session_stop() and aioe_session_free() must not be called from a
+ *   callback of the same session (they return AIOE_ERR_STATE / do nothing
+ *   and log, respectively).
+ */
+#ifndef AIOENDPOINT_SESSION_H
+#define AIOENDPOINT_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "common.h"
+#include "spec.h"
+#include "properties.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One MQTT v5 client session. */
+typedef struct aioe_session aioe_session;
+/** Settings and callbacks for aioe_session_new(); copied at creation. */
+typedef struct aioe_session_options aioe_session_options;
+/** A read-only view of one received message (see the aioe_message_* getters). */
+typedef struct aioe_message aioe_message;
+/** One request to a host resource resolver (see aioe_resolver_cb). */
+typedef struct aioe_resource_request aioe_resource_request;
+
+/** Where a session is in its life. Values are ABI. */
+typedef enum aioe_session_state {
+    /** Created or stopped and not started. Never reported by a callback. */
+    AIOE_SESSION_IDLE = 0,
+    /** A connect attempt is in progress. */
+    AIOE_SESSION_CONNECTING = 1,
+    /** CONNACK with reason code Success received. */
+    AIOE_SESSION_CONNECTED = 2,
+    /** The connection ended or an attempt failed; see will_retry. */
+    AIOE_SESSION_DISCONNECTED = 3,
+    /** The session gave up (terminal error) or was stopped; it will not
+     *  connect again unless started again. */
+    AIOE_SESSION_STOPPED = 4
+} aioe_session_state;
+
+/** Log levels, most severe first. */
+typedef enum aioe_log_level {
+    AIOE_LOG_ERROR = 0,
+    AIOE_LOG_WARNING = 1,
+    AIOE_LOG_INFO = 2,
+    AIOE_LOG_DEBUG = 3
+} aioe_log_level;
+
+/** Kinds of resources an endpoint spec refers to by name. */
+typedef enum aioe_resource_kind {
+    /** A Kubernetes Secret (X.509 client certificate and key). */
+    AIOE_RESOURCE_SECRET = 1,
+    /** A Kubernetes ConfigMap (trusted CA certificates). */
+    AIOE_RESOURCE_CONFIG_MAP = 2
+} aioe_resource_kind;
+
+/** The value of aioe_session_event.version for this header. */
+#define AIOE_SESSION_EVENT_VERSION 1
+
+/**
+ * What a state callback is told. Owned by the library, valid during the
+ * callback only. Fields are only ever appended; check @c version before
+ * reading a field added after version 1.
+ */
+typedef struct aioe_session_event {
+    unsigned version;          /**< AIOE_SESSION_EVENT_VERSION or newer */
+    aioe_session_state state;  /**< the state just entered */
+    /** AIOE_OK, or why the connection ended / an attempt failed / the
+     *  session stopped (e.g. AIOE_ERR_NOT_AUTHORIZED, AIOE_ERR_TLS_UNKNOWN_CA,
+     *  AIOE_ERR_CONNECTION, AIOE_ERR_AUTH). */
+    int status;
+    /** The MQTT reason code from the broker's CONNACK or DISCONNECT
+     *  (e.g. 0x87 Not authorized, 0x8E Session taken over), or -1 when
+     *  the broker sent none. */
+    int reason_code;
+    /** CONNECTED: the broker reported Session Present = 1. */
+    bool session_present;
+    /** CONNECTED: this was a reconnect and the broker no longer had the
+     *  session (Session Present = 0): messages queued for this client and
+     *  subscriptions were lost upstream; the library re-subscribes, and
+     *  unacknowledged publishes completed with AIOE_ERR_CONNECTION. */
+    bool session_lost;
+    /** DISCONNECTED: the library will try again after retry_delay_ms. */
+    bool will_retry;
+    /** DISCONNECTED with will_retry: delay before the next attempt. */
+    uint32_t retry_delay_ms;
+    /** CONNECTING: 1-based number of the attempt since the session was
+     *  last connected (or started). */
+    unsigned attempt;
+    /** CONNECTING: why (e.g. "start", "retry", "token file changed",
+     *  "token expires soon"). Other states: detail text, never a secret.
+     *  Never NULL. */
+    const char *message;
+} aioe_session_event;
+
+/**
+ * State callback. Runs on the session's supervisor thread. It may call any
+ * aioe_session_* function of this session except stop and free.
+ */
+typedef void (*aioe_session_state_cb)(aioe_session *session,
+                                      const aioe_session_event *event,
+                                      void *user_data);
+
+/**
+ * Log callback: one line of text without a trailing newline, valid during
+ * the call. Never contains a token, key or other secret. Runs on whichever
+ * thread logs (supervisor, Paho's threads, or the caller of start/stop).
+ */
+typedef void (*aioe_log_cb)(aioe_session *session, aioe_log_level level,
+                            const char *message, void *user_data);
+
+/**
+ * Message callback: @p message is valid only during the call. Runs on
+ * Paho's receive thread. For QoS 1 the PUBACK is sent after this returns,
+ * so anything the host must not lose has to be handed off durably here.
+ */
+typedef void (*aioe_message_cb)(aioe_session *session,
+                                const aioe_message *message, void *user_data);
+
+/**
+ * Completion of aioe_session_publish(), called exactly once per accepted
+ * publish: @p status AIOE_OK when delivered (PUBACK with a reason code
+ * below 0x80 for QoS 1; written to the socket for QoS 0), otherwise why it
+ * failed (AIOE_ERR_PROTOCOL or AIOE_ERR_NOT_AUTHORIZED with the broker's
+ * PUBACK reason code, AIOE_ERR_CONNECTION when delivery could not be
+ * confirmed, AIOE_ERR_STATE when the session was stopped first).
+ * @p reason_code is the PUBACK reason code, or -1 when there was none.
+ * Runs on a Paho thread, or on the thread calling stop/free.
+ */
+typedef void (*aioe_publish_cb)(aioe_session *session, int status,
+                                int reason_code, void *user_data);
+
+/**
+ * Completion of aioe_session_subscribe(), called exactly once: AIOE_OK with
+ * the granted QoS as @p reason_code (0 or 1), or a failure with the SUBACK
+ * reason code (>= 0x80) or -1. Threads as for aioe_publish_cb.
+ */
+typedef void (*aioe_subscribe_cb)(aioe_session *session, int status,
+                                  int reason_code, void *user_data);
+
+/**
+ * Host resource resolver: supplies the material for one resource instead
+ * of the directory layout. Read the request with the
+ * aioe_resource_request_* getters and hand the bytes over with
+ * aioe_resource_request_set_data() (copied). Return AIOE_OK when data was
+ * set, AIOE_ERR_NOT_FOUND when the resource or key does not exist, or
+ * another status to fail the connect attempt. Called on the thread that
+ * connects (the supervisor, or the caller of aioe_session_start()), once
+ * per resource per connect attempt; it may block briefly.
+ */
+typedef int (*aioe_resolver_cb)(aioe_session *session,
+                                aioe_resource_request *request,
+                                void *user_data);
+
+/* ---- options ------------------------------------------------------ */
+
+/** Creates an options object with every default. */
+AIOE_API int aioe_session_options_new(aioe_session_options **out);
+/** Frees an options object; NULL does nothing. */
+AIOE_API void aioe_session_options_free(aioe_session_options *opts);
+/** State callback (default none). */
+AIOE_API int aioe_session_options_set_state_callback(
+    aioe_session_options *opts, aioe_session_state_cb cb, void *user_data);
+/** Log callback and the most verbose level passed to it (default none,
+ *  AIOE_LOG_INFO). */
+AIOE_API int aioe_session_options_set_log_callback(
+    aioe_session_options *opts, aioe_log_level max_level, aioe_log_cb cb,
+    void *user_data);
+/** Message callback for every subscription (default none: messages are
+ *  acknowledged and dropped). */
+AIOE_API int aioe_session_options_set_message_callback(
+    aioe_session_options *opts, aioe_message_cb cb, void *user_data);
+/**
+ * Root of the resource directory layout (copied). Default: the
+ * AIOE_RESOURCE_DIR environment variable, else "/etc/aioendpoint". Secrets
+ * resolve to `<root>/secrets/<name>/<key>`, config maps to
+ * `<root>/configmaps/<name>/<key>`.
+ */
+AIOE_API int aioe_session_options_set_resource_dir(aioe_session_options *opts,
+                                                   const char *dir);
+/** Replaces the directory layout with a host callback (NULL restores it). */
+AIOE_API int aioe_session_options_set_resolver(aioe_session_options *opts,
+                                               aioe_resolver_cb cb,
+                                               void *user_data);
+/**
+ * Service account token file (copied). Default: the AIOE_SAT_TOKEN_FILE
+ * environment variable, else "/var/run/secrets/tokens/broker-sat".
+ */
+AIOE_API int aioe_session_options_set_token_file(aioe_session_options *opts,
+                                                 const char *path);
+/** How often the token file is checked for changes, in ms (default 1000,
+ *  minimum 10). */
+AIOE_API int aioe_session_options_set_token_check_interval(
+    aioe_session_options *opts, uint32_t interval_ms);
+/** Reconnect backoff: first delay and cap, in ms (defaults 128 and 60000;
+ *  each delay gets +/-20 % jitter). */
+AIOE_API int aioe_session_options_set_reconnect_backoff(
+    aioe_session_options *opts, uint32_t initial_ms, uint32_t max_ms);
+/** Time allowed for TCP + TLS + CONNACK, in ms (default 30000). */
+AIOE_API int aioe_session_options_set_connect_timeout(
+    aioe_session_options *opts, uint32_t timeout_ms);
+/** HTTP path for `protocol: WebSockets` (copied; default "/mqtt"). */
+AIOE_API int aioe_session_options_set_websocket_path(
+    aioe_session_options *opts, const char *path);
+
+/* ---- resolver requests -------------------------------------------- */
+
+AIOE_API aioe_resource_kind
+aioe_resource_request_kind(const aioe_resource_request *req);
+/** The Secret or ConfigMap name, as written in the spec. */
+AIOE_API const char *aioe_resource_request_name(const aioe_resource_request *req);
+/** The key (file name) wanted, e.g. "client_cert.pem"; NULL for a trusted
+ *  CA config map, where the answer is every certificate in it as one PEM
+ *  bundle. */
+AIOE_API const char *aioe_resource_request_key(const aioe_resource_request *req);
+/** Hands the resource's bytes to the library (copied). */
+AIOE_API int aioe_resource_request_set_data(aioe_resource_request *req,
+                                            const void *data, size_t len);
+
+/* ---- lifecycle ---------------------------------------------------- */
+
+/**
+ * Creates a session for @p endpoint (a reference is taken).
+ * Client ID = clientIdPrefix + @p instance_name (copied; must be non-empty
+ * when there is no prefix). @p opts may be NULL; it is copied.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_UNSUPPORTED for an
+ *         authentication method without a token source (managed identity);
+ *         AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
+                              const char *instance_name,
+                              const aioe_session_options *opts);
+
+/**
+ * Checks credentials and TLS material (token readable and non-empty, client
+ * key readable, unencrypted and matching the certificate, CA bundle
+ * readable) and starts connecting in the background. On error nothing was
+ * started and no callback fires; aioe_session_last_error() says why.
+ * @return AIOE_OK; AIOE_ERR_STATE when already running; AIOE_ERR_AUTH,
+ *         AIOE_ERR_TLS, AIOE_ERR_IO, AIOE_ERR_NOT_FOUND for bad material.
+ */
+AIOE_API int aioe_session_start(aioe_session *session);
+
+/**
+ * Stops: sends DISCONNECT after waiting up to @p timeout_ms for in-flight
+ * QoS 1 publishes to be acknowledged, then fails whatever is left with
+ * AIOE_ERR_STATE, reports AIOE_SESSION_STOPPED and returns. The broker-side
+ * session is kept (Session Expiry applies). A session that already stopped
+ * on its own is cleaned up likewise. Blocks; not from a callback.
+ * @return AIOE_OK; AIOE_ERR_STATE when never started or called from one of
+ *         this session's callbacks.
+ */
+AIOE_API int aioe_session_stop(aioe_session *session, uint32_t timeout_ms);
+
+/** Stops (timeout 0) if needed and frees. NULL does nothing. */
+AIOE_API void aioe_session_free(aioe_session *session);
+
+/** Current state (thread-safe snapshot). */
+AIOE_API aioe_session_state aioe_session_get_state(const aioe_session *session);
+/** The MQTT client ID, owned by the session. */
+AIOE_API const char *aioe_session_client_id(const aioe_session *session);
+/**
+ * The last failure of this session: returns its status (AIOE_OK if none)
+ * and copies a one-line description, never containing a secret, into
+ * @p buf (NUL-terminated, truncated to @p size; @p buf may be NULL).
+ */
+AIOE_API int aioe_session_last_error(const aioe_session *session, char *buf,
+                                     size_t size);
+/** MQTT reason code of the last broker refusal, or -1. */
+AIOE_API int aioe_session_last_reason_code(const aioe_session *session);
+
+/* ---- publish / subscribe ------------------------------------------ */
+
+/**
+ * Subscribes to @p filter (copied) at @p qos (0 or 1). When not connected
+ * the subscription is sent on the next connect. The session remembers its
+ * subscriptions and sends them again when a reconnect finds the broker
+ * session gone. @p cb (may be NULL) fires once with the SUBACK result.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_STATE when not started;
+ *         AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_subscribe(aioe_session *session, const char *filter,
+                                    int qos, aioe_subscribe_cb cb,
+                                    void *user_data);
+
+/**
+ * Publishes @p len bytes of @p payload (copied) to @p topic (copied).
+ * While disconnected the message is kept (within the window) and sent on
+ * reconnect. @p cb (may be NULL) is called exactly once unless this
+ * function returns an error, in which case it is never called.
+ * @return AIOE_OK; AIOE_ERR_WOULD_BLOCK when the publish window (
+ *         maxInflightMessages, capped below the broker's Receive Maximum)
+ *         is full — retry after a completion; AIOE_ERR_STATE when not
+ *         started or stopped; AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_publish(aioe_session *session, const char *topic,
+                                  const void *payload, size_t len, int qos,
+                                  bool retain, aioe_publish_cb cb,
+                                  void *user_data);
+
+/** Current publish window size (0 before the first CONNACK is known it is
+ *  maxInflightMessages) and publishes now outstanding. Thread-safe. */
+AIOE_API size_t aioe_session_publish_window(const aioe_session *session);
+AIOE_API size_t aioe_session_publish_outstanding(const aioe_session *session);
+
+/* ---- received messages (views valid during the message callback) --- */
+
+/** Topic name (not NUL-terminated; *len gets its length). */
+AIOE_API const char *aioe_message_topic(const aioe_message *msg, size_t *len);
+/** Payload bytes (may be NULL when *len is 0). */
+AIOE_API const void *aioe_message_payload(const aioe_message *msg, size_t *len);
+/** QoS of the delivery: 0 or 1 (or 2). */
+AIOE_API int aioe_message_qos(const aioe_message *msg);
+/** The RETAIN flag as received. */
+AIOE_API bool aioe_message_retain(const aioe_message *msg);
+/** Content Type property (not NUL-terminated), or NULL when absent. */
+AIOE_API const char *aioe_message_content_type(const aioe_message *msg,
+                                               size_t *len);
+/** Number of user properties, in wire order, duplicates kept. */
+AIOE_API size_t aioe_message_user_property_count(const aioe_message *msg);
+/** The i-th user property as a view valid during the callback.
+ *  @return AIOE_OK; AIOE_ERR_NOT_FOUND when @p i is out of range. */
+AIOE_API int aioe_message_user_property(const aioe_message *msg, size_t i,
+                                        aioe_user_property *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AIOENDPOINT_SESSION_H */
