@@ -68,11 +68,11 @@ demo_validate_seed() {
             say "expected: the seed examples are copied verbatim, and those still holding template placeholders such as <NAMESPACE> must be rejected rather than turned into a session to a host that does not exist"
             # A rejected file without any <PLACEHOLDER> deserves a look.
             local f
-            for f in $(sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: .*/\1/p; s/^\([^:]*\): error: .*/\1/p' "$errlog" | sort -u); do
+            while IFS= read -r f; do
                 if [[ -f "$f" ]] && ! grep -qE '<[A-Za-z][A-Za-z0-9 _.-]*>' "$f"; then
                     say "note: $f was rejected but holds no template placeholder; check whether that is intended"
                 fi
-            done
+            done < <(sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: .*/\1/p; s/^\([^:]*\): error: .*/\1/p' "$errlog" | sort -u)
             ;;
         *)
             rm -f "$errlog"

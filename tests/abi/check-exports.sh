@@ -35,7 +35,7 @@ sed -e 's/#.*$//' "$sym" | tr '\n' ' ' \
     | sed -e 's:/\*[^*]*\*\+\([^/*][^*]*\*\+\)*/: :g' \
           -e 's/\(global\|local\)[[:space:]]*:/ \1: /g' \
           -e 's/[{};]/ & /g' \
-    | tr -s ' \t' '\n\n' \
+    | tr -s ' \t' '\n' \
     | awk '
         /^$/ { next }
         $0 == "{" { in_node = 1; section = "global"; node = prev; next }
