@@ -37,6 +37,13 @@ done
 [[ -r "$lib" ]] || { echo "check-abidiff: cannot read $lib" >&2; exit 2; }
 [[ -r "$build/include/version.h" ]] || { echo "check-abidiff: $build/include/version.h missing" >&2; exit 2; }
 
+# Without DWARF abidw sees only symbol names, and every type would look
+# changed against the baseline: say so instead.
+if ! readelf -S "$lib" | grep -q '\.debug_info'; then
+    echo "check-abidiff: $lib has no debug info; build with -g (buildtype debug or debugoptimized)" >&2
+    exit 1
+fi
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
