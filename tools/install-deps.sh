@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
     build-essential        # gcc 12, make, libc6-dev (ASan/UBSan runtimes come with gcc)
     clang                  # fuzz build (libFuzzer), second compiler
     libclang-rt-14-dev     # clang's sanitizer and libFuzzer runtimes
+    llvm                   # llvm-symbolizer: readable stacks in fuzz/sanitizer reports
     meson
     ninja-build
     pkg-config             # consumers and tests/install/check-pkgconfig.sh
@@ -67,5 +68,6 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-    --no-install-recommends "${missing[@]}"
+# Recommends stay on, as on a normal Debian install (clang recommends the
+# LLVM tools, gcc the sanitizer runtimes' helpers).
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
