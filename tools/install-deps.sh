@@ -68,6 +68,5 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-# Recommends stay on, as on a normal Debian install (clang recommends the
-# LLVM tools, gcc the sanitizer runtimes' helpers).
+# Recommends stay on, as on a normal Debian install.
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
