@@ -114,7 +114,7 @@ static void check_keys(pctx *c, const yaml_node_t *map, const char *path,
         if (found)
             continue;
         const char *sugg = aioe_did_you_mean(key, klen, known);
-        char hint[160];
+        char hint[512];
         if (sugg) {
             snprintf(hint, sizeof hint, "did you mean '%s'?", sugg);
         } else {

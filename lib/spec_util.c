@@ -8,29 +8,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool same_letter(char a, char b)
+{
+    return tolower((unsigned char)a) == tolower((unsigned char)b);
+}
+
+/* Optimal string alignment distance: insertions, deletions, substitutions
+ * and transpositions of neighbours each cost one, letter case costs none. */
 unsigned aioe_edit_distance(const char *a, size_t alen, const char *b, size_t blen)
 {
     enum { MAX = 64 };
     if (alen >= MAX || blen >= MAX)
         return 255;
-    unsigned prev[MAX + 1], cur[MAX + 1];
+    unsigned rows[3][MAX + 1];
+    unsigned *before = rows[0], *prev = rows[1], *cur = rows[2];
     for (size_t j = 0; j <= blen; j++)
         prev[j] = (unsigned)j;
     for (size_t i = 1; i <= alen; i++) {
         cur[0] = (unsigned)i;
         for (size_t j = 1; j <= blen; j++) {
-            unsigned cost = tolower((unsigned char)a[i - 1]) ==
-                            tolower((unsigned char)b[j - 1]) ? 0 : 1;
-            unsigned best = prev[j - 1] + cost;
+            unsigned best = prev[j - 1] + (same_letter(a[i - 1], b[j - 1]) ? 0 : 1);
             if (prev[j] + 1 < best)
                 best = prev[j] + 1;
             if (cur[j - 1] + 1 < best)
                 best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && same_letter(a[i - 1], b[j - 2]) &&
+                same_letter(a[i - 2], b[j - 1]) && before[j - 2] + 1 < best)
+                best = before[j - 2] + 1;
             cur[j] = best;
         }
-        memcpy(prev, cur, sizeof(unsigned) * (blen + 1));
+        unsigned *t = before;
+        before = prev;
+        prev = cur;
+        cur = t;
     }
     return prev[blen] > 255 ? 255 : prev[blen];
+}
+
+static bool has_prefix_ci(const char *s, size_t slen, const char *prefix, size_t plen)
+{
+    if (plen > slen)
+        return false;
+    for (size_t i = 0; i < plen; i++)
+        if (!same_letter(s[i], prefix[i]))
+            return false;
+    return true;
 }
 
 const char *aioe_did_you_mean(const char *word, size_t len,
@@ -38,19 +60,27 @@ const char *aioe_did_you_mean(const char *word, size_t len,
 {
     const char *best = NULL;
     unsigned best_d = 255;
-    for (; *candidates; candidates++) {
-        size_t clen = strlen(*candidates);
-        unsigned d = aioe_edit_distance(word, len, *candidates, clen);
+    for (const char *const *c = candidates; *c; c++) {
+        size_t clen = strlen(*c);
+        unsigned d = aioe_edit_distance(word, len, *c, clen);
         /* Allow about one typo per four characters, at least one. */
         unsigned allowed = (unsigned)(clen > len ? clen : len) / 4;
         if (allowed < 1)
             allowed = 1;
         if (d <= allowed && d < best_d) {
-            best = *candidates;
+            best = *c;
             best_d = d;
         }
     }
-    return best;
+    if (best || len < 4)
+        return best;
+    /* A shortened or lengthened name: "keepAlive" for "keepAliveSeconds". */
+    for (const char *const *c = candidates; *c; c++) {
+        size_t clen = strlen(*c);
+        if (has_prefix_ci(*c, clen, word, len) || has_prefix_ci(word, len, *c, clen))
+            return *c;
+    }
+    return NULL;
 }
 
 static bool is_lower_alnum(char c)
