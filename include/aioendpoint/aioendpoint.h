@@ -8,5 +8,7 @@
 #include "version.h"
 #include "common.h"
 #include "spec.h"
+#include "properties.h"
+#include "cloudevents.h"
 
 #endif /* AIOENDPOINT_AIOENDPOINT_H */
