@@ -233,6 +233,12 @@ static int get_enum(pctx *c, const yaml_node_t *map, const char *parent,
     yaml_node_t *v = field(c, map, key);
     if (!v)
         return -1;
+    if (v->type == YAML_SCALAR_NODE) {
+        for (int i = 0; names[i]; i++)
+            if (strlen(names[i]) == yt_len(v) && memcmp(names[i], yt_text(v), yt_len(v)) == 0)
+                return i;
+    }
+    /* Only wrong values pay for building the message. */
     char expected[160];
     size_t used = 0;
     for (const char *const *w = names; *w && used < sizeof expected; w++)
@@ -246,9 +252,6 @@ static int get_enum(pctx *c, const yaml_node_t *map, const char *parent,
     }
     const char *t = yt_text(v);
     size_t len = yt_len(v);
-    for (int i = 0; names[i]; i++)
-        if (strlen(names[i]) == len && memcmp(names[i], t, len) == 0)
-            return i;
     const char *sugg = aioe_did_you_mean(t, len, names);
     char hint[200];
     if (sugg)

@@ -59,7 +59,18 @@ yt_scalar_type yt_resolve_plain(const char *text, size_t len)
         ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf",
         "+.INF", ".nan", ".NaN", ".NAN", NULL };
 
-    if (len == 0 || equals_any(text, len, nulls))
+    if (len == 0)
+        return YT_NULL;
+    /* Fast path: most scalars are names and words that cannot be a null,
+     * bool or number. Those all start with a digit, a sign, '.', '~' or
+     * one of the letters of null/true/false/yes/no/on/off/y/n, and are
+     * short when they are words. */
+    char first = text[0];
+    bool numeric_start = (first >= '0' && first <= '9') || first == '-' ||
+                         first == '+' || first == '.';
+    if (!numeric_start && (len > 5 || !strchr("~nNtTfFyYoO", first)))
+        return YT_STRING;
+    if (equals_any(text, len, nulls))
         return YT_NULL;
     if (equals_any(text, len, bools))
         return YT_BOOL;
