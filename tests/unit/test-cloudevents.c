@@ -231,6 +231,16 @@ static void propagate_datacontenttype_becomes_output_content_type(void **s)
     assert_value(out, "datacontenttype", NULL); /* never added as a user property */
     aioe_cloudevents_free(ce);
 
+    /* Only a content type configured: the mirror still follows it, and
+     * the caller's array is not written to. */
+    ce = make((cfg){AIOE_CLOUD_EVENTS_PROPAGATE, NULL, "application/json", NULL}, NULL);
+    assert_int_equal(aioe_cloudevents_apply(ce, in, NPROPS(in), LIT("text/plain"), NULL, 0,
+                                            out, NULL),
+                     AIOE_OK);
+    assert_value(out, "datacontenttype", "application/json");
+    assert_memory_equal(in[NPROPS(in) - 1].value, "text/plain", 10);
+    aioe_cloudevents_free(ce);
+
     /* Without a transform content type the input one is kept. */
     ce = make(PROPAGATE, NULL);
     const char ct[] = "application/xml";
@@ -268,6 +278,14 @@ static void propagate_dataschema_becomes_output_schema(void **s)
     assert_int_equal(n, 5);
     assert_memory_equal(p[4].name, "dataschema", 10);
     assert_value(out, "dataschema", "sr://out-schemas/42#2.0.0");
+
+    /* Already the configured value: not counted as a change. */
+    aioe_user_property in3[] = {FULL_EVENT};
+    in3[6] = (aioe_user_property)P("dataschema", "sr://out-schemas/42#2.0.0");
+    assert_int_equal(aioe_cloudevents_apply(ce, in3, NPROPS(in3), LIT("application/json"),
+                                            NULL, 0, out, NULL),
+                     AIOE_OK);
+    assert_int_equal(aioe_cloudevents_output_changed(out), 0);
     aioe_cloudevents_free(ce);
 
     /* No output schema configured: passed through as is. */
@@ -736,7 +754,7 @@ static void uri_reference_rule(void **s)
         "not a uri", "http://exa mple.com", "%4", "%zz", "x%", ":foo", "1:x", "a/b\\c",
         "<x>", "\"q\"", "http://[::1", "http://[zz]/", "http://[]/", "http://host:80a/",
         "http://a@b@c/", "caf\xc3\xa9", "http://h/\x01", "{x}", "a|b", "http://[v.x]/",
-        "http://[v1.]/", "a#b#c", "^",
+        "http://[v1.]/", "a#b#c", "^", "http://[::1]x/", "http://[::1]:8a/",
     };
     for (size_t i = 0; i < NPROPS(good); i++) {
         if (!aioe_ce_is_uri_reference(good[i], strlen(good[i])))
@@ -746,6 +764,9 @@ static void uri_reference_rule(void **s)
         if (aioe_ce_is_uri_reference(bad[i], strlen(bad[i])))
             fail_msg("should not be a URI-reference: %s", bad[i]);
     }
+    /* The length is authoritative: a triplet cut by it is invalid. */
+    assert_false(aioe_ce_is_uri_reference("%41", 2));
+    assert_true(aioe_ce_is_uri_reference("%41", 3));
     /* Through the stage: source is checked with this rule. */
     aioe_cloudevents *ce = make(PROPAGATE, NULL);
     aioe_cloudevents_output *out = new_out();
