@@ -10,5 +10,6 @@
 #include "spec.h"
 #include "properties.h"
 #include "cloudevents.h"
+#include "session.h"
 
 #endif /* AIOENDPOINT_AIOENDPOINT_H */

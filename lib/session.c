@@ -1,0 +1,1036 @@
+/* Session lifecycle and the supervisor thread.
+ *
+ * Paho's automatic reconnect would resend the first CONNECT's properties
+ * (a stale token) and Paho cannot send AUTH packets, so every connect is
+ * made here, by one supervisor thread per session: it builds a fresh
+ * CONNECT (token re-read, TLS material re-resolved), waits for Paho's
+ * callbacks (which only record an event and signal), applies backoff,
+ * rotates tokens by a clean reconnect with Clean Start = 0, and reports
+ * state changes. No Paho call is ever made while s->mu is held, and no
+ * host callback is called with s->mu held. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "session_internal.h"
+#include "session_reason.h"
+
+static _Thread_local aioe_session *tl_callback_session;
+
+aioe_session *aioe_session_enter_callback(aioe_session *s)
+{
+    aioe_session *prev = tl_callback_session;
+    tl_callback_session = s;
+    return prev;
+}
+
+void aioe_session_leave_callback(aioe_session *prev)
+{
+    tl_callback_session = prev;
+}
+
+bool aioe_session_in_own_callback(const aioe_session *s)
+{
+    return tl_callback_session == s;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+void aioe_session_log(aioe_session *s, aioe_log_level lvl, const char *fmt, ...)
+{
+    if (!s->opt.log_cb || lvl > s->opt.log_level)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    aioe_session *prev = aioe_session_enter_callback(s);
+    s->opt.log_cb(s, lvl, line, s->opt.log_data);
+    aioe_session_leave_callback(prev);
+}
+
+void aioe_session_set_error(aioe_session *s, int status, int reason,
+                            const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&s->mu);
+    s->last_status = status;
+    s->last_reason = reason;
+    memcpy(s->last_msg, msg, sizeof msg);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- options ------------------------------------------------------- */
+
+int aioe_session_options_new(aioe_session_options **out)
+{
+    if (!out)
+        return AIOE_ERR_INVALID_ARG;
+    aioe_session_options *o = calloc(1, sizeof *o);
+    if (!o)
+        return AIOE_ERR_NOMEM;
+    o->log_level = AIOE_LOG_INFO;
+    o->token_check_ms = 1000;
+    o->backoff_initial_ms = 128;
+    o->backoff_max_ms = 60000;
+    o->connect_timeout_ms = 30000;
+    *out = o;
+    return AIOE_OK;
+}
+
+void aioe_session_options_free(aioe_session_options *o)
+{
+    if (!o)
+        return;
+    free(o->resource_dir);
+    free(o->token_file);
+    free(o->ws_path);
+    free(o);
+}
+
+int aioe_session_options_set_state_callback(aioe_session_options *o,
+                                            aioe_session_state_cb cb, void *ud)
+{
+    if (!o)
+        return AIOE_ERR_INVALID_ARG;
+    o->state_cb = cb;
+    o->state_data = ud;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_log_callback(aioe_session_options *o,
+                                          aioe_log_level max_level,
+                                          aioe_log_cb cb, void *ud)
+{
+    if (!o || max_level < AIOE_LOG_ERROR || max_level > AIOE_LOG_DEBUG)
+        return AIOE_ERR_INVALID_ARG;
+    o->log_cb = cb;
+    o->log_data = ud;
+    o->log_level = max_level;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_message_callback(aioe_session_options *o,
+                                              aioe_message_cb cb, void *ud)
+{
+    if (!o)
+        return AIOE_ERR_INVALID_ARG;
+    o->message_cb = cb;
+    o->message_data = ud;
+    return AIOE_OK;
+}
+
+static int set_string(char **slot, const char *v, bool allow_null)
+{
+    if (!v && !allow_null)
+        return AIOE_ERR_INVALID_ARG;
+    if (v && !*v)
+        return AIOE_ERR_INVALID_ARG;
+    char *c = NULL;
+    if (v && !(c = strdup(v)))
+        return AIOE_ERR_NOMEM;
+    free(*slot);
+    *slot = c;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_resource_dir(aioe_session_options *o, const char *dir)
+{
+    return o ? set_string(&o->resource_dir, dir, true) : AIOE_ERR_INVALID_ARG;
+}
+
+int aioe_session_options_set_resolver(aioe_session_options *o,
+                                      aioe_resolver_cb cb, void *ud)
+{
+    if (!o)
+        return AIOE_ERR_INVALID_ARG;
+    o->resolver_cb = cb;
+    o->resolver_data = ud;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_token_file(aioe_session_options *o, const char *path)
+{
+    return o ? set_string(&o->token_file, path, true) : AIOE_ERR_INVALID_ARG;
+}
+
+int aioe_session_options_set_token_check_interval(aioe_session_options *o,
+                                                  uint32_t ms)
+{
+    if (!o || ms < 10)
+        return AIOE_ERR_INVALID_ARG;
+    o->token_check_ms = ms;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_reconnect_backoff(aioe_session_options *o,
+                                               uint32_t initial_ms,
+                                               uint32_t max_ms)
+{
+    if (!o || initial_ms == 0 || max_ms < initial_ms)
+        return AIOE_ERR_INVALID_ARG;
+    o->backoff_initial_ms = initial_ms;
+    o->backoff_max_ms = max_ms;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_connect_timeout(aioe_session_options *o,
+                                             uint32_t timeout_ms)
+{
+    if (!o || timeout_ms == 0)
+        return AIOE_ERR_INVALID_ARG;
+    o->connect_timeout_ms = timeout_ms;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_websocket_path(aioe_session_options *o,
+                                            const char *path)
+{
+    if (!o || !path || path[0] != '/' || strpbrk(path, " \r\n?#"))
+        return AIOE_ERR_INVALID_ARG;
+    return set_string(&o->ws_path, path, false);
+}
+
+/* ---- creation ------------------------------------------------------ */
+
+static int copy_options(aioe_session *s, const aioe_session_options *o)
+{
+    aioe_session_options def;
+    if (!o) {
+        memset(&def, 0, sizeof def);
+        def.log_level = AIOE_LOG_INFO;
+        def.token_check_ms = 1000;
+        def.backoff_initial_ms = 128;
+        def.backoff_max_ms = 60000;
+        def.connect_timeout_ms = 30000;
+        o = &def;
+    }
+    s->opt = *o;
+    s->opt.resource_dir = NULL;
+    s->opt.token_file = NULL;
+    s->opt.ws_path = NULL;
+    const char *dir = aioe_resolver_pick_root(o->resource_dir,
+                                              getenv(AIOE_RESOURCE_DIR_ENV));
+    const char *tok = o->token_file;
+    if (!tok) {
+        tok = getenv(AIOE_SAT_TOKEN_FILE_ENV);
+        if (!tok || !*tok)
+            tok = AIOE_SAT_TOKEN_FILE_DEFAULT;
+    }
+    if (!(s->opt.resource_dir = strdup(dir)) ||
+        !(s->opt.token_file = strdup(tok)) ||
+        !(s->opt.ws_path = strdup(o->ws_path ? o->ws_path : "/mqtt")))
+        return AIOE_ERR_NOMEM;
+    return AIOE_OK;
+}
+
+static int build_uri(aioe_session *s)
+{
+    const aioe_endpoint *ep = s->ep;
+    const char *host = aioe_endpoint_host(ep);
+    bool ws = aioe_endpoint_protocol(ep) == AIOE_PROTOCOL_WEBSOCKETS;
+    const char *scheme = ws ? (s->tls ? "wss" : "ws") : (s->tls ? "ssl" : "tcp");
+    bool v6 = strchr(host, ':') != NULL;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s://%s%s%s:%u%s", scheme,
+                     v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)s->port,
+                     ws ? s->opt.ws_path : "");
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return AIOE_ERR_TOO_LARGE;
+    if (!(s->server_uri = strdup(buf)) || !(s->host = strdup(host)))
+        return AIOE_ERR_NOMEM;
+    return AIOE_OK;
+}
+
+int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
+                     const char *instance_name, const aioe_session_options *opts)
+{
+    if (!out || !ep || !instance_name)
+        return AIOE_ERR_INVALID_ARG;
+    *out = NULL;
+    const char *prefix = aioe_endpoint_client_id_prefix(ep);
+    if (!prefix)
+        prefix = "";
+    if (!*prefix && !*instance_name)
+        return AIOE_ERR_INVALID_ARG;
+    aioe_auth_method m = aioe_endpoint_auth_method(ep);
+    if (m == AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY ||
+        m == AIOE_AUTH_USER_ASSIGNED_MANAGED_IDENTITY)
+        return AIOE_ERR_UNSUPPORTED;
+
+    aioe_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return AIOE_ERR_NOMEM;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->ep = aioe_endpoint_ref(ep);
+    s->port = aioe_endpoint_port(ep);
+    s->tls = aioe_endpoint_tls_mode(ep) != AIOE_TLS_DISABLED;
+    s->last_reason = -1;
+    s->window = aioe_endpoint_max_inflight_messages(ep);
+    int rc = copy_options(s, opts);
+    size_t idlen = strlen(prefix) + strlen(instance_name) + 1;
+    if (rc == AIOE_OK && !(s->client_id = malloc(idlen)))
+        rc = AIOE_ERR_NOMEM;
+    if (rc == AIOE_OK) {
+        snprintf(s->client_id, idlen, "%s%s", prefix, instance_name);
+        rc = build_uri(s);
+    }
+    if (rc == AIOE_OK && m == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN)
+        rc = aioe_token_source_sat_new(s->opt.token_file, &s->tokens);
+    if (rc != AIOE_OK) {
+        aioe_session_free(s);
+        return rc;
+    }
+    s->resolver.root = s->opt.resource_dir;
+    s->resolver.cb = s->opt.resolver_cb;
+    s->resolver.cb_data = s->opt.resolver_data;
+    s->resolver.session = s;
+    *out = s;
+    return AIOE_OK;
+}
+
+int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src)
+{
+    if (!s || !src || !src->ops)
+        return AIOE_ERR_INVALID_ARG;
+    if (s->thread_running)
+        return AIOE_ERR_STATE;
+    aioe_token_source_destroy(&s->tokens);
+    s->tokens = *src;
+    memset(src, 0, sizeof *src);
+    return AIOE_OK;
+}
+
+/* ---- Paho callbacks: record and signal, nothing else ---------------- */
+
+static void post(aioe_session *s, unsigned ev)
+{
+    s->events |= ev;
+    pthread_cond_broadcast(&s->cv);
+}
+
+static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->ev_session_present = r && r->alt.connect.sessionPresent;
+    s->ev_receive_max = 65535;
+    if (r && MQTTProperties_hasProperty(&r->properties,
+                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+        s->ev_receive_max = MQTTProperties_getNumericValue(
+            &r->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+    post(s, EV_CONNECT_OK);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->ev_reason = r && r->reasonCode >= 0x80 ? (int)r->reasonCode : -1;
+    s->ev_code = r ? r->code : MQTTASYNC_FAILURE;
+    snprintf(s->ev_detail, sizeof s->ev_detail, "%s",
+             r && r->message ? r->message : "");
+    post(s, EV_CONNECT_FAIL);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    if (!(s->events & EV_LOST)) {
+        snprintf(s->ev_detail, sizeof s->ev_detail, "%s",
+                 cause ? cause : "connection lost");
+    }
+    post(s, EV_LOST);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_server_disconnect(void *ctx, MQTTProperties *props,
+                                 enum MQTTReasonCodes rc)
+{
+    aioe_session *s = ctx;
+    (void)props;
+    pthread_mutex_lock(&s->mu);
+    s->ev_reason = (int)rc;
+    snprintf(s->ev_detail, sizeof s->ev_detail, "broker sent DISCONNECT: %s",
+             aioe_reason_name((int)rc));
+    post(s, EV_LOST);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_disconnect_done(void *ctx, MQTTAsync_successData5 *r)
+{
+    aioe_session *s = ctx;
+    (void)r;
+    pthread_mutex_lock(&s->mu);
+    post(s, EV_DISCONNECT_DONE);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_disconnect_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    on_disconnect_done(ctx, (MQTTAsync_successData5 *)(void *)r);
+}
+
+static int on_ssl_error(const char *str, size_t len, void *ctx)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->ev_tls_error = true;
+    pthread_mutex_unlock(&s->mu);
+    aioe_session_log(s, AIOE_LOG_DEBUG, "OpenSSL: %.*s", (int)len, str);
+    return 0;
+}
+
+/* ---- supervisor ------------------------------------------------------ */
+
+enum phase { P_CONNECT_NOW, P_CONNECTING, P_CONNECTED, P_WAIT_RETRY,
+             P_ROTATING, P_DONE };
+
+typedef struct supervisor {
+    aioe_session *s;
+    enum phase phase;
+    aioe_backoff backoff;
+    unsigned attempt;
+    int64_t retry_at;        /* monotonic ms */
+    int64_t next_check;      /* monotonic ms */
+    int64_t refresh_at;      /* wall s, 0 = none */
+    int64_t token_exp;       /* exp of the token in use */
+    const char *why;         /* reason for the next connect */
+} supervisor;
+
+static void emit(aioe_session *s, aioe_session_state st, int status,
+                 int reason, const char *msg, void (*fill)(aioe_session_event *, const void *),
+                 const void *arg)
+{
+    aioe_session_event ev = { AIOE_SESSION_EVENT_VERSION, st, status, reason,
+                              false, false, false, 0, 0, msg ? msg : "" };
+    if (fill)
+        fill(&ev, arg);
+    pthread_mutex_lock(&s->mu);
+    s->state = st;
+    pthread_mutex_unlock(&s->mu);
+    if (s->opt.state_cb) {
+        aioe_session *prev = aioe_session_enter_callback(s);
+        s->opt.state_cb(s, &ev, s->opt.state_data);
+        aioe_session_leave_callback(prev);
+    }
+}
+
+static void fill_attempt(aioe_session_event *ev, const void *arg)
+{
+    ev->attempt = *(const unsigned *)arg;
+}
+
+static void fill_retry(aioe_session_event *ev, const void *arg)
+{
+    ev->will_retry = true;
+    ev->retry_delay_ms = *(const uint32_t *)arg;
+}
+
+typedef struct { bool present, lost; } connack_info;
+
+static void fill_connected(aioe_session_event *ev, const void *arg)
+{
+    const connack_info *ci = arg;
+    ev->session_present = ci->present;
+    ev->session_lost = ci->lost;
+}
+
+static void add_prop_int(MQTTProperties *p, int id, int v)
+{
+    MQTTProperty pr;
+    memset(&pr, 0, sizeof pr);
+    pr.identifier = id;
+    if (id == MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)
+        pr.value.integer2 = (unsigned short)v;
+    else
+        pr.value.integer4 = (unsigned)v;
+    MQTTProperties_add(p, &pr);
+}
+
+static void add_prop_data(MQTTProperties *p, int id, const void *d, size_t len)
+{
+    MQTTProperty pr;
+    memset(&pr, 0, sizeof pr);
+    pr.identifier = id;
+    pr.value.data.len = (int)len;
+    pr.value.data.data = (char *)d;
+    MQTTProperties_add(p, &pr); /* Paho deep-copies binary/string values */
+}
+
+/* Starts one connect attempt. Returns AIOE_OK when Paho accepted it. */
+static int start_connect(supervisor *sv, char *err, size_t errlen)
+{
+    aioe_session *s = sv->s;
+    aioe_token tok = { 0 };
+    int rc = AIOE_OK;
+    if (s->tokens.ops) {
+        rc = s->tokens.ops->fetch(s->tokens.self, &tok, err, errlen);
+        if (rc != AIOE_OK)
+            return rc;
+    }
+    rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
+    if (rc != AIOE_OK) {
+        aioe_token_clear(&tok);
+        return rc;
+    }
+    const aioe_endpoint *ep = s->ep;
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
+    MQTTProperties props = MQTTProperties_initializer;
+    co.keepAliveInterval = aioe_endpoint_keep_alive_seconds(ep);
+    co.cleanstart = 0;
+    co.MQTTVersion = MQTTVERSION_5;
+    co.automaticReconnect = 0;
+    co.connectTimeout = (int)((s->opt.connect_timeout_ms + 999) / 1000);
+    /* Paho's own window one above ours: we never fill it (1.3.12 defect). */
+    unsigned mi = aioe_endpoint_max_inflight_messages(ep);
+    co.maxInflight = mi >= 65535 ? 65535 : (int)mi + 1;
+    co.onSuccess5 = on_connect_ok;
+    co.onFailure5 = on_connect_fail;
+    co.context = s;
+    add_prop_int(&props, MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
+                 (int)aioe_endpoint_session_expiry_seconds(ep));
+    add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
+    if (s->tokens.ops) {
+        const char *method = s->tokens.ops->auth_method;
+        add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_METHOD, method,
+                      strlen(method));
+        add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_DATA, tok.data,
+                      tok.len);
+    }
+    co.connectProperties = &props;
+    if (s->tls) {
+        so.enableServerCertAuth = 1;
+        so.verify = 1;
+        so.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+        so.trustStore = s->tls_files.ca_file;
+        so.disableDefaultTrustStore = s->tls_files.ca_file ? 1 : 0;
+        so.keyStore = s->tls_files.cert_chain;
+        so.privateKey = s->tls_files.cert_chain ? s->tls_files.key_file : NULL;
+        so.ssl_error_cb = on_ssl_error;
+        so.ssl_error_context = s;
+        co.ssl = &so;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL | EV_LOST |
+                             EV_DISCONNECT_DONE);
+    s->ev_reason = -1;
+    s->ev_tls_error = false;
+    s->ev_detail[0] = '\0';
+    pthread_mutex_unlock(&s->mu);
+    int prc = MQTTAsync_connect(s->client, &co);
+    MQTTProperties_free(&props);
+    int64_t exp = tok.exp, iat = tok.iat;
+    aioe_token_clear(&tok);
+    if (prc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "Paho refused to start a connect (code %d)", prc);
+        return AIOE_ERR_CONNECTION;
+    }
+    if (s->tokens.ops) {
+        aioe_jwt_claims c = { exp != 0, exp, iat != 0, iat, false, 0 };
+        int64_t at = aioe_jwt_refresh_at(&c, wall_s());
+        if (exp && exp <= sv->token_exp && sv->why &&
+            strcmp(sv->why, "token expires soon") == 0) {
+            /* the file still holds the same token: no refresh loop */
+            aioe_session_log(s, AIOE_LOG_WARNING, "service account token was "
+                             "not rotated; it expires in %lld s",
+                             (long long)(exp - wall_s()));
+            at = 0;
+        }
+        sv->token_exp = exp;
+        sv->refresh_at = at;
+    }
+    return AIOE_OK;
+}
+
+static void attempt_failed(supervisor *sv, int status, int reason,
+                           bool terminal, const char *msg)
+{
+    aioe_session *s = sv->s;
+    aioe_session_set_error(s, status, reason, "%s", msg);
+    if (terminal) {
+        aioe_session_log(s, AIOE_LOG_ERROR, "giving up: %s", msg);
+        pthread_mutex_lock(&s->mu);
+        s->accepting = false;
+        pthread_mutex_unlock(&s->mu);
+        aioe_pubsub_fail_all(s, status, msg);
+        emit(s, AIOE_SESSION_STOPPED, status, reason, msg, NULL, NULL);
+        sv->phase = P_DONE;
+        return;
+    }
+    uint32_t delay = aioe_backoff_next(&sv->backoff, NULL, NULL);
+    aioe_session_log(s, AIOE_LOG_WARNING, "%s; retrying in %u ms", msg, delay);
+    emit(s, AIOE_SESSION_DISCONNECTED, status, reason, msg, fill_retry, &delay);
+    sv->retry_at = now_ms() + delay;
+    sv->phase = P_WAIT_RETRY;
+    sv->why = "retry";
+}
+
+static void do_connect(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    char err[256] = "";
+    sv->attempt++;
+    aioe_session_log(s, AIOE_LOG_INFO, "connecting to %s as %s (attempt %u, %s)",
+                     s->server_uri, s->client_id, sv->attempt, sv->why);
+    emit(s, AIOE_SESSION_CONNECTING, AIOE_OK, -1, sv->why, fill_attempt,
+         &sv->attempt);
+    int rc = start_connect(sv, err, sizeof err);
+    if (rc != AIOE_OK) {
+        attempt_failed(sv, rc, -1, false, err);
+        return;
+    }
+    sv->phase = P_CONNECTING;
+}
+
+static void handle_connect_fail(supervisor *sv, int reason, int code,
+                                bool tls_err, const char *detail)
+{
+    aioe_session *s = sv->s;
+    char msg[320];
+    if (reason >= 0x80) {
+        aioe_reason_class c = aioe_reason_classify(reason);
+        snprintf(msg, sizeof msg, "broker refused the connection: %s (0x%02X)",
+                 aioe_reason_name(reason), (unsigned)reason);
+        attempt_failed(sv, c.status, reason, c.terminal, msg);
+        return;
+    }
+    int status = AIOE_ERR_CONNECTION;
+    if (s->tls) {
+        char terr[256] = "";
+        int d = aioe_tls_diagnose(s->host, s->port, s->tls_files.ca_file,
+                                  2000, terr, sizeof terr);
+        if (d != AIOE_OK && d != AIOE_ERR_CONNECTION) {
+            status = d;
+            snprintf(msg, sizeof msg, "TLS: %s", terr);
+        } else if (d == AIOE_OK && tls_err) {
+            status = AIOE_ERR_TLS;
+            snprintf(msg, sizeof msg, "TLS handshake failed (server "
+                     "certificate verifies; check the client certificate)");
+        } else {
+            snprintf(msg, sizeof msg, "cannot connect to %s (%s%s%d)",
+                     s->server_uri, detail, *detail ? ", code " : "code ", code);
+        }
+    } else {
+        snprintf(msg, sizeof msg, "cannot connect to %s (%s%s%d)",
+                 s->server_uri, detail, *detail ? ", code " : "code ", code);
+    }
+    attempt_failed(sv, status, -1, false, msg);
+}
+
+static void handle_connected(supervisor *sv, bool present, int recv_max)
+{
+    aioe_session *s = sv->s;
+    connack_info ci = { present, s->ever_connected && !present };
+    pthread_mutex_lock(&s->mu);
+    s->window = aioe_pubsub_window(aioe_endpoint_max_inflight_messages(s->ep),
+                                   recv_max);
+    s->ever_connected = true;
+    pthread_mutex_unlock(&s->mu);
+    aioe_backoff_reset(&sv->backoff);
+    sv->attempt = 0;
+    sv->phase = P_CONNECTED;
+    sv->next_check = now_ms() + s->opt.token_check_ms;
+    if (ci.lost)
+        aioe_session_log(s, AIOE_LOG_WARNING, "reconnected but the broker no "
+                         "longer has this client's session: queued messages "
+                         "were lost upstream");
+    aioe_session_log(s, AIOE_LOG_INFO, "connected (session present %d, "
+                     "publish window %zu)", present, s->window);
+    aioe_pubsub_connected(s, !present);
+    emit(s, AIOE_SESSION_CONNECTED, AIOE_OK, 0,
+         ci.lost ? "broker session lost" : "connected", fill_connected, &ci);
+}
+
+static void handle_lost(supervisor *sv, int reason, const char *detail)
+{
+    char msg[320];
+    if (reason >= 0) {
+        aioe_reason_class c = aioe_reason_classify(reason);
+        snprintf(msg, sizeof msg, "%s (0x%02X)", detail, (unsigned)reason);
+        if (reason < 0x80)
+            c.status = AIOE_ERR_CONNECTION;
+        attempt_failed(sv, c.status, reason, c.terminal, msg);
+    } else {
+        snprintf(msg, sizeof msg, "connection lost: %s", detail);
+        attempt_failed(sv, AIOE_ERR_CONNECTION, -1, false, msg);
+    }
+}
+
+static void start_rotation(supervisor *sv, const char *why)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
+    aioe_session_log(s, AIOE_LOG_INFO, "%s: reconnecting with a fresh token", why);
+    dopt.timeout = 0; /* unacknowledged QoS 1 stays in the session, resent */
+    dopt.reasonCode = MQTTREASONCODE_NORMAL_DISCONNECTION;
+    dopt.onSuccess5 = on_disconnect_done;
+    dopt.onFailure5 = on_disconnect_fail;
+    dopt.context = s;
+    sv->why = why;
+    if (MQTTAsync_disconnect(s->client, &dopt) != MQTTASYNC_SUCCESS) {
+        sv->phase = P_CONNECT_NOW; /* already down: just connect */
+        return;
+    }
+    sv->phase = P_ROTATING;
+}
+
+static void stop_connection(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    if (sv->phase != P_CONNECTED && sv->phase != P_CONNECTING &&
+        sv->phase != P_ROTATING)
+        return;
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
+    uint32_t t = sv->phase == P_CONNECTED ? s->stop_timeout_ms : 0;
+    dopt.timeout = (int)t;
+    dopt.onSuccess5 = on_disconnect_done;
+    dopt.onFailure5 = on_disconnect_fail;
+    dopt.context = s;
+    pthread_mutex_lock(&s->mu);
+    s->events &= ~(unsigned)EV_DISCONNECT_DONE;
+    pthread_mutex_unlock(&s->mu);
+    if (MQTTAsync_disconnect(s->client, &dopt) != MQTTASYNC_SUCCESS)
+        return;
+    int64_t deadline = now_ms() + t + 2000;
+    pthread_mutex_lock(&s->mu);
+    while (!(s->events & (EV_DISCONNECT_DONE | EV_CONNECT_FAIL | EV_LOST))) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void check_token(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    sv->next_check = now_ms() + s->opt.token_check_ms;
+    if (!s->tokens.ops)
+        return;
+    if (s->tokens.ops->changed && s->tokens.ops->changed(s->tokens.self))
+        start_rotation(sv, "token file changed");
+    else if (sv->refresh_at && wall_s() >= sv->refresh_at)
+        start_rotation(sv, "token expires soon");
+}
+
+static void *supervisor_main(void *arg)
+{
+    aioe_session *s = arg;
+    supervisor sv = { .s = s, .phase = P_CONNECT_NOW, .why = "start" };
+    aioe_backoff_init(&sv.backoff, s->opt.backoff_initial_ms,
+                      s->opt.backoff_max_ms);
+    for (;;) {
+        if (sv.phase == P_CONNECT_NOW)
+            do_connect(&sv);
+        if (sv.phase == P_DONE)
+            break;
+        pthread_mutex_lock(&s->mu);
+        for (;;) {
+            if (s->events & EV_STOP)
+                break;
+            unsigned relevant = 0;
+            int64_t deadline = -1;
+            switch (sv.phase) {
+            case P_CONNECTING: relevant = EV_CONNECT_OK | EV_CONNECT_FAIL; break;
+            case P_CONNECTED:
+                relevant = EV_LOST;
+                if (s->tokens.ops)
+                    deadline = sv.next_check;
+                break;
+            case P_ROTATING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
+            case P_WAIT_RETRY: deadline = sv.retry_at; break;
+            default: break;
+            }
+            if (s->events & relevant)
+                break;
+            if (deadline >= 0 && now_ms() >= deadline)
+                break;
+            if (deadline < 0) {
+                pthread_cond_wait(&s->cv, &s->mu);
+            } else {
+                int64_t left = deadline - now_ms();
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += left / 1000;
+                ts.tv_nsec += (left % 1000) * 1000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            }
+        }
+        unsigned ev = s->events;
+        int reason = s->ev_reason, code = s->ev_code, recv_max = s->ev_receive_max;
+        bool present = s->ev_session_present, tls_err = s->ev_tls_error;
+        char detail[160];
+        memcpy(detail, s->ev_detail, sizeof detail);
+        if (ev & EV_STOP) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        switch (sv.phase) {
+        case P_CONNECTING:
+            s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL);
+            break;
+        case P_CONNECTED:
+            s->events &= ~(unsigned)EV_LOST;
+            break;
+        case P_ROTATING:
+            s->events &= ~(unsigned)(EV_DISCONNECT_DONE | EV_LOST);
+            break;
+        default:
+            break;
+        }
+        pthread_mutex_unlock(&s->mu);
+
+        switch (sv.phase) {
+        case P_CONNECTING:
+            if (ev & EV_CONNECT_OK)
+                handle_connected(&sv, present, recv_max);
+            else if (ev & EV_CONNECT_FAIL)
+                handle_connect_fail(&sv, reason, code, tls_err, detail);
+            break;
+        case P_CONNECTED:
+            if (ev & EV_LOST)
+                handle_lost(&sv, reason, detail);
+            else if (now_ms() >= sv.next_check)
+                check_token(&sv);
+            break;
+        case P_ROTATING:
+            emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1, sv.why, fill_retry,
+                 &(uint32_t){ 0 });
+            sv.phase = P_CONNECT_NOW;
+            break;
+        case P_WAIT_RETRY:
+            if (now_ms() >= sv.retry_at)
+                sv.phase = P_CONNECT_NOW;
+            break;
+        default:
+            break;
+        }
+    }
+    if (sv.phase != P_DONE) {
+        stop_connection(&sv);
+        pthread_mutex_lock(&s->mu);
+        s->accepting = false;
+        pthread_mutex_unlock(&s->mu);
+        aioe_pubsub_fail_all(s, AIOE_ERR_STATE, "session stopped");
+        emit(s, AIOE_SESSION_STOPPED, AIOE_OK, -1, "stopped by the host", NULL,
+             NULL);
+    }
+    return NULL;
+}
+
+/* ---- start / stop / free ------------------------------------------- */
+
+/* Checks material once on the caller's thread so start() can refuse. */
+static int preflight(aioe_session *s)
+{
+    char err[256] = "";
+    int rc = AIOE_OK;
+    if (s->tokens.ops) {
+        aioe_token tok;
+        rc = s->tokens.ops->fetch(s->tokens.self, &tok, err, sizeof err);
+        if (rc == AIOE_OK && tok.exp && tok.exp <= wall_s()) {
+            /* report, but still try: the broker decides */
+            aioe_session_log(s, AIOE_LOG_WARNING, "service account token "
+                             "expired %lld s ago", (long long)(wall_s() - tok.exp));
+        }
+        aioe_token_clear(&tok);
+    }
+    if (rc == AIOE_OK)
+        rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, sizeof err);
+    if (rc != AIOE_OK) {
+        aioe_session_set_error(s, rc, -1, "%s", err);
+        aioe_session_log(s, AIOE_LOG_ERROR, "cannot start: %s", err);
+    }
+    return rc;
+}
+
+static int create_client(aioe_session *s)
+{
+    MQTTAsync_createOptions cr = MQTTAsync_createOptions_initializer5;
+    cr.MQTTVersion = MQTTVERSION_5;
+    /* Publishes made while reconnecting wait in Paho's buffer; our window
+     * bounds how many there can be. */
+    cr.sendWhileDisconnected = 1;
+    cr.allowDisconnectedSendAtAnyTime = 1;
+    cr.maxBufferedMessages = (int)aioe_endpoint_max_inflight_messages(s->ep) + 1;
+    cr.deleteOldestMessages = 0;
+    cr.restoreMessages = 0;
+    cr.persistQoS0 = 0;
+    if (MQTTAsync_createWithOptions(&s->client, s->server_uri, s->client_id,
+                                    MQTTCLIENT_PERSISTENCE_NONE, NULL, &cr)
+        != MQTTASYNC_SUCCESS) {
+        s->client = NULL;
+        return AIOE_ERR_INVALID_ARG;
+    }
+    MQTTAsync_setCallbacks(s->client, s, on_connection_lost,
+                           aioe_pubsub_on_message, NULL);
+    MQTTAsync_setDisconnected(s->client, s, on_server_disconnect);
+    return AIOE_OK;
+}
+
+int aioe_session_start(aioe_session *s)
+{
+    if (!s)
+        return AIOE_ERR_INVALID_ARG;
+    if (s->thread_running || s->client)
+        return AIOE_ERR_STATE;
+    aioe_paho_init();
+    int rc = preflight(s);
+    if (rc != AIOE_OK)
+        return rc;
+    rc = create_client(s);
+    if (rc != AIOE_OK) {
+        aioe_session_set_error(s, rc, -1, "Paho rejected server URI %s or "
+                               "client ID", s->server_uri);
+        return rc;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->events = 0;
+    s->accepting = true;
+    s->ever_connected = false;
+    s->window = aioe_endpoint_max_inflight_messages(s->ep);
+    pthread_mutex_unlock(&s->mu);
+    if (pthread_create(&s->thread, NULL, supervisor_main, s) != 0) {
+        MQTTAsync_destroy(&s->client);
+        s->client = NULL;
+        s->accepting = false;
+        return AIOE_ERR_NOMEM;
+    }
+    s->thread_running = true;
+    return AIOE_OK;
+}
+
+int aioe_session_stop(aioe_session *s, uint32_t timeout_ms)
+{
+    if (!s)
+        return AIOE_ERR_INVALID_ARG;
+    if (aioe_session_in_own_callback(s))
+        return AIOE_ERR_STATE;
+    if (!s->thread_running && !s->client)
+        return AIOE_ERR_STATE;
+    pthread_mutex_lock(&s->mu);
+    s->stop_timeout_ms = timeout_ms;
+    post(s, EV_STOP);
+    pthread_mutex_unlock(&s->mu);
+    if (s->thread_running) {
+        pthread_join(s->thread, NULL);
+        s->thread_running = false;
+    }
+    if (s->client) {
+        /* after destroy no Paho callback can reach this session */
+        MQTTAsync_destroy(&s->client);
+        s->client = NULL;
+    }
+    aioe_pubsub_fail_all(s, AIOE_ERR_STATE, "session stopped");
+    aioe_pubsub_after_destroy(s);
+    return AIOE_OK;
+}
+
+void aioe_session_free(aioe_session *s)
+{
+    if (!s)
+        return;
+    if (aioe_session_in_own_callback(s)) {
+        aioe_session_log(s, AIOE_LOG_ERROR, "aioe_session_free() called from "
+                         "the session's own callback: ignored (leaks)");
+        return;
+    }
+    if (s->thread_running || s->client)
+        aioe_session_stop(s, 0);
+    aioe_pubsub_free(s);
+    aioe_token_source_destroy(&s->tokens);
+    aioe_tls_files_free(&s->tls_files);
+    aioe_endpoint_unref(s->ep);
+    free(s->client_id);
+    free(s->server_uri);
+    free(s->host);
+    free(s->opt.resource_dir);
+    free(s->opt.token_file);
+    free(s->opt.ws_path);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* ---- queries -------------------------------------------------------- */
+
+aioe_session_state aioe_session_get_state(const aioe_session *cs)
+{
+    if (!cs)
+        return AIOE_SESSION_IDLE;
+    aioe_session *s = (aioe_session *)cs;
+    pthread_mutex_lock(&s->mu);
+    aioe_session_state st = s->state;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+const char *aioe_session_client_id(const aioe_session *s)
+{
+    return s ? s->client_id : NULL;
+}
+
+int aioe_session_last_error(const aioe_session *cs, char *buf, size_t size)
+{
+    if (!cs)
+        return AIOE_ERR_INVALID_ARG;
+    aioe_session *s = (aioe_session *)cs;
+    pthread_mutex_lock(&s->mu);
+    int st = s->last_status;
+    if (buf && size)
+        snprintf(buf, size, "%s", s->last_msg);
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+int aioe_session_last_reason_code(const aioe_session *cs)
+{
+    if (!cs)
+        return -1;
+    aioe_session *s = (aioe_session *)cs;
+    pthread_mutex_lock(&s->mu);
+    int r = s->last_reason;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}

@@ -1,0 +1,153 @@
+/* Private session state shared by session.c (lifecycle, supervisor) and
+ * session_pubsub.c (publish, subscribe, received messages). */
+#ifndef AIOE_SESSION_INTERNAL_H
+#define AIOE_SESSION_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <MQTTAsync.h>
+
+#include "aioendpoint/session.h"
+#include "backoff.h"
+#include "resolver.h"
+#include "tls.h"
+#include "token_source.h"
+
+struct aioe_session_options {
+    aioe_session_state_cb state_cb;
+    void *state_data;
+    aioe_log_cb log_cb;
+    void *log_data;
+    aioe_log_level log_level;
+    aioe_message_cb message_cb;
+    void *message_data;
+    char *resource_dir;
+    aioe_resolver_cb resolver_cb;
+    void *resolver_data;
+    char *token_file;
+    uint32_t token_check_ms;
+    uint32_t backoff_initial_ms;
+    uint32_t backoff_max_ms;
+    uint32_t connect_timeout_ms;
+    char *ws_path;
+};
+
+/* One accepted publish. Records come from a pool and go back only when
+ * both the host was told (reported) and Paho is done with the context
+ * pointer (paho_done), so a late Paho callback never hits a reused record. */
+typedef struct pub_record {
+    struct pub_record *next_free;
+    struct pub_record *prev, *next; /* outstanding list */
+    aioe_session *session;
+    aioe_publish_cb cb;
+    void *user_data;
+    uint64_t gen;
+    int token;          /* Paho token, 0 until known */
+    int qos;
+    bool in_use, reported, paho_done;
+} pub_record;
+
+typedef struct pub_chunk {
+    struct pub_chunk *next;
+    size_t count;
+    pub_record recs[];
+} pub_chunk;
+
+typedef struct sub_entry {
+    struct sub_entry *next;
+    aioe_session *session;
+    char *filter;
+    int qos;
+    aioe_subscribe_cb cb;   /* cleared once reported */
+    void *user_data;
+    bool acked;             /* the broker session has it */
+    bool inflight;          /* a SUBSCRIBE is outstanding */
+} sub_entry;
+
+enum {
+    EV_CONNECT_OK = 1u << 0,
+    EV_CONNECT_FAIL = 1u << 1,
+    EV_LOST = 1u << 2,
+    EV_DISCONNECT_DONE = 1u << 3,
+    EV_STOP = 1u << 4,
+};
+
+struct aioe_session {
+    aioe_endpoint *ep;
+    char *client_id;
+    char *server_uri;
+    char *host;                 /* for TLS diagnosis */
+    uint16_t port;
+    bool tls;
+    struct aioe_session_options opt;
+    aioe_resolver resolver;
+    aioe_token_source tokens;   /* ops == NULL: no token auth */
+    aioe_tls_files tls_files;
+    MQTTAsync client;           /* NULL when not started */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool thread_running;
+    aioe_session_state state;
+    bool accepting;             /* publish/subscribe allowed */
+
+    /* events from Paho callbacks, consumed by the supervisor */
+    unsigned events;
+    int ev_reason;              /* CONNACK / DISCONNECT reason, -1 none */
+    int ev_code;                /* Paho return code of a failed connect */
+    bool ev_session_present;
+    int ev_receive_max;
+    bool ev_tls_error;
+    char ev_detail[160];
+    uint32_t stop_timeout_ms;
+
+    /* last failure */
+    int last_status;
+    int last_reason;
+    char last_msg[256];
+
+    /* publish window */
+    size_t window;
+    size_t outstanding;
+    uint64_t gen;
+    pub_record *free_recs;
+    pub_record *out_head;       /* outstanding (not reported) records */
+    pub_chunk *chunks;
+
+    sub_entry *subs;
+    bool ever_connected;
+};
+
+/* session.c */
+void aioe_session_log(aioe_session *s, aioe_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void aioe_session_set_error(aioe_session *s, int status, int reason,
+                            const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Marks the calling thread as inside a callback of s (re-entrancy guard). */
+aioe_session *aioe_session_enter_callback(aioe_session *s);
+void aioe_session_leave_callback(aioe_session *prev);
+bool aioe_session_in_own_callback(const aioe_session *s);
+/* Replaces the session's token source (tests; managed identity sources).
+ * Only while not started. Takes ownership of src. */
+int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);
+/* One-time Paho set-up (paho_init.c). */
+void aioe_paho_init(void);
+
+/* session_pubsub.c (called by the supervisor / lifecycle code) */
+int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
+                           MQTTAsync_message *m);
+/* Called with s->mu NOT held. */
+void aioe_pubsub_connected(aioe_session *s, bool session_lost);
+/* Fails every outstanding publish/subscribe with status (stop/terminal). */
+void aioe_pubsub_fail_all(aioe_session *s, int status, const char *why);
+void aioe_pubsub_free(aioe_session *s);
+/* After MQTTAsync_destroy: no Paho callback can come any more. */
+void aioe_pubsub_after_destroy(aioe_session *s);
+/* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
+size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
+
+#endif

@@ -1,0 +1,490 @@
+/* Publish window, subscriptions and received-message views.
+ *
+ * Window: at most min(maxInflightMessages, server Receive Maximum - 1)
+ * publishes are outstanding, so Paho's own in-flight limit is never
+ * reached (Paho 1.3.12 sleeps up to 1 s per message when it is). A full
+ * window is AIOE_ERR_WOULD_BLOCK, never a silent queue. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session_internal.h"
+#include "session_reason.h"
+
+struct aioe_message {
+    const char *topic;
+    size_t topic_len;
+    MQTTAsync_message *m;
+};
+
+size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max)
+{
+    size_t w = max_inflight ? max_inflight : 1;
+    if (server_receive_max > 0 && (size_t)server_receive_max - 1 < w)
+        w = server_receive_max > 1 ? (size_t)server_receive_max - 1 : 1;
+    return w;
+}
+
+/* ---- record pool (s->mu held) ---- */
+
+static pub_record *rec_get(aioe_session *s)
+{
+    if (!s->free_recs) {
+        size_t n = 64;
+        pub_chunk *c = calloc(1, sizeof *c + n * sizeof(pub_record));
+        if (!c)
+            return NULL;
+        c->count = n;
+        c->next = s->chunks;
+        s->chunks = c;
+        for (size_t i = 0; i < n; i++) {
+            c->recs[i].next_free = s->free_recs;
+            s->free_recs = &c->recs[i];
+        }
+    }
+    pub_record *r = s->free_recs;
+    s->free_recs = r->next_free;
+    r->next_free = NULL;
+    r->session = s;
+    r->gen = ++s->gen;
+    r->token = 0;
+    r->in_use = true;
+    r->reported = false;
+    r->paho_done = false;
+    r->prev = NULL;
+    r->next = s->out_head;
+    if (s->out_head)
+        s->out_head->prev = r;
+    s->out_head = r;
+    s->outstanding++;
+    return r;
+}
+
+static void rec_maybe_release(aioe_session *s, pub_record *r)
+{
+    if (r->in_use && r->reported && r->paho_done) {
+        r->in_use = false;
+        r->cb = NULL;
+        r->user_data = NULL;
+        r->next_free = s->free_recs;
+        s->free_recs = r;
+    }
+}
+
+/* Marks r reported (removing it from the outstanding list); returns true if
+ * this call is the one that must tell the host. */
+static bool rec_report(aioe_session *s, pub_record *r)
+{
+    if (r->reported)
+        return false;
+    r->reported = true;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->out_head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    s->outstanding--;
+    return true;
+}
+
+static void complete(pub_record *r, int status, int reason, bool from_paho)
+{
+    aioe_session *s = r->session;
+    pthread_mutex_lock(&s->mu);
+    bool tell = rec_report(s, r);
+    aioe_publish_cb cb = r->cb;
+    void *ud = r->user_data;
+    if (from_paho)
+        r->paho_done = true;
+    rec_maybe_release(s, r);
+    pthread_mutex_unlock(&s->mu);
+    if (tell && cb) {
+        aioe_session *prev = aioe_session_enter_callback(s);
+        cb(s, status, reason, ud);
+        aioe_session_leave_callback(prev);
+    }
+}
+
+static void on_pub_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    pub_record *rec = ctx;
+    int rc = r ? (int)r->reasonCode : 0;
+    if (rc >= 0x80)
+        complete(rec, aioe_reason_ack_status(rc), rc, true);
+    else
+        complete(rec, AIOE_OK, rec->qos > 0 ? rc : -1, true);
+}
+
+static void on_pub_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    pub_record *rec = ctx;
+    int rc = r ? (int)r->reasonCode : -1;
+    if (rc >= 0x80)
+        complete(rec, aioe_reason_ack_status(rc), rc, true);
+    else
+        complete(rec, AIOE_ERR_CONNECTION, -1, true);
+}
+
+int aioe_session_publish(aioe_session *s, const char *topic,
+                         const void *payload, size_t len, int qos, bool retain,
+                         aioe_publish_cb cb, void *user_data)
+{
+    if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
+        len > 268435455u || strpbrk(topic, "+#"))
+        return AIOE_ERR_INVALID_ARG;
+    pthread_mutex_lock(&s->mu);
+    if (!s->accepting || !s->client) {
+        pthread_mutex_unlock(&s->mu);
+        return AIOE_ERR_STATE;
+    }
+    if (s->outstanding >= s->window) {
+        pthread_mutex_unlock(&s->mu);
+        return AIOE_ERR_WOULD_BLOCK;
+    }
+    pub_record *r = rec_get(s);
+    if (!r) {
+        pthread_mutex_unlock(&s->mu);
+        return AIOE_ERR_NOMEM;
+    }
+    r->cb = cb;
+    r->user_data = user_data;
+    r->qos = qos;
+    uint64_t gen = r->gen;
+    MQTTAsync client = s->client;
+    pthread_mutex_unlock(&s->mu);
+
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = qos;
+    msg.retained = retain;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess5 = on_pub_ok;
+    ro.onFailure5 = on_pub_fail;
+    ro.context = r;
+    int prc = MQTTAsync_sendMessage(client, topic, &msg, &ro);
+    pthread_mutex_lock(&s->mu);
+    if (prc != MQTTASYNC_SUCCESS) {
+        /* Paho took nothing: the callback must never fire */
+        rec_report(s, r);
+        r->paho_done = true;
+        rec_maybe_release(s, r);
+        pthread_mutex_unlock(&s->mu);
+        if (prc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
+            return AIOE_ERR_WOULD_BLOCK;
+        if (prc == MQTTASYNC_BAD_UTF8_STRING || prc == MQTTASYNC_BAD_QOS ||
+            prc == MQTTASYNC_NULL_PARAMETER)
+            return AIOE_ERR_INVALID_ARG;
+        return AIOE_ERR_CONNECTION;
+    }
+    if (r->gen == gen && !r->reported)
+        r->token = ro.token;
+    pthread_mutex_unlock(&s->mu);
+    return AIOE_OK;
+}
+
+size_t aioe_session_publish_window(const aioe_session *cs)
+{
+    if (!cs)
+        return 0;
+    aioe_session *s = (aioe_session *)cs;
+    pthread_mutex_lock(&s->mu);
+    size_t w = s->window;
+    pthread_mutex_unlock(&s->mu);
+    return w;
+}
+
+size_t aioe_session_publish_outstanding(const aioe_session *cs)
+{
+    if (!cs)
+        return 0;
+    aioe_session *s = (aioe_session *)cs;
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->outstanding;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* Fails outstanding records. With only_forgotten, just those Paho no
+ * longer tracks (it drops in-flight publishes without a callback when a
+ * reconnect finds the broker session gone). */
+static void fail_records(aioe_session *s, int status, bool only_forgotten)
+{
+    MQTTAsync_token *pending = NULL;
+    if (only_forgotten && s->client &&
+        MQTTAsync_getPendingTokens(s->client, &pending) != MQTTASYNC_SUCCESS)
+        return;
+    for (;;) {
+        pub_record *victim = NULL;
+        pthread_mutex_lock(&s->mu);
+        for (pub_record *r = s->out_head; r; r = r->next) {
+            if (only_forgotten) {
+                bool found = false;
+                if (r->token == 0)
+                    continue; /* sendMessage still returning: Paho has it */
+                for (MQTTAsync_token *t = pending; t && *t != -1; t++)
+                    if (*t == r->token) {
+                        found = true;
+                        break;
+                    }
+                if (found)
+                    continue;
+                r->paho_done = true; /* Paho forgot it: no callback will come */
+            }
+            victim = r;
+            break;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (!victim)
+            break;
+        complete(victim, status, -1, false);
+    }
+    if (pending)
+        MQTTAsync_free(pending);
+}
+
+/* ---- subscriptions ---- */
+
+static void sub_report(sub_entry *e, int status, int reason)
+{
+    aioe_session *s = e->session;
+    pthread_mutex_lock(&s->mu);
+    aioe_subscribe_cb cb = e->cb;
+    void *ud = e->user_data;
+    e->cb = NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (cb) {
+        aioe_session *prev = aioe_session_enter_callback(s);
+        cb(s, status, reason, ud);
+        aioe_session_leave_callback(prev);
+    }
+}
+
+static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    sub_entry *e = ctx;
+    aioe_session *s = e->session;
+    int rc = r ? (int)r->reasonCode : 0;
+    if (r && r->alt.sub.reasonCodeCount > 0 && r->alt.sub.reasonCodes)
+        rc = (int)r->alt.sub.reasonCodes[0];
+    pthread_mutex_lock(&s->mu);
+    e->inflight = false;
+    e->acked = rc < 0x80;
+    pthread_mutex_unlock(&s->mu);
+    if (rc >= 0x80) {
+        aioe_session_log(s, AIOE_LOG_ERROR, "SUBSCRIBE %s refused: %s (0x%02X)",
+                         e->filter, aioe_reason_name(rc), (unsigned)rc);
+        sub_report(e, aioe_reason_ack_status(rc), rc);
+    } else {
+        sub_report(e, AIOE_OK, rc);
+    }
+}
+
+static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    sub_entry *e = ctx;
+    aioe_session *s = e->session;
+    int rc = r ? (int)r->reasonCode : -1;
+    pthread_mutex_lock(&s->mu);
+    e->inflight = false;
+    pthread_mutex_unlock(&s->mu);
+    if (rc >= 0x80) {
+        aioe_session_log(s, AIOE_LOG_ERROR, "SUBSCRIBE %s refused: %s (0x%02X)",
+                         e->filter, aioe_reason_name(rc), (unsigned)rc);
+        sub_report(e, aioe_reason_ack_status(rc), rc);
+    }
+    /* otherwise the connection dropped: sent again on the next connect */
+}
+
+/* Sends SUBSCRIBE for e unless one is outstanding. s->mu not held. */
+static void sub_send(aioe_session *s, sub_entry *e)
+{
+    pthread_mutex_lock(&s->mu);
+    MQTTAsync client = s->client;
+    if (e->inflight || !client) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    e->inflight = true;
+    pthread_mutex_unlock(&s->mu);
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess5 = on_sub_ok;
+    ro.onFailure5 = on_sub_fail;
+    ro.context = e;
+    if (MQTTAsync_subscribe(client, e->filter, e->qos, &ro) != MQTTASYNC_SUCCESS) {
+        pthread_mutex_lock(&s->mu);
+        e->inflight = false;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+int aioe_session_subscribe(aioe_session *s, const char *filter, int qos,
+                           aioe_subscribe_cb cb, void *user_data)
+{
+    if (!s || !filter || !*filter || qos < 0 || qos > 1)
+        return AIOE_ERR_INVALID_ARG;
+    sub_entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->filter = strdup(filter))) {
+        free(e);
+        return AIOE_ERR_NOMEM;
+    }
+    e->session = s;
+    e->qos = qos;
+    e->cb = cb;
+    e->user_data = user_data;
+    pthread_mutex_lock(&s->mu);
+    if (!s->accepting) {
+        pthread_mutex_unlock(&s->mu);
+        free(e->filter);
+        free(e);
+        return AIOE_ERR_STATE;
+    }
+    e->next = s->subs;
+    s->subs = e;
+    bool connected = s->state == AIOE_SESSION_CONNECTED;
+    pthread_mutex_unlock(&s->mu);
+    if (connected)
+        sub_send(s, e);
+    return AIOE_OK;
+}
+
+void aioe_pubsub_connected(aioe_session *s, bool no_session)
+{
+    if (no_session && s->ever_connected)
+        fail_records(s, AIOE_ERR_CONNECTION, true);
+    for (sub_entry *e = s->subs; e; e = e->next) {
+        pthread_mutex_lock(&s->mu);
+        if (no_session)
+            e->acked = false;
+        bool need = !e->acked;
+        pthread_mutex_unlock(&s->mu);
+        if (need)
+            sub_send(s, e);
+    }
+}
+
+void aioe_pubsub_fail_all(aioe_session *s, int status, const char *why)
+{
+    (void)why;
+    fail_records(s, status, false);
+    for (sub_entry *e = s->subs; e; e = e->next)
+        sub_report(e, status, -1);
+}
+
+void aioe_pubsub_after_destroy(aioe_session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (pub_chunk *c = s->chunks; c; c = c->next)
+        for (size_t i = 0; i < c->count; i++)
+            if (c->recs[i].in_use && c->recs[i].reported) {
+                c->recs[i].paho_done = true;
+                rec_maybe_release(s, &c->recs[i]);
+            }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void aioe_pubsub_free(aioe_session *s)
+{
+    while (s->subs) {
+        sub_entry *e = s->subs;
+        s->subs = e->next;
+        free(e->filter);
+        free(e);
+    }
+    while (s->chunks) {
+        pub_chunk *c = s->chunks;
+        s->chunks = c->next;
+        free(c);
+    }
+    s->free_recs = NULL;
+    s->out_head = NULL;
+    s->outstanding = 0;
+}
+
+/* ---- received messages ---- */
+
+int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
+                           MQTTAsync_message *m)
+{
+    aioe_session *s = ctx;
+    if (s->opt.message_cb) {
+        struct aioe_message view = { topic,
+                                     topic_len > 0 ? (size_t)topic_len : strlen(topic),
+                                     m };
+        aioe_session *prev = aioe_session_enter_callback(s);
+        s->opt.message_cb(s, &view, s->opt.message_data);
+        aioe_session_leave_callback(prev);
+    }
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+const char *aioe_message_topic(const aioe_message *msg, size_t *len)
+{
+    if (!msg) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = msg->topic_len;
+    return msg->topic;
+}
+
+const void *aioe_message_payload(const aioe_message *msg, size_t *len)
+{
+    size_t n = msg && msg->m->payloadlen > 0 ? (size_t)msg->m->payloadlen : 0;
+    if (len)
+        *len = n;
+    return n ? msg->m->payload : NULL;
+}
+
+int aioe_message_qos(const aioe_message *msg)
+{
+    return msg ? msg->m->qos : 0;
+}
+
+bool aioe_message_retain(const aioe_message *msg)
+{
+    return msg && msg->m->retained;
+}
+
+const char *aioe_message_content_type(const aioe_message *msg, size_t *len)
+{
+    MQTTProperty *p = msg ? MQTTProperties_getProperty(
+                                &msg->m->properties, MQTTPROPERTY_CODE_CONTENT_TYPE)
+                          : NULL;
+    if (len)
+        *len = p ? (size_t)p->value.data.len : 0;
+    return p ? p->value.data.data : NULL;
+}
+
+size_t aioe_message_user_property_count(const aioe_message *msg)
+{
+    if (!msg)
+        return 0;
+    int n = MQTTProperties_propertyCount(&msg->m->properties,
+                                         MQTTPROPERTY_CODE_USER_PROPERTY);
+    return n > 0 ? (size_t)n : 0;
+}
+
+int aioe_message_user_property(const aioe_message *msg, size_t i,
+                               aioe_user_property *out)
+{
+    if (!msg || !out)
+        return AIOE_ERR_INVALID_ARG;
+    if (i >= aioe_message_user_property_count(msg))
+        return AIOE_ERR_NOT_FOUND;
+    MQTTProperty *p = MQTTProperties_getPropertyAt(
+        &msg->m->properties, MQTTPROPERTY_CODE_USER_PROPERTY, (int)i);
+    if (!p)
+        return AIOE_ERR_NOT_FOUND;
+    out->name = p->value.data.data;
+    out->name_len = (size_t)p->value.data.len;
+    out->value = p->value.value.data;
+    out->value_len = (size_t)p->value.value.len;
+    return AIOE_OK;
+}
