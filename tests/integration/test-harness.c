@@ -244,12 +244,17 @@ static void paho_free(paho *p)
  * CONNACK reason code on failure. */
 static int try_connect(const char *uri, const paho_opts *o, int *reason)
 {
+    int64_t t0 = harness_now_ms();
     paho *p = paho_connect(uri, o);
+    int64_t t1 = harness_now_ms();
     int s = paho_state(p);
 
     if (reason)
         *reason = p->reason;
     paho_free(p);
+    if (getenv("AIOE_TEST_VERBOSE"))
+        fprintf(stderr, "try_connect %s: connect %lld ms, free %lld ms\n", uri,
+                (long long)(t1 - t0), (long long)(harness_now_ms() - t1));
     return s;
 }
 
@@ -677,21 +682,46 @@ static void test_jwt_mint_format(void **state)
     free(path);
 }
 
+static int64_t test_started;
+
+static int timed_setup(void **state)
+{
+    (void)state;
+    test_started = harness_now_ms();
+    return 0;
+}
+
+static int timed_teardown(void **state)
+{
+    (void)state;
+    if (getenv("AIOE_TEST_VERBOSE"))
+        fprintf(stderr, "  (%lld ms)\n",
+                (long long)(harness_now_ms() - test_started));
+    return 0;
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, timed_setup, timed_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_workspace_and_pki),
-        cmocka_unit_test(test_jwt_mint_format),
-        cmocka_unit_test(test_plain_pubsub),
-        cmocka_unit_test(test_tls_server_certs),
-        cmocka_unit_test(test_mutual_tls),
-        cmocka_unit_test(test_websockets),
-        cmocka_unit_test(test_restart_keeps_queued_message),
-        cmocka_unit_test(test_pause_resume),
-        cmocka_unit_test(test_jwt_auth_decisions),
-        cmocka_unit_test(test_jwt_methods_option),
-        cmocka_unit_test(test_jwt_expiry_kicks_client),
+        T(test_workspace_and_pki),
+        T(test_jwt_mint_format),
+        T(test_plain_pubsub),
+        T(test_tls_server_certs),
+        T(test_mutual_tls),
+        T(test_websockets),
+        T(test_restart_keeps_queued_message),
+        T(test_pause_resume),
+        T(test_jwt_auth_decisions),
+        T(test_jwt_methods_option),
+        T(test_jwt_expiry_kicks_client),
     };
 
-    return cmocka_run_group_tests_name("integration-harness", tests, NULL, NULL);
+    /* AIOE_TEST_FILTER=test_mutual_tls (glob) runs a subset. */
+    const char *filter = getenv("AIOE_TEST_FILTER");
+    if (filter && *filter)
+        cmocka_set_test_filter(filter);
+    return cmocka_run_group_tests_name("integration-harness", tests, NULL,
+                                       NULL);
 }

@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,37 @@ static void run_exit(void)
     }
 }
 
+/* meson's timeout sends SIGTERM (Ctrl-C sends SIGINT): exit handlers do not
+ * run then. Brokers die through PR_SET_PDEATHSIG; say where the workspace
+ * (kept for inspection) is, then die of the same signal. */
+static char signal_message[512];
+
+static void on_fatal_signal(int sig)
+{
+    ssize_t n = write(2, signal_message, strlen(signal_message));
+    (void)n;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_signal_handlers(void)
+{
+    static const int sigs[] = { SIGTERM, SIGINT };
+
+    snprintf(signal_message, sizeof signal_message,
+             "harness: terminated by a signal; workspace kept: %s\n",
+             workspace ? workspace : "(none)");
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
+            struct sigaction sa = { .sa_handler = on_fatal_signal };
+            sigemptyset(&sa.sa_mask);
+            sa.sa_flags = SA_RESETHAND;
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+}
+
 static void ensure_atexit_locked(void)
 {
     if (!atexit_registered) {
@@ -133,6 +165,7 @@ const char *harness_workspace(void)
             workspace = tmpl;
             workspace_owner = getpid();
             ensure_atexit_locked();
+            install_signal_handlers();
         }
     }
     pthread_mutex_unlock(&util_lock);
