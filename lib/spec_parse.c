@@ -33,6 +33,7 @@ typedef struct pctx {
 
 /* ---- error reporting ------------------------------------------------ */
 
+__attribute__((format(printf, 5, 0)))
 static void verr(pctx *c, yt_pos pos, const char *path, const char *hint,
                  const char *fmt, va_list ap)
 {

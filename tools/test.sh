@@ -179,8 +179,10 @@ fi
 if [[ -f tests/fuzz/meson.build ]] && grep -q "option('fuzz'" meson_options.txt; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    # Only the library and the fuzz targets: the other suites ran above.
     CC=clang CXX=clang++ run_build "clang, libFuzzer, suite fuzz" build/fuzz \
-        "${common_opts[@]}" -Dfuzz=true -Db_sanitize=address,undefined \
+        -Dwarning_level=2 -Dwerror=true -Dbuildtype=debugoptimized \
+        -Dtests=false -Dfuzz=true -Db_sanitize=address,undefined \
         -Db_lundef=false -Dexamples=false -Dbench=false -- \
         --suite fuzz --timeout-multiplier 1
     unset ASAN_OPTIONS UBSAN_OPTIONS
