@@ -32,7 +32,11 @@ struct broker {
     int owned_count;
     int id;
     char *dir, *conf_path, *log_path, *stderr_path, *persist_dir;
-    int ports[BROKER_MAX_LISTENERS];
+    /* ports[listener_count] is a hidden TCP listener when every configured
+     * listener is WebSockets (mosquitto 2.0.11 refuses to start otherwise:
+     * "Unable to start any listening sockets"). */
+    int ports[BROKER_MAX_LISTENERS + 1];
+    int port_count;
     char *uris[BROKER_MAX_LISTENERS];
     pid_t pid;                  /* 0 when not running */
     bool paused;
@@ -157,7 +161,10 @@ static int write_config(broker *b)
     }
     for (int i = 0; i < c->listener_count; i++) {
         const broker_listener *l = &c->listeners[i];
-        fprintf(f, "\nlistener %d 127.0.0.1\n", b->ports[i]);
+        /* libwebsockets ignores an IP address as the bind host (it binds
+         * every interface) but accepts an interface name. */
+        fprintf(f, "\nlistener %d %s\n", b->ports[i],
+                l->transport == BROKER_WEBSOCKETS ? "lo" : "127.0.0.1");
         fprintf(f, "protocol %s\n",
                 l->transport == BROKER_WEBSOCKETS ? "websockets" : "mqtt");
         if (l->tls) {
@@ -170,6 +177,9 @@ static int write_config(broker *b)
                 fprintf(f, "use_identity_as_username true\n");
         }
     }
+    if (b->port_count > c->listener_count)
+        fprintf(f, "\n# mosquitto 2.0.11 needs one non-WebSockets listener\n"
+                   "listener %d 127.0.0.1\n", b->ports[c->listener_count]);
     if (c->extra_conf)
         fprintf(f, "\n%s\n", c->extra_conf);
     if (fclose(f) != 0)
@@ -310,7 +320,9 @@ static int start_once(broker *b)
             b->pid = 0;
             bool in_use =
                 file_contains_from(b->log_path, log_off, "in use") ||
-                file_contains_from(b->stderr_path, err_off, "in use");
+                file_contains_from(b->stderr_path, err_off, "in use") ||
+                file_contains_from(b->log_path, log_off,
+                                   "Unable to create websockets listener");
             if (in_use)
                 return 1;
             harness_log("mosquitto exited during start-up (status 0x%x)", status);
@@ -323,7 +335,7 @@ static int start_once(broker *b)
                                                 " running");
         if (running_logged) {
             bool all = true;
-            for (int i = 0; all && i < b->cfg.listener_count; i++)
+            for (int i = 0; all && i < b->port_count; i++)
                 all = port_accepts(b->ports[i]);
             if (all)
                 return 0;
@@ -444,6 +456,13 @@ int broker_start(const broker_config *cfg, broker **out)
     b->log_path = harness_strdupf("%s/mosquitto.log", b->dir);
     b->stderr_path = harness_strdupf("%s/stderr.log", b->dir);
 
+    b->port_count = b->cfg.listener_count;
+    bool any_tcp = false;
+    for (int i = 0; i < b->cfg.listener_count; i++)
+        any_tcp |= b->cfg.listeners[i].transport == BROKER_TCP;
+    if (!any_tcp)
+        b->port_count++;
+
     pthread_mutex_lock(&registry_lock);
     b->next = registry;
     registry = b;
@@ -451,7 +470,7 @@ int broker_start(const broker_config *cfg, broker **out)
     harness_at_exit(kill_all_brokers);
 
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-        for (int i = 0; i < b->cfg.listener_count; i++) {
+        for (int i = 0; i < b->port_count; i++) {
             /* Distinct ports within this broker. */
             for (;;) {
                 b->ports[i] = harness_free_port();

@@ -201,7 +201,8 @@ char *harness_jwt_simple(const char *aud, int ttl_seconds);
 const char *harness_jwt_public_keys_path(void);
 
 /* Writes token to "<workspace>/<name>" (like a projected token file) and
- * returns the malloc'd path. Rewrite it to simulate rotation. */
+ * returns the malloc'd path. The file is replaced atomically (write + rename),
+ * so calling it again with the same name simulates a kubelet rotation. */
 char *harness_jwt_write_file(const char *name, const char *token);
 
 /* ------------------------------------------------------------------------ */

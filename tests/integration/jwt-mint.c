@@ -228,9 +228,18 @@ char *harness_jwt_write_file(const char *name, const char *token)
 {
     char *path = harness_path(name);
 
-    if (path && harness_write_file(path, token, strlen(token)) != 0) {
+    if (!path)
+        return NULL;
+    /* Write a sibling and rename it over: readers never see a torn file
+     * (kubelet swaps projected tokens atomically too). */
+    char *tmp = harness_strdupf("%s.tmp", path);
+    if (harness_write_file(tmp, token, strlen(token)) != 0 ||
+        rename(tmp, path) != 0) {
+        harness_log("cannot write token file %s", path);
+        free(tmp);
         free(path);
         return NULL;
     }
+    free(tmp);
     return path;
 }
