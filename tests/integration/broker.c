@@ -639,6 +639,48 @@ bool broker_wait_log(const broker *b, const char *needle, int timeout_ms)
     return harness_wait_until(log_cond, &w, timeout_ms);
 }
 
+size_t broker_log_count(const broker *b, const char *needle)
+{
+    size_t n = 0, nlen = strlen(needle);
+    char *text = b && nlen ? harness_read_file(b->log_path, NULL) : NULL;
+
+    for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p += nlen)
+        n++;
+    free(text);
+    return n;
+}
+
+typedef struct log_count_wait {
+    const broker *b;
+    const char *needle;
+    size_t count;
+} log_count_wait;
+
+static bool log_count_cond(void *arg)
+{
+    log_count_wait *w = arg;
+
+    return broker_log_count(w->b, w->needle) >= w->count;
+}
+
+bool broker_wait_log_count(const broker *b, const char *needle, size_t count,
+                           int timeout_ms)
+{
+    log_count_wait w = { b, needle, count };
+
+    return harness_wait_until(log_count_cond, &w, timeout_ms);
+}
+
+bool broker_wait_client(const broker *b, const char *client_id, size_t count,
+                        int timeout_ms)
+{
+    char *needle = harness_strdupf(" as %s (", client_id);
+    bool ok = broker_wait_log_count(b, needle, count, timeout_ms);
+
+    free(needle);
+    return ok;
+}
+
 void broker_free(broker *b)
 {
     if (!b)

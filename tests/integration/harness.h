@@ -301,6 +301,19 @@ bool broker_log_contains(const broker *b, const char *needle);
 /* Waits until the log contains needle; true if it did within timeout_ms. */
 bool broker_wait_log(const broker *b, const char *needle, int timeout_ms);
 
+/* Number of (non-overlapping) occurrences of needle in the broker log. */
+size_t broker_log_count(const broker *b, const char *needle);
+
+/* Waits until needle occurs at least count times in the log. */
+bool broker_wait_log_count(const broker *b, const char *needle, size_t count,
+                           int timeout_ms);
+
+/* Waits until the broker has logged count CONNECTs accepted for client_id
+ * ("New client connected from ... as <client_id> ("), e.g. count 2 to see a
+ * reconnect. */
+bool broker_wait_client(const broker *b, const char *client_id, size_t count,
+                        int timeout_ms);
+
 /* Stops the broker (if running) and frees it. NULL is a no-op. */
 void broker_free(broker *b);
 

@@ -327,9 +327,12 @@ static void test_plain_pubsub(void **state)
     assert_null(r->content_type);
 
     /* Paho against the same broker. */
-    paho_opts po = { 0 };
+    char *paho_id = harness_unique("paho-plain");
+    paho_opts po = { .client_id = paho_id };
     paho *p = paho_connect(broker_uri(b, 0), &po);
     assert_int_equal(paho_state(p), 1);
+    assert_true(broker_wait_client(b, paho_id, 1, WAIT_MS));
+    free(paho_id);
     paho_publish(p, "harness/plain/paho", "from paho");
     assert_int_equal(observer_wait(o, 3, WAIT_MS), 3);
     assert_string_equal((const char *)observer_get(o, 2)->payload, "from paho");
@@ -337,6 +340,7 @@ static void test_plain_pubsub(void **state)
 
     observer_free(o);
     assert_true(broker_log_contains(b, "Received PUBLISH"));
+    assert_true(broker_log_count(b, "Received PUBLISH") >= 3);
     broker_free(b);
 }
 
