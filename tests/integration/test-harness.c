@@ -534,6 +534,30 @@ static void test_pause_resume(void **state)
     broker_free(b); /* stopping a paused broker must not hang */
 }
 
+static void test_broker_limits(void **state)
+{
+    broker_config cfg;
+    broker *b;
+    observer *o;
+    char big[4000];
+
+    (void)state;
+    memset(big, 'x', sizeof big);
+    broker_config_init(&cfg);
+    cfg.max_packet_size = 1024;
+    cfg.extra_conf = "retain_available false";
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    assert_int_equal(observer_start(b, 0, "harness/limits", 1, &o), 0);
+    assert_int_equal(harness_publish(b, 0, "harness/limits", big, 100, 1, false), 0);
+    /* libmosquitto honours the CONNACK Maximum Packet Size and refuses. */
+    assert_int_equal(harness_publish(b, 0, "harness/limits", big, sizeof big, 1,
+                                     false), -1);
+    assert_int_equal(observer_wait(o, 1, WAIT_MS), 1);
+    assert_int_equal(observer_get(o, 0)->payload_len, 100);
+    observer_free(o);
+    broker_free(b);
+}
+
 /* --- token authentication through the plugin ---------------------------- */
 
 static broker *start_auth_broker(const char *methods)
@@ -726,6 +750,7 @@ int main(void)
         T(test_websockets),
         T(test_restart_keeps_queued_message),
         T(test_pause_resume),
+        T(test_broker_limits),
         T(test_jwt_auth_decisions),
         T(test_jwt_methods_option),
         T(test_jwt_expiry_kicks_client),
