@@ -350,7 +350,14 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
 {
     aioe_session *s = ctx;
     pthread_mutex_lock(&s->mu);
-    s->ev_reason = r && r->reasonCode >= 0x80 ? (int)r->reasonCode : -1;
+    /* Paho 1.3.12 reports a refused CONNACK with reasonCode 0, the CONNACK
+     * reason code in `code` and the message "CONNACK return code". */
+    s->ev_reason = -1;
+    if (r && r->reasonCode >= 0x80)
+        s->ev_reason = (int)r->reasonCode;
+    else if (r && r->message && strcmp(r->message, "CONNACK return code") == 0 &&
+             r->code >= 0x80 && r->code <= 0xFF)
+        s->ev_reason = r->code;
     s->ev_code = r ? r->code : MQTTASYNC_FAILURE;
     snprintf(s->ev_detail, sizeof s->ev_detail, "%s",
              r && r->message ? r->message : "");

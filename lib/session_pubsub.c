@@ -267,8 +267,8 @@ static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)
     sub_entry *e = ctx;
     aioe_session *s = e->session;
     int rc = r ? (int)r->reasonCode : 0;
-    if (r && r->alt.sub.reasonCodeCount > 0 && r->alt.sub.reasonCodes)
-        rc = (int)r->alt.sub.reasonCodes[0];
+    /* one filter per SUBSCRIBE: its reason code is r->reasonCode (alt.sub
+     * is only filled by MQTTAsync_subscribeMany) */
     pthread_mutex_lock(&s->mu);
     e->inflight = false;
     e->acked = rc < 0x80;
