@@ -150,7 +150,17 @@ static int write_config(broker *b)
         fprintf(f, "max_packet_size %u\n", (unsigned)c->max_packet_size);
     fprintf(f, "set_tcp_nodelay true\n");
     fprintf(f, "log_dest file %s\n", b->log_path);
-    fprintf(f, "log_type all\n");
+    if (c->log_types) {
+        /* Readiness and port-collision detection read these two. */
+        fprintf(f, "log_type error\nlog_type information\n");
+        char *copy = strdup(c->log_types), *save = NULL;
+        for (char *t = strtok_r(copy, " ,", &save); t;
+             t = strtok_r(NULL, " ,", &save))
+            fprintf(f, "log_type %s\n", t);
+        free(copy);
+    } else {
+        fprintf(f, "log_type all\n");
+    }
     fprintf(f, "connection_messages true\n");
     fprintf(f, "log_timestamp true\n");
     if (c->jwt_plugin) {
@@ -439,6 +449,7 @@ int broker_start(const broker_config *cfg, broker **out)
                                                          : "aio-internal");
     }
     b->cfg.extra_conf = own(b, b->cfg.extra_conf);
+    b->cfg.log_types = own(b, b->cfg.log_types);
 
     pthread_mutex_lock(&registry_lock);
     b->id = ++broker_counter;

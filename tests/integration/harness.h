@@ -240,6 +240,11 @@ typedef struct broker_config {
     const char *jwt_methods;   /* NULL -> "K8S-SAT,OAUTH2-JWT" */
     const char *jwt_audience;  /* NULL -> "aio-internal" */
     const char *jwt_public_key;/* NULL -> harness_jwt_public_keys_path() */
+    /* Space-separated mosquitto log_type values; NULL -> "all" (every
+     * packet is logged: slow for bulk traffic, use e.g. "error warning
+     * notice" there; "error" and "information" are always added because
+     * the harness reads them; broker_wait_client needs "notice"). */
+    const char *log_types;
     /* Appended verbatim to mosquitto.conf (one option per line). */
     const char *extra_conf;
 } broker_config;
