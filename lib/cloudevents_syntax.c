@@ -18,17 +18,46 @@ static bool is_unreserved(unsigned char c)
 {
     return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
-static bool is_sub_delim(unsigned char c)
-{
-    return c != 0 && strchr("!$&'()*+,;=", c) != NULL;
-}
 
-/* Every byte is unreserved, a sub-delim, a pct-encoded triplet or one of
- * the characters in extra. */
-static bool uri_run(const char *s, size_t n, const char *extra)
+/* RFC 3986 character classes, one bit each (a table: this runs on every
+ * message). */
+enum {
+    C_UNRESERVED = 1, /* ALPHA DIGIT - . _ ~ */
+    C_SUB_DELIM = 2,  /* ! $ & ' ( ) * + , ; = */
+    C_COLON = 4,
+    C_AT = 8,
+    C_SLASH = 16,
+    C_QUESTION = 32,
+};
+static const unsigned char uri_class[256] = {
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  2,  0,  0,  2,  0,  2,  2,  2,  2,  2,  2,  2,  1,  1, 16,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  4,  2,  0,  2,  0, 32,
+     8,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  0,  0,  0,  0,  1,
+     0,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  0,  0,  0,  1,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+};
+
+static bool is_sub_delim(unsigned char c) { return (uri_class[c] & C_SUB_DELIM) != 0; }
+
+/* Every byte is unreserved, a sub-delim, a pct-encoded triplet or in the
+ * extra classes (C_COLON, C_AT, C_SLASH, C_QUESTION). */
+static bool uri_run(const char *s, size_t n, unsigned extra)
 {
+    unsigned allowed = C_UNRESERVED | C_SUB_DELIM | extra;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (uri_class[c] & allowed) continue;
         if (c == '%') {
             if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) ||
                 !is_hex((unsigned char)s[i + 2]))
@@ -36,8 +65,6 @@ static bool uri_run(const char *s, size_t n, const char *extra)
             i += 2;
             continue;
         }
-        if (is_unreserved(c) || is_sub_delim(c)) continue;
-        if (c != 0 && strchr(extra, c) != NULL) continue;
         return false;
     }
     return true;
@@ -85,7 +112,7 @@ static bool valid_authority(const char *s, size_t n)
 {
     const char *at = memchr_c(s, n, '@');
     if (at) {
-        if (!uri_run(s, (size_t)(at - s), ":")) return false;
+        if (!uri_run(s, (size_t)(at - s), C_COLON)) return false;
         n -= (size_t)(at - s) + 1;
         s = at + 1;
     }
@@ -99,7 +126,7 @@ static bool valid_authority(const char *s, size_t n)
     }
     const char *colon = memchr_c(s, n, ':');
     size_t host_len = colon ? (size_t)(colon - s) : n;
-    if (!uri_run(s, host_len, "")) return false; /* reg-name (IPv4 included) */
+    if (!uri_run(s, host_len, 0)) return false; /* reg-name (IPv4 included) */
     return !colon || valid_port(colon + 1, n - host_len - 1);
 }
 
@@ -123,13 +150,13 @@ static bool valid_uri(const char *s, size_t n, bool require_scheme)
     const char *hash = memchr_c(p, len, '#');
     if (hash) {
         size_t flen = len - (size_t)(hash - p) - 1;
-        if (!uri_run(hash + 1, flen, ":@/?")) return false;
+        if (!uri_run(hash + 1, flen, C_COLON | C_AT | C_SLASH | C_QUESTION)) return false;
         len = (size_t)(hash - p);
     }
     const char *q = memchr_c(p, len, '?');
     if (q) {
         size_t qlen = len - (size_t)(q - p) - 1;
-        if (!uri_run(q + 1, qlen, ":@/?")) return false;
+        if (!uri_run(q + 1, qlen, C_COLON | C_AT | C_SLASH | C_QUESTION)) return false;
         len = (size_t)(q - p);
     }
 
@@ -138,16 +165,16 @@ static bool valid_uri(const char *s, size_t n, bool require_scheme)
         size_t alen = slash ? (size_t)(slash - p - 2) : len - 2;
         if (!valid_authority(p + 2, alen)) return false;
         /* path-abempty */
-        return uri_run(p + 2 + alen, len - 2 - alen, ":@/");
+        return uri_run(p + 2 + alen, len - 2 - alen, C_COLON | C_AT | C_SLASH);
     }
     if (!has_scheme && len > 0 && p[0] != '/') {
         /* path-noscheme: the first segment has no ':' */
         const char *slash = memchr_c(p, len, '/');
         size_t seg = slash ? (size_t)(slash - p) : len;
-        if (!uri_run(p, seg, "@")) return false;
-        return uri_run(p + seg, len - seg, ":@/");
+        if (!uri_run(p, seg, C_AT)) return false;
+        return uri_run(p + seg, len - seg, C_COLON | C_AT | C_SLASH);
     }
-    return uri_run(p, len, ":@/");
+    return uri_run(p, len, C_COLON | C_AT | C_SLASH);
 }
 
 bool aioe_ce_is_uri_reference(const char *s, size_t len)
@@ -271,7 +298,20 @@ bool aioe_ce_is_string(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     if (s == NULL && n > 0) return false;
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     for (size_t i = 0; i < n;) {
+        /* Fast path, 8 bytes at a time: all printable ASCII (no high bit,
+         * no byte below 0x20, no 0x7f). The has-less/has-zero bit tricks
+         * never miss a match; a false alarm only means the slow path. */
+        if (n - i >= 8) {
+            uint64_t v, x;
+            memcpy(&v, p + i, 8);
+            x = v ^ (0x7f * ones);
+            if (((v & high) | ((v - 0x20 * ones) & ~v & high) | ((x - ones) & ~x & high)) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = p[i];
         uint32_t cp;
         size_t len;
