@@ -71,6 +71,10 @@ void aioe_parse_result_free(aioe_parse_result *res)
         return;
     for (size_t i = 0; i < res->endpoints.len; i++)
         aioe_endpoint_unref(res->endpoints.items[i]);
+    for (size_t i = 0; i < res->dataflows.len; i++)
+        aioe_dataflow_unref(res->dataflows.items[i]);
+    for (size_t i = 0; i < res->profiles.len; i++)
+        aioe_profile_unref(res->profiles.items[i]);
     for (size_t i = 0; i < res->errors.len; i++) {
         free((char *)res->errors.items[i].path);
         free((char *)res->errors.items[i].message);
@@ -82,6 +86,8 @@ void aioe_parse_result_free(aioe_parse_result *res)
         free((char *)res->skipped.items[i].name);
     }
     free(res->endpoints.items);
+    free(res->dataflows.items);
+    free(res->profiles.items);
     free(res->errors.items);
     free(res->skipped.items);
     free(res->file);
@@ -141,6 +147,17 @@ int aioe_parse_options_new(aioe_parse_options **out)
         return AIOE_ERR_NOMEM;
     (*out)->max_input_bytes = AIOE_DEFAULT_MAX_INPUT_BYTES;
     (*out)->max_documents = AIOE_DEFAULT_MAX_DOCUMENTS;
+    (*out)->kinds = AIOE_KIND_DATAFLOW_ENDPOINT;
+    return AIOE_OK;
+}
+
+int aioe_parse_options_set_kinds(aioe_parse_options *opts, unsigned kinds)
+{
+    const unsigned all = AIOE_KIND_DATAFLOW_ENDPOINT | AIOE_KIND_DATAFLOW |
+                         AIOE_KIND_DATAFLOW_PROFILE;
+    if (!opts || kinds == 0 || (kinds & ~all))
+        return AIOE_ERR_INVALID_ARG;
+    opts->kinds = kinds;
     return AIOE_OK;
 }
 

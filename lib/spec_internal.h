@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aioendpoint/dataflow.h"
 #include "aioendpoint/spec.h"
 
 #define AIOE_API_GROUP "connectivity.iotoperations.azure.com"
@@ -57,9 +58,36 @@ struct aioe_endpoint {
     aioe_cloud_event_attributes cloud_event_attributes;
 };
 
+struct aioe_dataflow {
+    atomic_uint refs;
+    char *file;
+    unsigned line;
+    char *api_version;
+    char *name;
+    char *namespace_;
+    char *profile_ref;
+    bool enabled;
+    char *source_endpoint_ref;
+    char **source_topics;
+    size_t source_topic_count;
+    char *destination_endpoint_ref;
+    char *destination_topic;
+};
+
+struct aioe_profile {
+    atomic_uint refs;
+    char *file;
+    unsigned line;
+    char *api_version;
+    char *name;
+    char *namespace_;
+    unsigned instance_count;
+};
+
 struct aioe_parse_options {
     size_t max_input_bytes;
     size_t max_documents;
+    unsigned kinds;
 };
 
 /* A growable array of pointers or structs. */
@@ -68,6 +96,8 @@ struct aioe_parse_options {
 struct aioe_parse_result {
     char *file;
     AIOE_VEC(aioe_endpoint *) endpoints;
+    AIOE_VEC(aioe_dataflow *) dataflows;
+    AIOE_VEC(aioe_profile *) profiles;
     AIOE_VEC(aioe_parse_error) errors;
     AIOE_VEC(aioe_skipped_document) skipped;
 };
@@ -89,5 +119,7 @@ aioe_parse_result *aioe_result_new(const char *file);
 
 aioe_endpoint *aioe_endpoint_alloc(void);
 void aioe_endpoint_destroy(aioe_endpoint *ep);
+void aioe_dataflow_destroy(aioe_dataflow *df);
+void aioe_profile_destroy(aioe_profile *p);
 
 #endif /* AIOE_SPEC_INTERNAL_H */

@@ -56,12 +56,23 @@ static void parse_document(pctx *c, yaml_document_t *doc)
     c->failed = false;
     yaml_node_t *kind = root && root->type == YAML_MAPPING_NODE
                             ? yt_map_get(doc, root, "kind") : NULL;
-    if (kind && kind->type == YAML_SCALAR_NODE &&
-        yt_len(kind) == strlen("DataflowEndpoint") &&
-        memcmp(yt_text(kind), "DataflowEndpoint", yt_len(kind)) == 0)
-        spec_parse_endpoint(c, root, start);
-    else
-        skip_document(c, root, start);
+    static const struct {
+        const char *kind;
+        unsigned bit;
+        void (*parse)(pctx *c, const yaml_node_t *root, yt_pos start);
+    } kinds[] = {
+        { "DataflowEndpoint", AIOE_KIND_DATAFLOW_ENDPOINT, spec_parse_endpoint },
+        { "Dataflow", AIOE_KIND_DATAFLOW, spec_parse_dataflow },
+        { "DataflowProfile", AIOE_KIND_DATAFLOW_PROFILE, spec_parse_profile },
+    };
+    for (size_t i = 0; kind && kind->type == YAML_SCALAR_NODE && i < 3; i++) {
+        if ((c->opts->kinds & kinds[i].bit) && yt_len(kind) == strlen(kinds[i].kind) &&
+            memcmp(yt_text(kind), kinds[i].kind, yt_len(kind)) == 0) {
+            kinds[i].parse(c, root, start);
+            return;
+        }
+    }
+    skip_document(c, root, start);
 }
 
 static int parse_stream(pctx *c, const void *data, size_t len,
@@ -130,6 +141,7 @@ static int parse_stream(pctx *c, const void *data, size_t len,
 static const aioe_parse_options default_options = {
     .max_input_bytes = AIOE_DEFAULT_MAX_INPUT_BYTES,
     .max_documents = AIOE_DEFAULT_MAX_DOCUMENTS,
+    .kinds = AIOE_KIND_DATAFLOW_ENDPOINT,
 };
 
 int aioe_parse_buffer(const void *data, size_t len, const char *name,
@@ -152,7 +164,7 @@ int aioe_parse_buffer(const void *data, size_t len, const char *name,
                                    len, opts->max_input_bytes)
                  ? AIOE_ERR_TOO_LARGE : AIOE_ERR_NOMEM;
     } else {
-        pctx c = { .res = res };
+        pctx c = { .res = res, .opts = opts };
         rc = parse_stream(&c, len ? data : "", len, opts);
     }
     if (rc == AIOE_ERR_NOMEM) {
@@ -247,7 +259,7 @@ int aioe_parse_file(const char *path, const aioe_parse_options *opts,
     size_t len;
     int rc = read_file(path, opts->max_input_bytes, &data, &len, res);
     if (rc == AIOE_OK) {
-        pctx c = { .res = res };
+        pctx c = { .res = res, .opts = opts };
         rc = parse_stream(&c, data, len, opts);
         free(data);
     }
