@@ -416,6 +416,9 @@ static int on_ssl_error(const char *str, size_t len, void *ctx)
 
 /* ---- supervisor ------------------------------------------------------ */
 
+/* A connection that lasted this long resets the reconnect backoff. */
+#define AIOE_STABLE_CONNECTION_MS 10000
+
 enum phase { P_CONNECT_NOW, P_CONNECTING, P_CONNECTED, P_WAIT_RETRY,
              P_ROTATING, P_DONE };
 
@@ -428,6 +431,7 @@ typedef struct supervisor {
     int64_t next_check;      /* monotonic ms */
     int64_t refresh_at;      /* wall s, 0 = none */
     int64_t token_exp;       /* exp of the token in use */
+    int64_t connected_at;    /* monotonic ms of the last CONNACK */
     const char *why;         /* reason for the next connect */
 } supervisor;
 
@@ -661,7 +665,11 @@ static void handle_connected(supervisor *sv, bool present, int recv_max)
                                    recv_max);
     s->ever_connected = true;
     pthread_mutex_unlock(&s->mu);
-    aioe_backoff_reset(&sv->backoff);
+    /* The backoff is reset only once a connection proved stable (see
+     * handle_lost): a broker that accepts and then drops us at once (or
+     * another client with our ID taking the session over on a broker that
+     * closes without DISCONNECT 0x8E) must not cause a reconnect storm. */
+    sv->connected_at = now_ms();
     sv->attempt = 0;
     sv->phase = P_CONNECTED;
     sv->next_check = now_ms() + s->opt.token_check_ms;
@@ -679,6 +687,8 @@ static void handle_connected(supervisor *sv, bool present, int recv_max)
 static void handle_lost(supervisor *sv, int reason, const char *detail)
 {
     char msg[320];
+    if (now_ms() - sv->connected_at >= AIOE_STABLE_CONNECTION_MS)
+        aioe_backoff_reset(&sv->backoff);
     if (reason >= 0) {
         aioe_reason_class c = aioe_reason_classify(reason);
         snprintf(msg, sizeof msg, "%s (0x%02X)", detail, (unsigned)reason);
