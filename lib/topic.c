@@ -104,7 +104,9 @@ static bool topic_level(const char *topic, unsigned long n, const char **start, 
 int aioe_topic_expand(const char *tmpl, const char *input_topic, char *buf,
                       size_t buf_len, size_t *out_len)
 {
-    if (!tmpl || !tmpl[0] || !input_topic || (!buf && buf_len > 0))
+    /* Validate the whole template first, so an invalid template is always
+     * reported as such, even when an earlier variable cannot resolve. */
+    if (!aioe_topic_template_is_valid(tmpl) || !input_topic || (!buf && buf_len > 0))
         return AIOE_ERR_INVALID_ARG;
     size_t used = 0;
     bool fits = true;

@@ -1,4 +1,5 @@
-/* libFuzzer target: the DataflowEndpoint parser over arbitrary bytes.
+/* libFuzzer target: the resource parser (DataflowEndpoint, Dataflow,
+ * DataflowProfile) over arbitrary bytes.
  * Every input must give a result or a clean error, never a crash, a leak
  * or a hang; valid endpoints must also survive a serialize/re-parse round
  * trip unchanged. */
@@ -28,10 +29,36 @@ static void check_round_trip(const aioe_endpoint *ep)
     aioe_free(text);
 }
 
+static aioe_parse_options *all_kinds(void)
+{
+    static aioe_parse_options *opts;
+    if (!opts && (aioe_parse_options_new(&opts) != AIOE_OK ||
+                  aioe_parse_options_set_kinds(opts, AIOE_KIND_DATAFLOW_ENDPOINT |
+                                                         AIOE_KIND_DATAFLOW |
+                                                         AIOE_KIND_DATAFLOW_PROFILE) != AIOE_OK))
+        abort();
+    return opts;
+}
+
+static void check_dataflow(const aioe_dataflow *df)
+{
+    /* Every accepted source filter and destination template is valid by
+     * the same checks the bridge uses at run time. */
+    for (size_t i = 0; i < aioe_dataflow_source_topic_count(df); i++)
+        if (!aioe_topic_filter_is_valid(aioe_dataflow_source_topic(df, i)))
+            abort();
+    if (!aioe_topic_template_is_valid(aioe_dataflow_destination_topic(df)))
+        abort();
+    char buf[256];
+    int rc = aioe_topic_expand(aioe_dataflow_destination_topic(df), "a/b/c", buf, sizeof buf, NULL);
+    if (rc != AIOE_OK && rc != AIOE_ERR_NOT_FOUND && rc != AIOE_ERR_TOO_LARGE)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     aioe_parse_result *res = NULL;
-    int rc = aioe_parse_buffer(data, size, "fuzz", NULL, &res);
+    int rc = aioe_parse_buffer(data, size, "fuzz", all_kinds(), &res);
     if (rc == AIOE_ERR_NOMEM || !res)
         return 0;
     for (size_t i = 0; i < aioe_parse_result_error_count(res); i++) {
@@ -41,6 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < aioe_parse_result_endpoint_count(res); i++)
         check_round_trip(aioe_parse_result_endpoint(res, i));
+    for (size_t i = 0; i < aioe_parse_result_dataflow_count(res); i++)
+        check_dataflow(aioe_parse_result_dataflow(res, i));
     aioe_parse_result_free(res);
     return 0;
 }

@@ -243,6 +243,10 @@ static void topic_templates(void **state)
     assert_int_equal(aioe_topic_expand("x/+", "a", buf, sizeof buf, NULL), AIOE_ERR_INVALID_ARG);
     assert_int_equal(aioe_topic_expand("", "a", buf, sizeof buf, NULL), AIOE_ERR_INVALID_ARG);
     assert_int_equal(aioe_topic_expand(NULL, "a", buf, sizeof buf, NULL), AIOE_ERR_INVALID_ARG);
+    /* Found by fuzz-topic: an unresolvable variable before a malformed one
+     * must still report the template as invalid. */
+    assert_int_equal(aioe_topic_expand("${inputTopic.9}${inputTopic.", "a", buf, sizeof buf, NULL),
+                     AIOE_ERR_INVALID_ARG);
 
     assert_true(aioe_topic_template_is_valid("a/${inputTopic.10}/${inputTopic}"));
     assert_true(aioe_topic_template_is_valid("cost$/x{y}"));
