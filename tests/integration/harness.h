@@ -362,6 +362,11 @@ typedef struct harness_client_opts {
     const char *username;
     const char *password;
     int keepalive;             /* 0 -> 30 s */
+    /* Observer only: reconnect (every 1 s) and re-subscribe after the
+     * connection drops, e.g. across broker_restart. Off by default: a
+     * dropped observer stays down (observer_connected() turns false), so
+     * it never fights another client over a client ID. */
+    bool auto_reconnect;
 } harness_client_opts;
 
 typedef struct observer observer;

@@ -30,6 +30,7 @@ struct observer {
     struct mosquitto *mosq;
     char *filter;
     int qos;
+    bool auto_reconnect;
     bool connected;
     int connack_rc;            /* -1 until a CONNACK arrived */
     int sub_mid;
@@ -150,8 +151,8 @@ static void obs_on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
     o->connack_rc = rc;
     o->connected = rc == 0;
     if (rc == 0) {
-        /* Also after an automatic reconnect (e.g. broker_restart): the
-         * session is clean, so subscribe again. */
+        /* Also after an automatic reconnect (auto_reconnect, e.g. across
+         * broker_restart): subscribe again in case the session is new. */
         mosquitto_subscribe_v5(mosq, &o->sub_mid, o->filter, o->qos, 0, NULL);
     }
     pthread_cond_broadcast(&o->cond);
@@ -163,9 +164,12 @@ static void obs_on_disconnect(struct mosquitto *mosq, void *ud, int rc,
 {
     observer *o = ud;
 
-    (void)mosq;
     (void)rc;
     (void)props;
+    /* Without auto_reconnect, putting the client in the "disconnecting"
+     * state stops libmosquitto's loop thread from reconnecting. */
+    if (!o->auto_reconnect)
+        mosquitto_disconnect_v5(mosq, 0, NULL);
     pthread_mutex_lock(&o->lock);
     o->connected = false;
     pthread_cond_broadcast(&o->cond);
@@ -314,6 +318,7 @@ int observer_connect(const harness_client_opts *opts, const char *filter,
     pthread_cond_init(&o->cond, NULL);
     o->filter = dup_or_null(filter);
     o->qos = qos;
+    o->auto_reconnect = opts->auto_reconnect;
     o->connack_rc = -1;
     o->suback_rc = -1;
     o->sub_mid = -1;

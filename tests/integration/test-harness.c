@@ -560,6 +560,47 @@ static void test_broker_limits(void **state)
     broker_free(b);
 }
 
+static bool observer_down(void *arg)
+{
+    return !observer_connected(arg);
+}
+
+static void test_observer_reconnect_policy(void **state)
+{
+    broker *b;
+    observer *a, *c, *r;
+    harness_client_opts opts;
+
+    (void)state;
+    assert_int_equal(broker_start(NULL, &b), 0);
+    char *id = harness_unique("taken");
+    harness_client_opts_for(b, 0, &opts);
+    opts.client_id = id;
+    assert_int_equal(observer_connect(&opts, "harness/takeover", 1, &a), 0);
+    /* A second client with the same ID takes the session over; the first
+     * must stay down rather than take it back. */
+    assert_int_equal(observer_connect(&opts, "harness/takeover", 1, &c), 0);
+    assert_true(harness_wait_until(observer_down, a, WAIT_MS));
+    /* libmosquitto would retry after its 1 s reconnect delay. */
+    assert_false(broker_wait_client(b, id, 3, 1300));
+    assert_true(observer_connected(c));
+    observer_free(a);
+    observer_free(c);
+
+    /* auto_reconnect: survives a broker restart and re-subscribes. */
+    harness_client_opts_for(b, 0, &opts);
+    opts.auto_reconnect = true;
+    assert_int_equal(observer_connect(&opts, "harness/again", 1, &r), 0);
+    assert_int_equal(broker_restart(b), 0);
+    assert_true(broker_wait_log(b, "harness/again (QoS 1)", WAIT_MS));
+    assert_true(broker_wait_log_count(b, "harness/again (QoS 1)", 2, WAIT_MS));
+    assert_int_equal(harness_publish(b, 0, "harness/again", "x", 1, 1, false), 0);
+    assert_int_equal(observer_wait(r, 1, WAIT_MS), 1);
+    observer_free(r);
+    free(id);
+    broker_free(b);
+}
+
 /* --- token authentication through the plugin ---------------------------- */
 
 static broker *start_auth_broker(const char *methods)
@@ -753,6 +794,7 @@ int main(void)
         T(test_restart_keeps_queued_message),
         T(test_pause_resume),
         T(test_broker_limits),
+        T(test_observer_reconnect_policy),
         T(test_jwt_auth_decisions),
         T(test_jwt_methods_option),
         T(test_jwt_expiry_kicks_client),
