@@ -14,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "aioendpoint/eventgrid.h"
 #include "jwt.h"
+#include "mi.h"
 #include "session_internal.h"
 #include "session_reason.h"
 
@@ -103,6 +105,7 @@ void aioe_session_options_free(aioe_session_options *o)
     free(o->resource_dir);
     free(o->token_file);
     free(o->ws_path);
+    aioe_identity_options_free(o->identity);
     free(o);
 }
 
@@ -227,6 +230,7 @@ static int copy_options(aioe_session *s, const aioe_session_options *o)
     s->opt.resource_dir = NULL;
     s->opt.token_file = NULL;
     s->opt.ws_path = NULL;
+    s->opt.identity = NULL; /* read from opts by aioe_session_new only */
     const char *dir = aioe_resolver_pick_root(o->resource_dir,
                                               getenv(AIOE_RESOURCE_DIR_ENV));
     const char *tok = o->token_file;
@@ -272,9 +276,6 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
     if (!*prefix && !*instance_name)
         return AIOE_ERR_INVALID_ARG;
     aioe_auth_method m = aioe_endpoint_auth_method(ep);
-    if (m == AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY ||
-        m == AIOE_AUTH_USER_ASSIGNED_MANAGED_IDENTITY)
-        return AIOE_ERR_UNSUPPORTED;
 
     aioe_session *s = calloc(1, sizeof *s);
     if (!s)
@@ -300,6 +301,10 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
     }
     if (rc == AIOE_OK && m == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN)
         rc = aioe_token_source_sat_new(s->opt.token_file, &s->tokens);
+    else if (rc == AIOE_OK && (m == AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY ||
+                               m == AIOE_AUTH_USER_ASSIGNED_MANAGED_IDENTITY))
+        rc = aioe_token_source_mi_for_endpoint(ep, opts ? opts->identity : NULL,
+                                               &s->tokens); /* OAUTH2-JWT */
     if (rc != AIOE_OK) {
         aioe_session_free(s);
         return rc;
@@ -882,8 +887,9 @@ static void *supervisor_main(void *arg)
 static int preflight(aioe_session *s)
 {
     char err[256] = "";
-    int rc = AIOE_OK;
-    if (s->tokens.ops) {
+    int rc = aioe_endpoint_check_event_grid(s->ep, s->opt.ws_path, err,
+                                            sizeof err);
+    if (rc == AIOE_OK && s->tokens.ops) {
         aioe_token tok;
         rc = s->tokens.ops->fetch(s->tokens.self, &tok, err, sizeof err);
         if (rc == AIOE_OK && tok.exp && tok.exp <= wall_s()) {

@@ -9,6 +9,7 @@
 
 #include <MQTTAsync.h>
 
+#include "aioendpoint/identity.h"
 #include "aioendpoint/session.h"
 #include "backoff.h"
 #include "resolver.h"
@@ -32,6 +33,7 @@ struct aioe_session_options {
     uint32_t backoff_max_ms;
     uint32_t connect_timeout_ms;
     char *ws_path;
+    aioe_identity_options *identity; /* mi_options.c */
 };
 
 /* One accepted publish. Records come from a pool and go back only when

@@ -12,5 +12,7 @@
 #include "properties.h"
 #include "cloudevents.h"
 #include "session.h"
+#include "identity.h"
+#include "eventgrid.h"
 
 #endif /* AIOENDPOINT_AIOENDPOINT_H */

@@ -180,9 +180,12 @@ static void managed_identity_needs_its_token_source(void **state)
         "    authentication:\n      method: SystemAssignedManagedIdentity\n"
         "      systemAssignedManagedIdentitySettings: {}\n");
     aioe_session *s = NULL;
+    /* the OAUTH2-JWT managed-identity source (lib/mi_*.c) plugs in */
     assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0),
-                                      "i", NULL), AIOE_ERR_UNSUPPORTED);
-    assert_null(s);
+                                      "i", NULL), AIOE_OK);
+    assert_non_null(s);
+    assert_string_equal(s->tokens.ops->auth_method, "OAUTH2-JWT");
+    aioe_session_free(s);
     aioe_parse_result_free(res);
 }
 
