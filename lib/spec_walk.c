@@ -15,7 +15,15 @@ static void spec_verr(pctx *c, yt_pos pos, const char *path, const char *hint,
                  const char *fmt, va_list ap)
 {
     char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n >= (int)sizeof msg) {
+        /* Messages quote user values; cut long ones on a UTF-8 character
+         * boundary and say so. */
+        size_t end = sizeof msg - 4;
+        while (end > 0 && ((unsigned char)msg[end] & 0xC0) == 0x80)
+            end--;
+        memcpy(msg + end, "...", 4);
+    }
     c->failed = true;
     if (!aioe_result_add_error(c->res, pos.line, pos.column, path, hint, "%s", msg))
         c->oom = true;

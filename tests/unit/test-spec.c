@@ -811,6 +811,56 @@ static void hostile_yaml_is_cheap(void **state)
     free(wide);
 }
 
+static void hostile_bytes_and_files(void **state)
+{
+    (void)state;
+    /* Invalid UTF-8 in a name is a YAML error, not a crash. */
+    const char bad_utf8[] = HEADER "spec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+                            "    clientIdPrefix: \"\xc3\x28\"\n";
+    aioe_parse_result *res = parse(bad_utf8, AIOE_ERR_INVALID_SPEC);
+    assert_non_null(strstr(aioe_parse_result_error(res, 0)->message, "YAML syntax error"));
+    aioe_parse_result_free(res);
+
+    /* A megabyte scalar is read and rejected where it does not belong. */
+    size_t big = 1 << 20;
+    char *doc = malloc(big + 512);
+    assert_non_null(doc);
+    char *p = doc + sprintf(doc, MQTT "    host: ");
+    memset(p, 'a', big);
+    strcpy(p + big, ":1883\n");
+    res = parse(doc, AIOE_ERR_INVALID_SPEC);
+    assert_non_null(strstr(error_at(res, "spec.mqttSettings.host")->message, "not a valid host name"));
+    /* the message quotes the value only in part, and says so */
+    const char *m = error_at(res, "spec.mqttSettings.host")->message;
+    assert_true(strlen(m) < 1024);
+    assert_string_equal(m + strlen(m) - 3, "...");
+    aioe_parse_result_free(res);
+    free(doc);
+
+    /* A symlink loop is an I/O error with the reason. */
+    char dir[] = "/tmp/aioe-spec-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s/a.yaml", dir);
+    snprintf(b, sizeof b, "%s/b.yaml", dir);
+    assert_int_equal(symlink(b, a), 0);
+    assert_int_equal(symlink(a, b), 0);
+    assert_int_equal(aioe_parse_file(a, NULL, &res), AIOE_ERR_IO);
+    assert_non_null(strstr(aioe_parse_result_error(res, 0)->message, "cannot open"));
+    aioe_parse_result_free(res);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+
+    /* /dev/zero never ends: the size limit stops it. */
+    aioe_parse_options *opts = NULL;
+    assert_int_equal(aioe_parse_options_new(&opts), AIOE_OK);
+    assert_int_equal(aioe_parse_options_set_max_input_bytes(opts, 1 << 16), AIOE_OK);
+    assert_int_equal(aioe_parse_file("/dev/zero", opts, &res), AIOE_ERR_TOO_LARGE);
+    aioe_parse_result_free(res);
+    aioe_parse_options_free(opts);
+}
+
 /* ---- files, limits and arguments ---------------------------------------- */
 
 static void file_errors_and_limits(void **state)
@@ -1044,6 +1094,7 @@ int main(void)
         cmocka_unit_test(multi_document_streams),
         cmocka_unit_test(yaml_syntax_errors),
         cmocka_unit_test(hostile_yaml_is_cheap),
+        cmocka_unit_test(hostile_bytes_and_files),
         cmocka_unit_test(file_errors_and_limits),
         cmocka_unit_test(argument_checks),
         cmocka_unit_test(endpoints_outlive_results),
