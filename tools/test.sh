@@ -5,8 +5,8 @@
 #   2. build/test  gcc, -Wall -Wextra -Werror: every meson test suite
 #   3. build/asan  gcc, ASan + UBSan, leaks fatal: every suite except
 #                  `abi` and `install` (sanitizers change the exports)
-#   4. build/fuzz  HOOK, see below: a short libFuzzer run, once tests/fuzz/
-#                  exists
+#   4. build/fuzz  clang, ASan+UBSan: suite `fuzz`, a short bounded libFuzzer
+#                  run of each target in tests/fuzz/
 #
 # The last line printed is "N passed, N failed" (", N skipped" when some
 # were), counted over the meson tests of all builds; the exit status is
@@ -169,13 +169,12 @@ if [[ $run_asan -eq 1 ]]; then
     unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
-# --- 3. HOOK: short fuzz run. -----------------------------------------------
-# Runs once tests/fuzz/meson.build exists and meson_options.txt has `fuzz`.
-# Contract for tests/fuzz/meson.build (to be filled in by the fuzz change):
-# with -Dfuzz=true and clang it builds the libFuzzer targets and registers
-# each short, bounded run (e.g. -max_total_time=30 over tests/fuzz/corpus/)
-# as a meson test in suite `fuzz`; only that suite runs here. Keep the whole
-# fuzz step under ~3 minutes on 2 cores.
+# --- 3. Short fuzz run (clang, libFuzzer). ---------------------------------
+# Runs when tests/fuzz/meson.build exists and meson_options.txt has `fuzz`.
+# Contract with tests/fuzz/meson.build: with -Dfuzz=true and clang it builds
+# the libFuzzer targets and registers each short, bounded run over its seed
+# corpus as a meson test in suite `fuzz`; only that suite runs here. Keep
+# the whole fuzz step under ~3 minutes on 2 cores.
 if [[ -f tests/fuzz/meson.build ]] && grep -q "option('fuzz'" meson_options.txt; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
