@@ -189,7 +189,8 @@ typedef struct harness_jwt_claims {
 } harness_jwt_claims;
 
 /* Mints "header.claims.signature" (base64url, no padding) with the harness's
- * RSA-2048 (RS256) or P-256 (ES256) key. Returns a malloc'd string or NULL. */
+ * RSA-1024 (RS256; small so it is generated in ~10 ms) or P-256 (ES256) key.
+ * Returns a malloc'd string or NULL. */
 char *harness_jwt_mint(const harness_jwt_claims *claims);
 
 /* Convenience: a K8S-SAT-like RS256 token for audience aud valid for
