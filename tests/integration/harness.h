@@ -13,11 +13,11 @@
  *   which meson captures into the test log. Functions returning a pointer
  *   return NULL on failure, likewise with a message on stderr.
  * - Every string returned as `const char *` is owned by the harness and valid
- *   until the process exits; `char *` results are malloc'd and the caller
- *   frees them with free().
+ *   until the process exits (broker_* strings: until broker_free); `char *`
+ *   results are malloc'd and the caller frees them with free().
  * - String arguments are copied unless stated otherwise.
- * - The harness is not thread-safe except where stated (observer functions
- *   are); call broker and PKI functions from the test's main thread. Broker
+ * - Observer, PKI, JWT and workspace functions are thread-safe; a broker
+ *   object must be used from one thread at a time. Broker
  *   children get PR_SET_PDEATHSIG(SIGKILL), which fires when the *thread* that
  *   started them exits, so start brokers from the main thread.
  * - Environment: AIOE_TEST_KEEP=1 keeps the workspace (configs, logs, certs)
