@@ -80,138 +80,6 @@ void aioe_session_set_error(aioe_session *s, int status, int reason,
     pthread_mutex_unlock(&s->mu);
 }
 
-/* ---- options ------------------------------------------------------- */
-
-int aioe_session_options_new(aioe_session_options **out)
-{
-    if (!out)
-        return AIOE_ERR_INVALID_ARG;
-    aioe_session_options *o = calloc(1, sizeof *o);
-    if (!o)
-        return AIOE_ERR_NOMEM;
-    o->log_level = AIOE_LOG_INFO;
-    o->token_check_ms = 1000;
-    o->backoff_initial_ms = 128;
-    o->backoff_max_ms = 60000;
-    o->connect_timeout_ms = 30000;
-    *out = o;
-    return AIOE_OK;
-}
-
-void aioe_session_options_free(aioe_session_options *o)
-{
-    if (!o)
-        return;
-    free(o->resource_dir);
-    free(o->token_file);
-    free(o->ws_path);
-    aioe_identity_options_free(o->identity);
-    free(o);
-}
-
-int aioe_session_options_set_state_callback(aioe_session_options *o,
-                                            aioe_session_state_cb cb, void *ud)
-{
-    if (!o)
-        return AIOE_ERR_INVALID_ARG;
-    o->state_cb = cb;
-    o->state_data = ud;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_log_callback(aioe_session_options *o,
-                                          aioe_log_level max_level,
-                                          aioe_log_cb cb, void *ud)
-{
-    if (!o || max_level < AIOE_LOG_ERROR || max_level > AIOE_LOG_DEBUG)
-        return AIOE_ERR_INVALID_ARG;
-    o->log_cb = cb;
-    o->log_data = ud;
-    o->log_level = max_level;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_message_callback(aioe_session_options *o,
-                                              aioe_message_cb cb, void *ud)
-{
-    if (!o)
-        return AIOE_ERR_INVALID_ARG;
-    o->message_cb = cb;
-    o->message_data = ud;
-    return AIOE_OK;
-}
-
-static int set_string(char **slot, const char *v, bool allow_null)
-{
-    if (!v && !allow_null)
-        return AIOE_ERR_INVALID_ARG;
-    if (v && !*v)
-        return AIOE_ERR_INVALID_ARG;
-    char *c = NULL;
-    if (v && !(c = strdup(v)))
-        return AIOE_ERR_NOMEM;
-    free(*slot);
-    *slot = c;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_resource_dir(aioe_session_options *o, const char *dir)
-{
-    return o ? set_string(&o->resource_dir, dir, true) : AIOE_ERR_INVALID_ARG;
-}
-
-int aioe_session_options_set_resolver(aioe_session_options *o,
-                                      aioe_resolver_cb cb, void *ud)
-{
-    if (!o)
-        return AIOE_ERR_INVALID_ARG;
-    o->resolver_cb = cb;
-    o->resolver_data = ud;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_token_file(aioe_session_options *o, const char *path)
-{
-    return o ? set_string(&o->token_file, path, true) : AIOE_ERR_INVALID_ARG;
-}
-
-int aioe_session_options_set_token_check_interval(aioe_session_options *o,
-                                                  uint32_t ms)
-{
-    if (!o || ms < 10)
-        return AIOE_ERR_INVALID_ARG;
-    o->token_check_ms = ms;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_reconnect_backoff(aioe_session_options *o,
-                                               uint32_t initial_ms,
-                                               uint32_t max_ms)
-{
-    if (!o || initial_ms == 0 || max_ms < initial_ms)
-        return AIOE_ERR_INVALID_ARG;
-    o->backoff_initial_ms = initial_ms;
-    o->backoff_max_ms = max_ms;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_connect_timeout(aioe_session_options *o,
-                                             uint32_t timeout_ms)
-{
-    if (!o || timeout_ms == 0)
-        return AIOE_ERR_INVALID_ARG;
-    o->connect_timeout_ms = timeout_ms;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_websocket_path(aioe_session_options *o,
-                                            const char *path)
-{
-    if (!o || !path || path[0] != '/' || strpbrk(path, " \r\n?#"))
-        return AIOE_ERR_INVALID_ARG;
-    return set_string(&o->ws_path, path, false);
-}
-
 /* ---- creation ------------------------------------------------------ */
 
 static int copy_options(aioe_session *s, const aioe_session_options *o)
@@ -741,7 +609,9 @@ static void stop_connection(supervisor *sv)
     pthread_mutex_unlock(&s->mu);
     if (MQTTAsync_disconnect(s->client, &dopt) != MQTTASYNC_SUCCESS)
         return;
-    int64_t deadline = now_ms() + t + 2000;
+    /* Paho checks disconnect timeouts about once a second; past that we
+     * destroy the client anyway (it closes the socket). */
+    int64_t deadline = now_ms() + t + 1200;
     pthread_mutex_lock(&s->mu);
     while (!(s->events & (EV_DISCONNECT_DONE | EV_CONNECT_FAIL | EV_LOST))) {
         int64_t left = deadline - now_ms();
@@ -1016,44 +886,3 @@ void aioe_session_free(aioe_session *s)
     free(s);
 }
 
-/* ---- queries -------------------------------------------------------- */
-
-aioe_session_state aioe_session_get_state(const aioe_session *cs)
-{
-    if (!cs)
-        return AIOE_SESSION_IDLE;
-    aioe_session *s = (aioe_session *)cs;
-    pthread_mutex_lock(&s->mu);
-    aioe_session_state st = s->state;
-    pthread_mutex_unlock(&s->mu);
-    return st;
-}
-
-const char *aioe_session_client_id(const aioe_session *s)
-{
-    return s ? s->client_id : NULL;
-}
-
-int aioe_session_last_error(const aioe_session *cs, char *buf, size_t size)
-{
-    if (!cs)
-        return AIOE_ERR_INVALID_ARG;
-    aioe_session *s = (aioe_session *)cs;
-    pthread_mutex_lock(&s->mu);
-    int st = s->last_status;
-    if (buf && size)
-        snprintf(buf, size, "%s", s->last_msg);
-    pthread_mutex_unlock(&s->mu);
-    return st;
-}
-
-int aioe_session_last_reason_code(const aioe_session *cs)
-{
-    if (!cs)
-        return -1;
-    aioe_session *s = (aioe_session *)cs;
-    pthread_mutex_lock(&s->mu);
-    int r = s->last_reason;
-    pthread_mutex_unlock(&s->mu);
-    return r;
-}

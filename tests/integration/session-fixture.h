@@ -99,8 +99,9 @@ static inline void fx_on_state(aioe_session *s, const aioe_session_event *e, voi
         x->t_ms = harness_now_ms();
     }
     if (getenv("AIOE_TEST_VERBOSE"))
-        fprintf(stderr, "state %d status %d reason %d lost %d: %s\n", e->state,
-                e->status, e->reason_code, e->session_lost, e->message);
+        fprintf(stderr, "%lld state %d status %d reason %d lost %d: %s\n",
+                (long long)harness_now_ms(), e->state, e->status,
+                e->reason_code, e->session_lost, e->message);
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
