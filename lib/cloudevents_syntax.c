@@ -294,24 +294,29 @@ bool aioe_ce_format_time(const struct timespec *ts, char buf[AIOE_CE_TIME_LEN + 
 
 /* ---- CloudEvents String and content types ------------------------- */
 
+/* True when the 8 bytes at p are all printable ASCII (0x20..0x7e): no high
+ * bit, no byte below 0x20, no 0x7f. The has-less/has-zero bit tricks never
+ * miss a match; a false alarm only sends the caller to the slow path. */
+static bool printable8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t v, x;
+    memcpy(&v, p, 8);
+    x = v ^ (0x7f * ones);
+    return ((v & high) | ((v - 0x20 * ones) & ~v & high) | ((x - ones) & ~x & high)) == 0;
+}
+
 bool aioe_ce_is_string(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     if (s == NULL && n > 0) return false;
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    for (size_t i = 0; i < n;) {
-        /* Fast path, 8 bytes at a time: all printable ASCII (no high bit,
-         * no byte below 0x20, no 0x7f). The has-less/has-zero bit tricks
-         * never miss a match; a false alarm only means the slow path. */
-        if (n - i >= 8) {
-            uint64_t v, x;
-            memcpy(&v, p + i, 8);
-            x = v ^ (0x7f * ones);
-            if (((v & high) | ((v - 0x20 * ones) & ~v & high) | ((x - ones) & ~x & high)) == 0) {
-                i += 8;
-                continue;
-            }
-        }
+    size_t i = 0;
+    if (n >= 8) {
+        /* Fast path: whole words, then the last 8 bytes (overlapping). */
+        while (i + 8 <= n && printable8(p + i)) i += 8;
+        if (i == n || (i + 8 > n && printable8(p + n - 8))) return true;
+    }
+    while (i < n) {
         unsigned char c = p[i];
         uint32_t cp;
         size_t len;

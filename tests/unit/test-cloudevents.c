@@ -835,6 +835,9 @@ static void string_rule(void **s)
     static const char *const good[] = {
         "plain", "with space", "<weird>|\"'{}[]\\`~", "caf\xc3\xa9", "\xe2\x82\xac",
         "\xf0\x9f\x98\x80", "\xc2\xa0", "\xef\xbf\xbd", "\xf4\x8f\xbf\xbd",
+        /* 8 bytes and longer: the word-at-a-time path and its tail */
+        "abcdefgh", "abcdefghijk", "aio/myoven/telemetry/temperature", " ~~~~~~~~~~~~~~ ",
+        "caf\xc3\xa9 au lait, s'il vous pla\xc3\xaet", "01234567\xe2\x82\xac",
     };
     static const char *const bad[] = {
         "\x01", "a\x1f", "\x7f", "tab\t", "nl\n", "\xc2\x85" /* U+0085 */, "\xc2\x9f",
@@ -842,6 +845,10 @@ static void string_rule(void **s)
         "\x80", "\xed\xa0\x80" /* surrogate */, "\xef\xbf\xbe" /* U+FFFE */,
         "\xef\xb7\x90" /* U+FDD0 */, "\xf0\x9f\xbf\xbf" /* U+1FFFF */, "\xf4\x90\x80\x80",
         "\xf5\x80\x80\x80",
+        /* 8 bytes and longer, the bad byte in a word or in the tail */
+        "abcdefg\x01", "\x1f" "bcdefgh", "abc\x7f" "defgh", "abcdefghijklmno\x01",
+        "abcdefghij\x7f", "0123456789abcdef\xc2\x85", "abcdefghi\xff", "abcdefgh\x80",
+        "\xc2\x9f" "abcdefghijklmn",
     };
     for (size_t i = 0; i < NPROPS(good); i++)
         if (!aioe_ce_is_string(good[i], strlen(good[i])))
