@@ -584,11 +584,59 @@ static void test_unacked_publishes_across_lost_session(void **state)
     broker_free(b);
 }
 
+/* ---- host resolver callback supplies the trust bundle ---- */
+
+static int ca_from_host(aioe_session *s, aioe_resource_request *req, void *ud)
+{
+    const char *ca_path = ud;
+    (void)s;
+    if (aioe_resource_request_kind(req) != AIOE_RESOURCE_CONFIG_MAP ||
+        strcmp(aioe_resource_request_name(req), "vault-ca") != 0 ||
+        aioe_resource_request_key(req) != NULL)
+        return AIOE_ERR_NOT_FOUND;
+    size_t len;
+    char *pem = harness_read_file(ca_path, &len);
+    int rc = aioe_resource_request_set_data(req, pem, len);
+    free(pem);
+    return rc;
+}
+
+static void test_resolver_callback(void **state)
+{
+    (void)state;
+    const harness_pki *pki = harness_pki_get();
+    broker_config cfg;
+    broker *b;
+    broker_config_init(&cfg);
+    cfg.listener_count = 0;
+    int l = broker_config_add_listener(&cfg, BROKER_TCP, true, false);
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON
+                                         TLS_CA("vault-ca"), broker_port(b, l));
+    recorder *r = recorder_new();
+    aioe_session_options *o;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    aioe_session_options_set_state_callback(o, fx_on_state, r);
+    aioe_session_options_set_resolver(o, ca_from_host, (void *)pki->ca_cert);
+    aioe_session *s;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0),
+                                      "resolver", o), AIOE_OK);
+    aioe_session_options_free(o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_anonymous_tcp_pubsub),
         cmocka_unit_test(test_tls_verification),
+        cmocka_unit_test(test_resolver_callback),
         cmocka_unit_test(test_websockets),
         cmocka_unit_test(test_x509_mutual_tls),
         cmocka_unit_test(test_broker_down_then_up),
