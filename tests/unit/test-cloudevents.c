@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <uuid/uuid.h>
 
 #include <aioendpoint/aioendpoint.h>
@@ -1265,6 +1266,67 @@ static void time_formatting(void **s)
     }
 }
 
+/* One stage shared by several threads, one output object each: every
+ * thread must see its own topic as `subject` and its own valid event. */
+typedef struct thread_arg {
+    const aioe_cloudevents *cor, *prop;
+    char topic[32];
+    int failures;
+} thread_arg;
+
+static void *thread_main(void *p)
+{
+    thread_arg *a = p;
+    aioe_cloudevents_output *out = NULL;
+    if (aioe_cloudevents_output_new(&out) != AIOE_OK) {
+        a->failures++;
+        return NULL;
+    }
+    aioe_user_property ev[] = {FULL_EVENT};
+    for (int i = 0; i < 2000; i++) {
+        aioe_cloudevents_outcome oc = 0;
+        size_t n;
+        if (aioe_cloudevents_apply(a->cor, NULL, 0, NULL, 0, a->topic, strlen(a->topic), out,
+                                   &oc) != AIOE_OK ||
+            oc != AIOE_CE_CREATED_OR_REMAPPED) {
+            a->failures++;
+            continue;
+        }
+        const aioe_user_property *pr = aioe_cloudevents_output_properties(out, &n);
+        /* generated order: specversion type source id subject time */
+        if (n != 6 || pr[4].value_len != strlen(a->topic) ||
+            memcmp(pr[4].value, a->topic, pr[4].value_len) != 0 ||
+            !aioe_ce_is_rfc3339(pr[5].value, pr[5].value_len))
+            a->failures++;
+        if (aioe_cloudevents_apply(a->prop, ev, NPROPS(ev), NULL, 0, NULL, 0, out, &oc) !=
+                AIOE_OK ||
+            oc != AIOE_CE_PROPAGATED)
+            a->failures++;
+    }
+    aioe_cloudevents_output_free(out);
+    return NULL;
+}
+
+static void shared_stage_across_threads(void **s)
+{
+    (void)s;
+    aioe_cloudevents *cor = make(COR, NULL), *prop = make(PROPAGATE_CFG, NULL);
+    enum { T = 4 };
+    pthread_t th[T];
+    thread_arg args[T];
+    for (int i = 0; i < T; i++) {
+        args[i] = (thread_arg){cor, prop, "", 0};
+        snprintf(args[i].topic, sizeof args[i].topic, "thread/%d/out", i);
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].failures, 0);
+    }
+    aioe_cloudevents_free(cor);
+    aioe_cloudevents_free(prop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1307,6 +1369,7 @@ int main(void)
         cmocka_unit_test(options_checks),
         cmocka_unit_test(names_never_null),
         cmocka_unit_test(time_formatting),
+        cmocka_unit_test(shared_stage_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
