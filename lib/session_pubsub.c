@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aioendpoint/eventgrid.h"
 #include "session_internal.h"
 #include "session_reason.h"
 
@@ -134,6 +135,12 @@ int aioe_session_publish(aioe_session *s, const char *topic,
     if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
         len > 268435455u || strpbrk(topic, "+#"))
         return AIOE_ERR_INVALID_ARG;
+    /* Event Grid drops the connection on a packet over 512 KiB (and Paho
+     * would resend it after every reconnect): refuse it here. 16 bytes cover
+     * PUBLISH's fixed header, lengths, packet ID and empty properties. */
+    uint32_t max_packet = aioe_endpoint_max_packet_size(s->ep);
+    if (max_packet && len + strlen(topic) + 16 > max_packet)
+        return AIOE_ERR_TOO_LARGE;
     pthread_mutex_lock(&s->mu);
     if (!s->accepting || !s->client) {
         pthread_mutex_unlock(&s->mu);

@@ -173,6 +173,34 @@ static void session_refuses_to_start(void **state)
     aioe_parse_result_free(r);
 }
 
+static void publish_over_512_kib_refused(void **state)
+{
+    (void)state;
+    static char big[600000];
+    aioe_parse_result *r = parse(EG, SAMI, TLS);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(r, 0), "i",
+                                      NULL), AIOE_OK);
+    /* checked before anything else: no connection needed */
+    assert_int_equal(aioe_session_publish(s, "t", big, 524272, 1, false,
+                                          NULL, NULL), AIOE_ERR_TOO_LARGE);
+    assert_int_equal(aioe_session_publish(s, "t", big, sizeof big, 1, false, NULL,
+                                          NULL), AIOE_ERR_TOO_LARGE);
+    /* at the limit it passes the size check (then: not started) */
+    assert_int_equal(aioe_session_publish(s, "t", big, 524288 - 16 - 1, 1, false,
+                                          NULL, NULL), AIOE_ERR_STATE);
+    aioe_session_free(s);
+    aioe_parse_result_free(r);
+    /* other brokers: no such limit */
+    r = parse("aio-broker:18883", SAT, TLS);
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(r, 0), "i",
+                                      NULL), AIOE_OK);
+    assert_int_equal(aioe_session_publish(s, "t", big, sizeof big, 1, false, NULL,
+                                          NULL), AIOE_ERR_STATE);
+    aioe_session_free(s);
+    aioe_parse_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +208,7 @@ int main(void)
         cmocka_unit_test(rules_name_the_field),
         cmocka_unit_test(instance_count_refused_for_event_grid),
         cmocka_unit_test(session_refuses_to_start),
+        cmocka_unit_test(publish_over_512_kib_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

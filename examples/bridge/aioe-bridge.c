@@ -1,0 +1,469 @@
+/* aioe-bridge: runs Azure IoT Operations Dataflows (MQTT source → MQTT
+ * destination) from YAML, losing nothing at QoS 1 (docs/bridge.md).
+ *
+ *   aioe-bridge [options] FILE.yaml...
+ *
+ * Exit status: 0 after SIGINT/SIGTERM and a drain; 2 for bad input (YAML,
+ * unknown endpointRef, missing source/destination, instanceCount refused)
+ * or an endpoint that cannot authenticate/connect before its first
+ * connection; 1 when a session stops for good later or the drain times out.
+ * Built only against the public API of libaioendpoint. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <aioendpoint/aioendpoint.h>
+
+#include "bridge.h"
+
+#define MAX_FILES 256
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+        "usage: aioe-bridge [options] FILE.yaml...\n"
+        "Runs every Dataflow in the YAML files (DataflowEndpoint, Dataflow and\n"
+        "DataflowProfile documents) until SIGINT/SIGTERM, then drains and exits 0.\n"
+        "  --state-dir DIR        durable store root (default ./aioe-bridge-state)\n"
+        "  --fsync                fdatasync every stored message (survives power loss)\n"
+        "  --max-store-bytes N    store bound per instance, K/M/G suffixes (default 256M)\n"
+        "  --segment-bytes N      store segment size (default min(4M, max/8))\n"
+        "  --high-water PCT       pause the source at this fill (default 80)\n"
+        "  --low-water PCT        resume it at this fill (default 50)\n"
+        "  --stats-interval SEC   print counters every SEC seconds (default 0: off)\n"
+        "  --drain-timeout SEC    longest drain at exit (default 10)\n"
+        "  --dataflow NAME        run only this dataflow (repeatable)\n"
+        "  --instance K           run only instance K (0-based) of each dataflow\n"
+        "  --resource-dir DIR     secrets/config maps root (AIOE_RESOURCE_DIR)\n"
+        "  --token-file FILE      service account token file (AIOE_SAT_TOKEN_FILE)\n"
+        "  --reconnect-max-ms N   cap of the reconnect backoff (default 60000)\n"
+        "  --log-level LEVEL      error, warning, info (default) or debug\n"
+        "  --check                validate the files and the plan, then exit\n"
+        "  -h, --help             this text\n"
+        "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n"
+        "Exit status: 0 clean stop, 1 runtime failure, 2 bad input or an endpoint\n"
+        "that cannot authenticate.\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void print_parse_error(const aioe_parse_error *e)
+{
+    if (e->line == 0)
+        fprintf(stderr, "%s: error: ", e->file);
+    else
+        fprintf(stderr, "%s:%u:%u: error: ", e->file, e->line, e->column);
+    if (e->path[0])
+        fprintf(stderr, "%s: ", e->path);
+    fputs(e->message, stderr);
+    if (e->hint[0])
+        fprintf(stderr, " (hint: %s)", e->hint);
+    fputc('\n', stderr);
+}
+
+typedef struct plan_item {
+    const aioe_dataflow *df;
+    const aioe_endpoint *src, *dst;
+    unsigned count;
+} plan_item;
+
+static aioe_parse_result *results[MAX_FILES];
+static size_t nresults;
+
+static const aioe_endpoint *find_endpoint(const char *name)
+{
+    for (size_t i = 0; i < nresults; i++) {
+        const aioe_endpoint *ep = aioe_parse_result_find_endpoint(results[i], name);
+        if (ep)
+            return ep;
+    }
+    return NULL;
+}
+
+static const aioe_profile *find_profile(const char *name)
+{
+    for (size_t i = 0; i < nresults; i++) {
+        const aioe_profile *p = aioe_parse_result_find_profile(results[i], name);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
+static void print_all_stats(bridge_instance **inst, size_t n)
+{
+    bridge_stats total = {0};
+    for (size_t i = 0; i < n; i++) {
+        bridge_stats s;
+        bridge_instance_stats(inst[i], &s);
+        char label[300];
+        snprintf(label, sizeof label, "instance=%s", bridge_instance_name(inst[i]));
+        bridge_stats_print(stderr, label, &s);
+        bridge_stats_add(&total, &s);
+    }
+    if (n > 1)
+        bridge_stats_print(stderr, "total", &total);
+    fflush(stderr);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int main(int argc, char **argv)
+{
+    /* Signals are taken with sigtimedwait() on this thread only: block them
+     * before any library call creates a thread. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stderr, NULL, _IOLBF, 0);
+
+    bridge_options opts = {
+        .state_dir = "aioe-bridge-state",
+        .max_store_bytes = UINT64_C(256) << 20,
+        .high_water_pct = 80,
+        .low_water_pct = 50,
+        .log_level = AIOE_LOG_INFO,
+    };
+    unsigned stats_interval = 0, drain_timeout = 10;
+    long only_instance = -1;
+    const char *only_df[64];
+    size_t n_only_df = 0;
+    bool check_only = false;
+
+    static const struct option longopts[] = {
+        {"state-dir", required_argument, NULL, 's'},
+        {"fsync", no_argument, NULL, 'f'},
+        {"max-store-bytes", required_argument, NULL, 'm'},
+        {"segment-bytes", required_argument, NULL, 'g'},
+        {"high-water", required_argument, NULL, 'H'},
+        {"low-water", required_argument, NULL, 'L'},
+        {"stats-interval", required_argument, NULL, 'i'},
+        {"drain-timeout", required_argument, NULL, 'd'},
+        {"dataflow", required_argument, NULL, 'D'},
+        {"instance", required_argument, NULL, 'I'},
+        {"resource-dir", required_argument, NULL, 'r'},
+        {"token-file", required_argument, NULL, 't'},
+        {"reconnect-max-ms", required_argument, NULL, 'R'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"check", no_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        uint64_t v;
+        switch (c) {
+        case 's': opts.state_dir = optarg; break;
+        case 'f': opts.fsync = true; break;
+        case 'm':
+            if (parse_size(optarg, &opts.max_store_bytes) != 0 || opts.max_store_bytes < 65536) {
+                fprintf(stderr, "aioe-bridge: --max-store-bytes: need a size of at least 64K\n");
+                return 2;
+            }
+            break;
+        case 'g':
+            if (parse_size(optarg, &opts.segment_bytes) != 0 || opts.segment_bytes < 4096) {
+                fprintf(stderr, "aioe-bridge: --segment-bytes: need a size of at least 4K\n");
+                return 2;
+            }
+            break;
+        case 'H': case 'L': case 'i': case 'd': case 'I': case 'R':
+            if (parse_size(optarg, &v) != 0) {
+                fprintf(stderr, "aioe-bridge: %s: not a number\n", argv[optind - 1]);
+                return 2;
+            }
+            if (c == 'H') opts.high_water_pct = (unsigned)v;
+            if (c == 'L') opts.low_water_pct = (unsigned)v;
+            if (c == 'i') stats_interval = (unsigned)v;
+            if (c == 'd') drain_timeout = (unsigned)v;
+            if (c == 'I') only_instance = (long)v;
+            if (c == 'R') opts.reconnect_max_ms = (uint32_t)v;
+            break;
+        case 'D':
+            if (n_only_df < 64)
+                only_df[n_only_df++] = optarg;
+            break;
+        case 'r': opts.resource_dir = optarg; break;
+        case 't': opts.token_file = optarg; break;
+        case 'l':
+            if (!strcmp(optarg, "error")) opts.log_level = AIOE_LOG_ERROR;
+            else if (!strcmp(optarg, "warning")) opts.log_level = AIOE_LOG_WARNING;
+            else if (!strcmp(optarg, "info")) opts.log_level = AIOE_LOG_INFO;
+            else if (!strcmp(optarg, "debug")) opts.log_level = AIOE_LOG_DEBUG;
+            else {
+                fprintf(stderr, "aioe-bridge: --log-level: error, warning, info or debug\n");
+                return 2;
+            }
+            break;
+        case 'c': check_only = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (opts.high_water_pct < 1 || opts.high_water_pct > 100 ||
+        opts.low_water_pct >= opts.high_water_pct) {
+        fprintf(stderr, "aioe-bridge: need 0 <= --low-water < --high-water <= 100\n");
+        return 2;
+    }
+    if (argc - optind > MAX_FILES) {
+        fprintf(stderr, "aioe-bridge: at most %d files\n", MAX_FILES);
+        return 2;
+    }
+
+    /* ---- read every file; any error is fatal ---- */
+    int status = 0;
+    aioe_parse_options *po = NULL;
+    if (aioe_parse_options_new(&po) != AIOE_OK ||
+        aioe_parse_options_set_kinds(po, AIOE_KIND_DATAFLOW_ENDPOINT | AIOE_KIND_DATAFLOW |
+                                             AIOE_KIND_DATAFLOW_PROFILE) != AIOE_OK) {
+        fprintf(stderr, "aioe-bridge: cannot set up the parser\n");
+        return 2;
+    }
+    for (int i = optind; i < argc; i++) {
+        aioe_parse_result *res = NULL;
+        int rc = aioe_parse_file(argv[i], po, &res);
+        if (!res) {
+            fprintf(stderr, "%s: error: %s\n", argv[i], aioe_strerror(rc));
+            status = 2;
+            continue;
+        }
+        results[nresults++] = res;
+        for (size_t k = 0; k < aioe_parse_result_error_count(res); k++)
+            print_parse_error(aioe_parse_result_error(res, k));
+        if (rc != AIOE_OK)
+            status = 2;
+    }
+    aioe_parse_options_free(po);
+
+    /* ---- plan: dataflows × instances ---- */
+    plan_item plan[256];
+    size_t nplan = 0;
+    size_t ndf_total = 0;
+    for (size_t r = 0; r < nresults && status == 0; r++) {
+        for (size_t k = 0; k < aioe_parse_result_dataflow_count(results[r]); k++) {
+            const aioe_dataflow *df = aioe_parse_result_dataflow(results[r], k);
+            ndf_total++;
+            const char *file = aioe_dataflow_source_file(df);
+            unsigned line = aioe_dataflow_source_line(df);
+            if (n_only_df) {
+                bool want = false;
+                for (size_t j = 0; j < n_only_df; j++)
+                    want = want || !strcmp(only_df[j], aioe_dataflow_name(df));
+                if (!want)
+                    continue;
+            }
+            if (!aioe_dataflow_enabled(df)) {
+                fprintf(stderr, "%s:%u: note: dataflow '%s' is Disabled; not run\n", file,
+                        line, aioe_dataflow_name(df));
+                continue;
+            }
+            plan_item it = {.df = df};
+            const char *sref = aioe_dataflow_source_endpoint_ref(df);
+            const char *dref = aioe_dataflow_destination_endpoint_ref(df);
+            if (!sref || !dref || !aioe_dataflow_source_topic_count(df)) {
+                fprintf(stderr, "%s:%u: error: dataflow '%s' needs a Source operation with "
+                        "dataSources and a Destination operation\n", file, line,
+                        aioe_dataflow_name(df));
+                status = 2;
+                continue;
+            }
+            it.src = find_endpoint(sref);
+            it.dst = find_endpoint(dref);
+            if (!it.src || !it.dst) {
+                fprintf(stderr, "%s:%u: error: dataflow '%s': unknown endpointRef '%s' (no "
+                        "DataflowEndpoint of that name in the input files)\n", file, line,
+                        aioe_dataflow_name(df), !it.src ? sref : dref);
+                status = 2;
+                continue;
+            }
+            const char *pref = aioe_dataflow_profile_ref(df);
+            const aioe_profile *prof = find_profile(pref);
+            if (!prof && strcmp(pref, "default") != 0) {
+                fprintf(stderr, "%s:%u: error: dataflow '%s': unknown profileRef '%s' (no "
+                        "DataflowProfile of that name in the input files)\n", file, line,
+                        aioe_dataflow_name(df), pref);
+                status = 2;
+                continue;
+            }
+            it.count = prof ? aioe_profile_instance_count(prof) : 1;
+            char msg[512] = "";
+            if (aioe_endpoint_check_instance_count(it.src, it.count, msg, sizeof msg) !=
+                AIOE_OK) {
+                fprintf(stderr, "%s:%u: error: dataflow '%s': instanceCount %u with source "
+                        "endpoint '%s': %s\n", file, line, aioe_dataflow_name(df),
+                        it.count, aioe_endpoint_name(it.src),
+                        msg[0] ? msg : "the source broker has no shared subscriptions");
+                status = 2;
+                continue;
+            }
+            if (only_instance >= (long)it.count) {
+                fprintf(stderr, "%s:%u: error: dataflow '%s' has %u instance(s); --instance "
+                        "%ld does not exist\n", file, line, aioe_dataflow_name(df), it.count,
+                        only_instance);
+                status = 2;
+                continue;
+            }
+            if (nplan == sizeof plan / sizeof plan[0]) {
+                fprintf(stderr, "aioe-bridge: too many dataflows\n");
+                status = 2;
+                break;
+            }
+            plan[nplan++] = it;
+        }
+    }
+    if (status == 0 && nplan == 0) {
+        fprintf(stderr, "aioe-bridge: error: no %sDataflow to run in the input files\n",
+                ndf_total ? "enabled or selected " : "");
+        status = 2;
+    }
+    if (status != 0 || check_only) {
+        for (size_t i = 0; i < nplan && status == 0; i++)
+            printf("dataflow %s: %s -> %s, %u instance(s)\n", aioe_dataflow_name(plan[i].df),
+                   aioe_endpoint_name(plan[i].src), aioe_endpoint_name(plan[i].dst),
+                   plan[i].count);
+        for (size_t i = 0; i < nresults; i++)
+            aioe_parse_result_free(results[i]);
+        return status;
+    }
+
+    /* ---- create and start the instances ---- */
+    if (mkdir(opts.state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "aioe-bridge: error: cannot create --state-dir %s: %s\n",
+                opts.state_dir, strerror(errno));
+        return 2;
+    }
+    size_t ninst = 0, cap = 0;
+    for (size_t i = 0; i < nplan; i++)
+        cap += plan[i].count;
+    bridge_instance **inst = calloc(cap ? cap : 1, sizeof *inst);
+    char err[1024];
+    for (size_t i = 0; i < nplan && status == 0; i++) {
+        for (unsigned k = 0; k < plan[i].count && status == 0; k++) {
+            if (only_instance >= 0 && (unsigned)only_instance != k)
+                continue;
+            bridge_instance *bi = NULL;
+            if (bridge_instance_new(&bi, &opts, plan[i].df, plan[i].src, plan[i].dst, k,
+                                    plan[i].count, err, sizeof err) != 0) {
+                fprintf(stderr, "aioe-bridge: error: dataflow '%s' instance %u: %s\n",
+                        aioe_dataflow_name(plan[i].df), k, err);
+                status = 2;
+                break;
+            }
+            inst[ninst++] = bi;
+            if (bridge_instance_start(bi, err, sizeof err) != 0) {
+                fprintf(stderr, "aioe-bridge: error: dataflow '%s' instance %u: %s\n",
+                        aioe_dataflow_name(plan[i].df), k, err);
+                status = 2;
+            }
+        }
+    }
+    if (status == 0)
+        fprintf(stderr, "aioe-bridge: running %zu instance(s) of %zu dataflow(s); state in %s\n",
+                ninst, nplan, opts.state_dir);
+
+    /* ---- run until a signal or a fatal session error ---- */
+    int64_t next_stats = stats_interval ? now_ms() + stats_interval * 1000LL : INT64_MAX;
+    while (status == 0) {
+        struct timespec tick = {0, 50 * 1000000L};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGUSR1) {
+            print_all_stats(inst, ninst);
+        } else if (sig == SIGINT || sig == SIGTERM) {
+            fprintf(stderr, "aioe-bridge: %s: draining\n", strsignal(sig));
+            break;
+        }
+        for (size_t i = 0; i < ninst; i++) {
+            char why[512];
+            int f = bridge_instance_fatal(inst[i], why, sizeof why);
+            if (f) {
+                fprintf(stderr, "aioe-bridge: error: %s: %s\n",
+                        bridge_instance_name(inst[i]), why);
+                status = f;
+                break;
+            }
+        }
+        if (now_ms() >= next_stats) {
+            print_all_stats(inst, ninst);
+            next_stats += stats_interval * 1000LL;
+        }
+    }
+
+    /* ---- drain: stop taking messages, wait for what is in flight ---- */
+    for (size_t i = 0; i < ninst; i++)
+        bridge_instance_stop_source(inst[i]);
+    if (status == 0) {
+        int64_t deadline = now_ms() + drain_timeout * 1000LL;
+        for (;;) {
+            bool all = true;
+            for (size_t i = 0; i < ninst && all; i++)
+                all = bridge_instance_drained(inst[i]);
+            if (all)
+                break;
+            if (now_ms() >= deadline) {
+                fprintf(stderr, "aioe-bridge: drain timed out after %us; what is left stays "
+                        "in the store and is sent on the next start\n", drain_timeout);
+                status = 1;
+                break;
+            }
+            struct timespec ts = {0, 5 * 1000000L};
+            int sig = sigtimedwait(&sigs, NULL, &ts);
+            if (sig == SIGINT || sig == SIGTERM) {
+                fprintf(stderr, "aioe-bridge: second signal: stopping without a full drain; "
+                        "the rest stays in the store\n");
+                break;
+            }
+            if (sig == SIGUSR1)
+                print_all_stats(inst, ninst);
+        }
+    }
+    print_all_stats(inst, ninst);
+    for (size_t i = 0; i < ninst; i++)
+        bridge_instance_free(inst[i]);
+    free(inst);
+    for (size_t i = 0; i < nresults; i++)
+        aioe_parse_result_free(results[i]);
+    if (status == 0)
+        fprintf(stderr, "aioe-bridge: stopped cleanly\n");
+    return status;
+}
