@@ -12,6 +12,10 @@
 #include <string.h>
 #include <time.h>
 #include <uuid/uuid.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <openssl/crypto.h>
 
 #include "cloudevents_internal.h"
 
@@ -171,10 +175,63 @@ static void default_now(struct timespec *ts, void *user_data)
     }
 }
 
+/* Random (version 4) UUIDs. uuid_generate_random() makes several system
+ * calls per UUID (about 3 us here), which alone would break the 1 us
+ * budget of CreateOrRemap. So each thread keeps a pool of kernel random
+ * bytes, refilled with one getrandom() call per 64 UUIDs, and sets the
+ * version and variant bits itself; libuuid still formats the result and
+ * is the fallback when getrandom() is unavailable. A forked child must not
+ * reuse its parent's pool: pthread_atfork empties the forking thread's
+ * pool in the child (the only thread the child has). */
+enum { UUID_POOL = 64 };
+static _Thread_local struct {
+    unsigned char bytes[16 * UUID_POOL];
+    size_t used; /* bytes already handed out; == sizeof bytes when empty */
+    bool init;
+} uuid_pool;
+
+static void uuid_pool_drop(void)
+{
+    OPENSSL_cleanse(uuid_pool.bytes, sizeof uuid_pool.bytes);
+    uuid_pool.used = sizeof uuid_pool.bytes;
+}
+
+static pthread_once_t uuid_atfork_once = PTHREAD_ONCE_INIT;
+
+static void uuid_atfork_register(void)
+{
+    pthread_atfork(NULL, NULL, uuid_pool_drop);
+}
+
 static void default_uuid(unsigned char bytes[16], void *user_data)
 {
     (void)user_data;
-    uuid_generate_random(bytes);
+    if (!uuid_pool.init) {
+        pthread_once(&uuid_atfork_once, uuid_atfork_register);
+        uuid_pool.used = sizeof uuid_pool.bytes;
+        uuid_pool.init = true;
+    }
+    if (uuid_pool.used == sizeof uuid_pool.bytes) {
+        size_t got = 0;
+        while (got < sizeof uuid_pool.bytes) {
+            ssize_t r = getrandom(uuid_pool.bytes + got, sizeof uuid_pool.bytes - got, 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got < sizeof uuid_pool.bytes) {
+            uuid_generate_random(bytes);
+            return;
+        }
+        uuid_pool.used = 0;
+    }
+    memcpy(bytes, uuid_pool.bytes + uuid_pool.used, 16);
+    OPENSSL_cleanse(uuid_pool.bytes + uuid_pool.used, 16);
+    uuid_pool.used += 16;
+    bytes[6] = (unsigned char)((bytes[6] & 0x0F) | 0x40); /* version 4 */
+    bytes[8] = (unsigned char)((bytes[8] & 0x3F) | 0x80); /* RFC 4122 variant */
 }
 
 static const aioe_ce_hooks default_hooks = {default_now, default_uuid, NULL};

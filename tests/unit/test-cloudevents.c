@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <pthread.h>
 #include <uuid/uuid.h>
@@ -583,6 +585,56 @@ static void cor_full_event_kept(void **s)
     assert_unchanged(r->out, in, NPROPS(in), ct, strlen(ct));
     assert_int_equal(r->calls.now + r->calls.uuid, 0);
     run_free(r);
+}
+
+/* Generated ids come from a per-thread pool of kernel random bytes: they
+ * stay version 4 and unique across pool refills, and a forked child never
+ * repeats the id its parent generates next. */
+static void cor_real_uuid_pool(void **s)
+{
+    (void)s;
+    aioe_cloudevents *ce = make(COR, NULL);
+    aioe_cloudevents_output *out = new_out();
+    enum { N = 1000 };
+    static char ids[N][37];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(aioe_cloudevents_apply(ce, NULL, 0, NULL, 0, LIT(TOPIC), out, NULL),
+                         AIOE_OK);
+        char *id = value_of(out, "id");
+        uuid_t u;
+        assert_int_equal(uuid_parse(id, u), 0);
+        assert_int_equal(uuid_type(u), UUID_TYPE_DCE_RANDOM);
+        assert_int_equal(uuid_variant(u), UUID_VARIANT_DCE);
+        strcpy(ids[i], id);
+        free(id);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            assert_string_not_equal(ids[i], ids[j]);
+
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        aioe_cloudevents_apply(ce, NULL, 0, NULL, 0, LIT(TOPIC), out, NULL);
+        char *id = value_of(out, "id");
+        ssize_t w = write(fds[1], id, 36);
+        _exit(w == 36 ? 0 : 1);
+    }
+    char child[37] = "";
+    assert_int_equal(read(fds[0], child, 36), 36);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(aioe_cloudevents_apply(ce, NULL, 0, NULL, 0, LIT(TOPIC), out, NULL),
+                     AIOE_OK);
+    char *parent = value_of(out, "id");
+    assert_string_not_equal(parent, child);
+    free(parent);
+    close(fds[0]);
+    close(fds[1]);
+    aioe_cloudevents_output_free(out);
+    aioe_cloudevents_free(ce);
 }
 
 /* With the real hooks: a parseable random UUID and the current time. */
@@ -1352,6 +1404,7 @@ int main(void)
         cmocka_unit_test(cor_generated_order_after_user_properties),
         cmocka_unit_test(cor_full_event_kept),
         cmocka_unit_test(cor_real_uuid_and_time),
+        cmocka_unit_test(cor_real_uuid_pool),
         cmocka_unit_test(cor_topic_checks),
         cmocka_unit_test(invalid_attribute_under_both_modes),
         cmocka_unit_test(uri_reference_rule),
