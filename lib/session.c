@@ -850,6 +850,12 @@ int aioe_session_stop(aioe_session *s, uint32_t timeout_ms)
         pthread_join(s->thread, NULL);
         s->thread_running = false;
     }
+    /* no host thread may still be inside a Paho call with this client */
+    pthread_mutex_lock(&s->mu);
+    s->accepting = false;
+    while (s->api_calls > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
     if (s->client) {
         /* after destroy no Paho callback can reach this session */
         MQTTAsync_destroy(&s->client);

@@ -95,6 +95,8 @@ struct aioe_session {
     bool thread_running;
     aioe_session_state state;
     bool accepting;             /* publish/subscribe allowed */
+    unsigned api_calls;         /* host threads inside a Paho call; stop()
+                                 * waits for 0 before destroying the client */
 
     /* events from Paho callbacks, consumed by the supervisor */
     unsigned events;

@@ -160,6 +160,7 @@ int aioe_session_publish(aioe_session *s, const char *topic,
     r->qos = qos;
     uint64_t gen = r->gen;
     MQTTAsync client = s->client;
+    s->api_calls++;
     pthread_mutex_unlock(&s->mu);
 
     MQTTAsync_message msg = MQTTAsync_message_initializer;
@@ -173,6 +174,8 @@ int aioe_session_publish(aioe_session *s, const char *topic,
     ro.context = r;
     int prc = MQTTAsync_sendMessage(client, topic, &msg, &ro);
     pthread_mutex_lock(&s->mu);
+    if (--s->api_calls == 0)
+        pthread_cond_broadcast(&s->cv);
     if (prc != MQTTASYNC_SUCCESS) {
         /* Paho took nothing: the callback must never fire */
         rec_report(s, r);
@@ -310,21 +313,24 @@ static void sub_send(aioe_session *s, sub_entry *e)
 {
     pthread_mutex_lock(&s->mu);
     MQTTAsync client = s->client;
-    if (e->inflight || !client) {
+    if (e->inflight || !client || !s->accepting) {
         pthread_mutex_unlock(&s->mu);
         return;
     }
     e->inflight = true;
+    s->api_calls++;
     pthread_mutex_unlock(&s->mu);
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onSuccess5 = on_sub_ok;
     ro.onFailure5 = on_sub_fail;
     ro.context = e;
-    if (MQTTAsync_subscribe(client, e->filter, e->qos, &ro) != MQTTASYNC_SUCCESS) {
-        pthread_mutex_lock(&s->mu);
+    int prc = MQTTAsync_subscribe(client, e->filter, e->qos, &ro);
+    pthread_mutex_lock(&s->mu);
+    if (prc != MQTTASYNC_SUCCESS)
         e->inflight = false;
-        pthread_mutex_unlock(&s->mu);
-    }
+    if (--s->api_calls == 0)
+        pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 int aioe_session_subscribe(aioe_session *s, const char *filter, int qos,

@@ -261,7 +261,11 @@ AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
  * key readable, unencrypted and matching the certificate, CA bundle
  * readable) and starts connecting in the background. On error nothing was
  * started and no callback fires; aioe_session_last_error() says why.
- * @return AIOE_OK; AIOE_ERR_STATE when already running; AIOE_ERR_AUTH,
+ * A session that stopped (by aioe_session_stop(), or on its own after a
+ * terminal error and then cleaned up with aioe_session_stop()) may be
+ * started again; its subscriptions are kept.
+ * @return AIOE_OK; AIOE_ERR_STATE when running, or stopped on its own and
+ *         not yet cleaned up with aioe_session_stop(); AIOE_ERR_AUTH,
  *         AIOE_ERR_TLS, AIOE_ERR_IO, AIOE_ERR_NOT_FOUND for bad material.
  */
 AIOE_API int aioe_session_start(aioe_session *session);
