@@ -132,7 +132,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with STATE["lock"]:
             STATE["stats"]["requests"] += 1
         url = urllib.parse.urlsplit(self.path)
-        q = dict(urllib.parse.parse_qsl(url.query))
+        q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         if url.path == "/_control":
             with STATE["lock"]:
                 if "faults" in q:
