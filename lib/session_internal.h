@@ -138,6 +138,12 @@ bool aioe_session_in_own_callback(const aioe_session *s);
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
 int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);
+/* session_supervisor.c */
+void *aioe_session_supervisor_main(void *arg);
+void aioe_session_post(aioe_session *s, unsigned ev); /* s->mu held */
+void aioe_session_on_connection_lost(void *ctx, char *cause);
+void aioe_session_on_server_disconnect(void *ctx, MQTTProperties *props,
+                                      enum MQTTReasonCodes rc);
 /* One-time Paho set-up (paho_init.c). */
 void aioe_paho_init(void);
 
