@@ -123,6 +123,47 @@ static void test_each_source_fetches(void **state)
     assert_true(identity_server_stat(ids, "challenges") >= 1);
 }
 
+/* No options: the environment picks the source, as the Azure SDKs do. */
+static void test_environment_selects_source(void **state)
+{
+    (void)state;
+    assert_int_equal(identity_server_control(ids, "faults=&ttl=3600"), 0);
+    struct { const char *auth, *stat; const char *env[10]; } c[] = {
+        { AUTH_SAMI, "appservice", { "IDENTITY_ENDPOINT", ids->appservice_url,
+                                     "IDENTITY_HEADER", IDENTITY_HEADER_VALUE, NULL } },
+        { AUTH_SAMI, "arc", { "IDENTITY_ENDPOINT", ids->arc_url,
+                              "IMDS_ENDPOINT", "http://127.0.0.1:1",
+                              "AIOE_IDENTITY_ARC_KEY_DIR", ids->arc_dir, NULL } },
+        { AUTH_UAMI, "workload", { "AZURE_FEDERATED_TOKEN_FILE", ids->federated_token_file,
+                                   "AZURE_AUTHORITY_HOST", ids->authority,
+                                   "AIOE_IDENTITY_CA_FILE", harness_pki_get()->ca_cert,
+                                   NULL } },
+        { AUTH_SAMI, "imds", { "AIOE_IDENTITY_ENDPOINT", ids->imds_url, NULL } },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        for (int k = 0; c[i].env[k]; k += 2)
+            setenv(c[i].env[k], c[i].env[k + 1], 1);
+        aioe_parse_result *res = fx_endpoint("    host: localhost:8883\n%s" TLS_OFF,
+                                             c[i].auth);
+        aioe_token_source ts;
+        assert_int_equal(aioe_token_source_mi_for_endpoint(
+                             aioe_parse_result_endpoint(res, 0), NULL, &ts), AIOE_OK);
+        int before = identity_server_stat(ids, c[i].stat);
+        aioe_token t;
+        char err[256] = "";
+        int rc = ts.ops->fetch(ts.self, &t, err, sizeof err);
+        if (rc != AIOE_OK)
+            fprintf(stderr, "%s: %s\n", c[i].stat, err);
+        assert_int_equal(rc, AIOE_OK);
+        assert_int_equal(identity_server_stat(ids, c[i].stat), before + 1);
+        aioe_token_clear(&t);
+        aioe_token_source_destroy(&ts);
+        aioe_parse_result_free(res);
+        for (int k = 0; c[i].env[k]; k += 2)
+            unsetenv(c[i].env[k]);
+    }
+}
+
 static void test_faults_are_retried(void **state)
 {
     (void)state;
@@ -502,6 +543,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_source_fetches),
+        cmocka_unit_test(test_environment_selects_source),
         cmocka_unit_test(test_faults_are_retried),
         cmocka_unit_test(test_local_rules),
         cmocka_unit_test(test_system_assigned_imds_session),
