@@ -27,8 +27,9 @@
 #include "aioendpoint/common.h"
 #include "mi.h"
 
-/* Below this many seconds before exp a cached token is not handed out even
- * as a fallback: the connect would be dropped at once. */
+/* Below this many seconds before exp (a quarter of the lifetime for very
+ * short tokens) a cached token is not handed out even as a fallback: the
+ * connect would be dropped at once. */
 #define MI_MIN_VALIDITY_S 5
 
 static int64_t default_wall_clock(void)
@@ -154,7 +155,10 @@ static void store(mi_entry *e, int rc, mi_token *t, const char *err)
 
 static bool usable(const mi_entry *e, int64_t now)
 {
-    return e->tok.access_token && now + MI_MIN_VALIDITY_S < e->tok.exp;
+    int64_t margin = (e->tok.exp - e->tok.iat) / 4;
+    if (margin > MI_MIN_VALIDITY_S)
+        margin = MI_MIN_VALIDITY_S;
+    return e->tok.access_token && now + margin < e->tok.exp;
 }
 
 static int mi_src_fetch(void *self, aioe_token *out, char *err, size_t errlen)
@@ -165,7 +169,10 @@ static int mi_src_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     pthread_mutex_lock(&cache_mu);
     for (;;) {
         int64_t now = mi_wall_clock();
-        if (e->tok.access_token && now < e->tok.refresh_at && usable(e, now)) {
+        /* fresh enough, or still valid while the service recently failed
+         * (do not make every reconnect wait out a retry loop) */
+        if (usable(e, now) &&
+            (now < e->tok.refresh_at || mono_ms() < e->next_try_ms)) {
             int rc = hand_out(s, out);
             pthread_mutex_unlock(&cache_mu);
             return rc;
@@ -196,6 +203,12 @@ static int mi_src_fetch(void *self, aioe_token *out, char *err, size_t errlen)
 
     pthread_mutex_lock(&cache_mu);
     store(e, rc, &t, err);
+    if (rc != AIOE_OK) {
+        e->refresh_failures++;
+        e->next_try_ms = mono_ms() +
+            mi_backoff_ms(s->cfg.backoff_initial_ms, s->cfg.backoff_max_ms,
+                          e->refresh_failures, 0);
+    }
     if (rc == AIOE_OK || usable(e, mi_wall_clock()))
         rc = hand_out(s, out); /* on failure: the old, still valid token */
     pthread_mutex_unlock(&cache_mu);

@@ -347,6 +347,8 @@ static void stream(const char *auth, aioe_identity_source src, int ttl,
                                          broker_port(b, tls), auth);
     recorder *r = recorder_new();
     aioe_session *s = mi_session(aioe_parse_result_endpoint(res, 0), r, src);
+    const char *stat = src == AIOE_IDENTITY_SOURCE_IMDS ? "imds" : "workload";
+    int tokens_before = identity_server_stat(ids, stat);
     int64_t t0 = harness_now_ms();
     int rc = aioe_session_start(s);
     if (rc != AIOE_OK) {
@@ -430,6 +432,9 @@ static void stream(const char *auth, aioe_identity_source src, int ttl,
             }
     }
     pthread_mutex_unlock(&r->mu);
+    /* one token request per refresh: the reconnect takes the cached token */
+    int tokens = identity_server_stat(ids, stat) - tokens_before;
+    assert_true(tokens >= (int)out->rotations + 1 && tokens <= (int)out->rotations + 2);
     out->published = seq;
     out->received_in = injected;
 

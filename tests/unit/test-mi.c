@@ -843,6 +843,8 @@ static void cache_refreshes_ahead_and_signals_change(void **state)
     add(&s, 500, "{}");                         /* first refresh attempt fails */
     add_token(&s, base + 3310, base + 7200, true);
     mi_config c = cache_cfg(&s, "http://cache.example/refresh");
+    c.backoff_initial_ms = 20; /* failed refresh: retried after 20 ms */
+    c.backoff_max_ms = 20;
     aioe_token_source src;
     assert_int_equal(aioe_token_source_mi_new(&c, &src), AIOE_OK);
     aioe_token t;
@@ -855,7 +857,16 @@ static void cache_refreshes_ahead_and_signals_change(void **state)
     fake_now = base + 3300;
     assert_false(src.ops->changed(src.self));   /* due, the attempt fails */
     assert_int_equal(s.calls, 2);
-    /* the old token is still handed out meanwhile (still valid) */
+    /* within the backoff the old, still valid token is handed out at once */
+    assert_int_equal(src.ops->fetch(src.self, &t, err, sizeof err), AIOE_OK);
+    assert_int_equal(t.exp, base + 3600);
+    aioe_token_clear(&t);
+    assert_int_equal(s.calls, 2);
+    assert_false(src.ops->changed(src.self));   /* backing off: no request */
+    assert_int_equal(s.calls, 2);
+    /* after it (time passing is the point here, not synchronisation) */
+    struct timespec pause = { 0, 30 * 1000000L };
+    nanosleep(&pause, NULL);
     assert_int_equal(src.ops->fetch(src.self, &t, err, sizeof err), AIOE_OK);
     assert_int_equal(t.exp, base + 7200);       /* fetch() itself refreshed */
     aioe_token_clear(&t);
