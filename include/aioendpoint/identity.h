@@ -16,6 +16,10 @@
  * IDENTITY_ENDPOINT + IDENTITY_HEADER → App Service; otherwise IMDS.
  * An aioe_identity_options object attached to the session options
  * overrides any of that.
+ *
+ * Threads: an options object is configured from one thread at a time;
+ * sessions copy it. Tokens are cached process-wide and shared by sessions
+ * with the same source, identity and resource (internally locked).
  */
 #ifndef AIOENDPOINT_IDENTITY_H
 #define AIOENDPOINT_IDENTITY_H
