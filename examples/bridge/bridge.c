@@ -418,6 +418,11 @@ static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
     sub_filter *f = ud;
     if (status == AIOE_OK)
         blog(AIOE_LOG_INFO, f->bi, "subscribed to %s (granted QoS %d)", f->filter, reason);
+    else if (status == AIOE_ERR_STATE || reason < 0x80)
+        /* stopped (paused) or disconnected before the SUBACK: the
+         * subscription is sent again on the next start or connect */
+        blog(AIOE_LOG_INFO, f->bi, "subscription to %s not confirmed yet: %s", f->filter,
+             aioe_strerror(status));
     else
         set_fatal(f->bi, true, "source refused subscription to %s: %s (reason 0x%02x)",
                   f->filter, aioe_strerror(status), reason < 0 ? 0u : (unsigned)reason);
