@@ -122,11 +122,11 @@ int64_t aioe_jwt_refresh_at(const aioe_jwt_claims *c, int64_t now)
     if (!c->has_exp)
         return 0;
     int64_t start = c->has_iat && c->iat < c->exp ? c->iat : now;
-    int64_t life = c->exp - start;
-    int64_t margin = life / 5;
+    /* exp and iat come from the token: the difference is taken unsigned
+     * (exact when start < exp) so hostile values cannot overflow */
+    uint64_t life = start < c->exp ? (uint64_t)c->exp - (uint64_t)start : 0;
+    int64_t margin = life / 5 > 300 ? 300 : (int64_t)(life / 5);
     if (margin < 1)
         margin = 1;
-    if (margin > 300)
-        margin = 300;
-    return c->exp - margin;
+    return c->exp < INT64_MIN + margin ? INT64_MIN : c->exp - margin;
 }

@@ -93,9 +93,12 @@ int mi_parse_token_response(const char *body, size_t len, int64_t now,
     int64_t exp = 0, v;
     if (json_int_field(obj, "expires_on", &v) && v > 0)
         exp = v;
-    if (json_int_field(obj, "expires_in", &v) && v >= 0 &&
-        (exp == 0 || now + v < exp))
-        exp = now + v;
+    if (json_int_field(obj, "expires_in", &v) && v >= 0) {
+        /* saturate: a hostile expires_in must not overflow */
+        int64_t until = now > 0 && v > INT64_MAX - now ? INT64_MAX : now + v;
+        if (exp == 0 || until < exp)
+            exp = until;
+    }
     const char *s = json_object_get_string(at);
     size_t slen = (size_t)json_object_get_string_len(at);
     aioe_jwt_claims c;
@@ -278,12 +281,13 @@ int mi_arc_challenge_path(const char *hdr, const char *dir, char **path_out,
 
 int64_t mi_refresh_at(int64_t iat, int64_t exp)
 {
-    int64_t life = exp - iat;
-    if (life <= 0)
+    if (exp <= iat)
         return exp;
+    /* unsigned: exact for iat < exp, no overflow on hostile claims */
+    uint64_t life = (uint64_t)exp - (uint64_t)iat;
     if (life >= 7200)
-        return iat + life / 2;
-    int64_t margin = life / 2 < 300 ? life / 2 : 300;
+        return (int64_t)((uint64_t)iat + life / 2);
+    int64_t margin = life / 2 < 300 ? (int64_t)(life / 2) : 300;
     return exp - margin;
 }
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "resolver.h"
 
 bool aioe_resolver_valid_component(const char *s)
@@ -61,7 +63,10 @@ int aioe_resolver_path(const char *root, aioe_resource_kind kind,
 int aioe_read_file(const char *path, size_t max, unsigned char **data,
                    size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO planted in place of a file must not
+     * block until a writer appears (fstat then refuses it); no effect on
+     * regular files. Symlinks are followed: kubelet mounts are made of them. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return errno == ENOENT ? AIOE_ERR_NOT_FOUND : AIOE_ERR_IO;
     struct stat st;
@@ -73,7 +78,9 @@ int aioe_read_file(const char *path, size_t max, unsigned char **data,
         close(fd);
         return AIOE_ERR_TOO_LARGE;
     }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
+    /* + 2: room for the NUL and one spare byte, so a file of exactly
+     * `max` bytes reaches EOF without tripping the growth check below */
+    size_t cap = (size_t)st.st_size + 2, n = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) {
         close(fd);
@@ -82,16 +89,22 @@ int aioe_read_file(const char *path, size_t max, unsigned char **data,
     for (;;) {
         if (n + 1 >= cap) { /* file grew while reading */
             if (cap > max) {
+                OPENSSL_cleanse(buf, n);
                 free(buf);
                 close(fd);
                 return AIOE_ERR_TOO_LARGE;
             }
-            unsigned char *nb = realloc(buf, cap * 2);
+            /* not realloc: the old block holds secret bytes to wipe */
+            unsigned char *nb = malloc(cap * 2);
             if (!nb) {
+                OPENSSL_cleanse(buf, n);
                 free(buf);
                 close(fd);
                 return AIOE_ERR_NOMEM;
             }
+            memcpy(nb, buf, n);
+            OPENSSL_cleanse(buf, n);
+            free(buf);
             buf = nb;
             cap *= 2;
         }
@@ -99,6 +112,7 @@ int aioe_read_file(const char *path, size_t max, unsigned char **data,
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
+            OPENSSL_cleanse(buf, n);
             free(buf);
             close(fd);
             return AIOE_ERR_IO;
@@ -118,6 +132,8 @@ void aioe_resource_clear(aioe_resource *res)
 {
     if (!res)
         return;
+    if (res->data) /* may be a private key: wipe, not just free */
+        OPENSSL_cleanse(res->data, res->len);
     free(res->data);
     free(res->path);
     res->data = NULL;

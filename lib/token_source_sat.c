@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "aioendpoint/common.h"
 #include "jwt.h"
 #include "resolver.h"
@@ -27,7 +29,9 @@ void aioe_token_clear(aioe_token *t)
     if (!t)
         return;
     if (t->data) {
-        memset(t->data, 0, t->len);
+        /* OPENSSL_cleanse, not memset: a memset right before free may be
+         * optimised away */
+        OPENSSL_cleanse(t->data, t->len);
         free(t->data);
     }
     memset(t, 0, sizeof *t);
@@ -39,6 +43,14 @@ void aioe_token_source_destroy(aioe_token_source *src)
         src->ops->destroy(src->self);
     if (src)
         memset(src, 0, sizeof *src);
+}
+
+/* Token file contents are the secret itself: wipe before free. */
+static void wipe_free(unsigned char *p, size_t n)
+{
+    if (p)
+        OPENSSL_cleanse(p, n);
+    free(p);
 }
 
 static size_t trim_len(const unsigned char *d, size_t len, size_t *start)
@@ -71,12 +83,12 @@ static int sat_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     }
     size_t start, tlen = trim_len(data, len, &start);
     if (tlen == 0) {
-        free(data);
+        wipe_free(data, len);
         snprintf(err, errlen, "service account token file %s is empty", s->path);
         return AIOE_ERR_AUTH;
     }
     /* remember the raw contents for changed() */
-    free(s->last);
+    wipe_free(s->last, s->last_len);
     s->last = data;
     s->last_len = len;
     s->last_st = st;
@@ -115,7 +127,7 @@ static bool sat_changed(void *self)
     size_t start;
     if (trim_len(data, len, &start) == 0)
         differs = false; /* half-written or emptied: wait for real content */
-    free(data);
+    wipe_free(data, len);
     if (!differs) {
         s->last_st = st;
         s->have_st = true;
@@ -129,7 +141,7 @@ static void sat_destroy(void *self)
     if (!s)
         return;
     free(s->path);
-    free(s->last);
+    wipe_free(s->last, s->last_len);
     free(s);
 }
 

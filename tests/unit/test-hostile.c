@@ -1,0 +1,490 @@
+/* Hostile input below the session API: token files of gigabytes (sparse),
+ * zero bytes, directories, symlink loops, FIFOs and character devices in
+ * place of files; resource references that try to leave their directory;
+ * certificate files holding garbage; keys that do not match the
+ * certificate; hostile numbers in JWT claims and token responses (found by
+ * the fuzz targets: regression cases). Every case must end with a clear
+ * error, quickly, without a crash, a leak or a hang. Session-level cases
+ * (aioe_session_start) are in tests/integration/test-hostile.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <aioendpoint/common.h>
+#include "jwt.h"
+#include "mi.h"
+#include "resolver.h"
+#include "tls.h"
+#include "token_source.h"
+
+static char root[64];
+
+static void put(const char *rel, const void *data, size_t len)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    if (len)
+        assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static char *path_of(const char *rel)
+{
+    static char p[4][PATH_MAX];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(p[i], sizeof p[i], "%s/%s", root, rel);
+    return p[i];
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/aioe-hostile-XXXXXX");
+    if (!mkdtemp(root))
+        return -1;
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/secrets", root);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/secrets/s", root);
+    mkdir(p, 0700);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs fn(arg) in a child and fails if it does not finish within ms (a
+ * hang on a FIFO would otherwise hang the test). Returns fn's result. */
+static int within(int ms, int (*fn)(const char *), const char *arg)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        int rc = fn(arg);
+        if (write(pfd[1], &rc, sizeof rc) != sizeof rc)
+            _exit(2);
+        _exit(0);
+    }
+    close(pfd[1]);
+    int64_t deadline = now_ms() + ms;
+    int status = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+        usleep(2000);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        close(pfd[0]);
+        fail_msg("hung for more than %d ms on %s", ms, arg);
+    }
+    int rc = 1;
+    assert_int_equal(read(pfd[0], &rc, sizeof rc), sizeof rc);
+    close(pfd[0]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return rc;
+}
+
+/* ---- token files ---------------------------------------------------- */
+
+static char last_err[512];
+
+static int sat_fetch_rc(const char *path)
+{
+    aioe_token_source src;
+    aioe_token tok;
+    if (aioe_token_source_sat_new(path, &src) != AIOE_OK)
+        return 99;
+    last_err[0] = '\0';
+    int rc = src.ops->fetch(src.self, &tok, last_err, sizeof last_err);
+    (void)src.ops->changed(src.self);
+    aioe_token_clear(&tok);
+    aioe_token_source_destroy(&src);
+    return rc;
+}
+
+static int sat_fetch_in_child(const char *path)
+{
+    return sat_fetch_rc(path);
+}
+
+static void token_files(void **state)
+{
+    (void)state;
+    /* 4 GiB sparse: refused from its size, without reading it */
+    int fd = open(path_of("huge-token"), O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)4 << 30), 0);
+    close(fd);
+    int64_t t0 = now_ms();
+    assert_int_equal(sat_fetch_rc(path_of("huge-token")), AIOE_ERR_AUTH);
+    assert_non_null(strstr(last_err, "larger than 64 KiB"));
+    assert_true(now_ms() - t0 < 1000);
+
+    /* just over the limit, and just under */
+    char *big = malloc(64 * 1024 + 1);
+    assert_non_null(big);
+    memset(big, 'a', 64 * 1024 + 1);
+    put("token-64k1", big, 64 * 1024 + 1);
+    assert_int_equal(sat_fetch_rc(path_of("token-64k1")), AIOE_ERR_AUTH);
+    put("token-64k", big, 64 * 1024);
+    assert_int_equal(sat_fetch_rc(path_of("token-64k")), AIOE_OK);
+    free(big);
+
+    /* zero bytes, whitespace only */
+    put("empty-token", "", 0);
+    assert_int_equal(sat_fetch_rc(path_of("empty-token")), AIOE_ERR_AUTH);
+    assert_non_null(strstr(last_err, "is empty"));
+    put("blank-token", " \n\t\r\n", 5);
+    assert_int_equal(sat_fetch_rc(path_of("blank-token")), AIOE_ERR_AUTH);
+
+    /* a directory */
+    assert_int_equal(mkdir(path_of("dir-token"), 0700), 0);
+    assert_int_equal(sat_fetch_rc(path_of("dir-token")), AIOE_ERR_AUTH);
+    assert_non_null(strstr(last_err, "cannot be read"));
+
+    /* symlink loop, dangling symlink */
+    assert_int_equal(symlink("loop-b", path_of("loop-a")), 0);
+    assert_int_equal(symlink("loop-a", path_of("loop-b")), 0);
+    assert_int_equal(sat_fetch_rc(path_of("loop-a")), AIOE_ERR_AUTH);
+    assert_int_equal(symlink("nowhere", path_of("dangling")), 0);
+    assert_int_equal(sat_fetch_rc(path_of("dangling")), AIOE_ERR_AUTH);
+    assert_non_null(strstr(last_err, "no such file"));
+
+    /* a FIFO with no writer: must not block (used to hang in open()) */
+    assert_int_equal(mkfifo(path_of("fifo-token"), 0600), 0);
+    assert_int_equal(within(3000, sat_fetch_in_child, path_of("fifo-token")),
+                     AIOE_ERR_AUTH);
+
+    /* character devices: endless (/dev/zero) or empty (/dev/null) */
+    assert_int_equal(within(3000, sat_fetch_in_child, "/dev/zero"), AIOE_ERR_AUTH);
+    assert_int_equal(within(3000, sat_fetch_in_child, "/dev/null"), AIOE_ERR_AUTH);
+}
+
+/* ---- resources ------------------------------------------------------ */
+
+static int read_file_rc(const char *path)
+{
+    unsigned char *d = NULL;
+    size_t n = 0;
+    int rc = aioe_read_file(path, AIOE_RESOURCE_MAX_BYTES, &d, &n);
+    free(d);
+    return rc;
+}
+
+static void resources(void **state)
+{
+    (void)state;
+    aioe_resolver r = { .root = root };
+    aioe_resource res;
+    char err[512];
+    put("outside.pem", "OUTSIDE", 7);
+    put("secrets/s/ok", "inside", 6);
+
+    /* escapes are refused before touching the file system, and the error
+     * names the reference */
+    static const char *const bad_keys[] = {
+        "../outside.pem", "../../outside.pem", "..", ".", "", "a/b",
+        "/etc/passwd", "..data", ".hidden", "ok/", "ok\n",
+    };
+    for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+        assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, "s", bad_keys[i],
+                                           &res, err, sizeof err),
+                         AIOE_ERR_INVALID_ARG);
+        assert_null(res.data);
+        assert_non_null(strstr(err, "invalid secret reference"));
+    }
+    static const char *const bad_names[] = { "..", "../secrets/s", "s/..", "." };
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
+        assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, bad_names[i], "ok",
+                                           &res, err, sizeof err),
+                         AIOE_ERR_INVALID_ARG);
+    /* 254 characters: over the Kubernetes name limit */
+    char longname[255];
+    memset(longname, 'a', 254);
+    longname[254] = '\0';
+    assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, longname, "ok", &res,
+                                       err, sizeof err),
+                     AIOE_ERR_INVALID_ARG);
+
+    /* the key is a directory, a loop, a FIFO, too big, empty */
+    assert_int_equal(mkdir(path_of("secrets/s/dirkey"), 0700), 0);
+    assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, "s", "dirkey", &res,
+                                       err, sizeof err),
+                     AIOE_ERR_IO);
+    assert_non_null(strstr(err, "dirkey"));
+    assert_int_equal(symlink("loopkey", path_of("secrets/s/loopkey")), 0);
+    assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, "s", "loopkey", &res,
+                                       err, sizeof err),
+                     AIOE_ERR_IO);
+    assert_int_equal(mkfifo(path_of("secrets/s/fifokey"), 0600), 0);
+    assert_int_equal(within(3000, read_file_rc, path_of("secrets/s/fifokey")),
+                     AIOE_ERR_IO);
+    int fd = open(path_of("secrets/s/hugekey"), O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)2 << 30), 0);
+    close(fd);
+    assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, "s", "hugekey", &res,
+                                       err, sizeof err),
+                     AIOE_ERR_TOO_LARGE);
+    put("secrets/s/emptykey", "", 0);
+    assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, "s", "emptykey", &res,
+                                       err, sizeof err),
+                     AIOE_OK);
+    assert_int_equal(res.len, 0);
+    assert_int_equal(res.data[0], '\0');
+    aioe_resource_clear(&res);
+    assert_int_equal(within(3000, read_file_rc, "/dev/zero"), AIOE_ERR_IO);
+    /* a /proc file reports size 0 but has content: read, bounded */
+    assert_int_equal(read_file_rc("/proc/self/status"), AIOE_OK);
+    /* a secret name that is a file, not a directory */
+    put("secrets/plainfile", "x", 1);
+    assert_int_equal(aioe_resolver_get(&r, AIOE_RESOURCE_SECRET, "plainfile", "ok",
+                                       &res, err, sizeof err),
+                     AIOE_ERR_IO);
+}
+
+/* ---- TLS material --------------------------------------------------- */
+
+static char *pem_key(EVP_PKEY *k, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    char *out = malloc((size_t)n + 1);
+    memcpy(out, p, (size_t)n);
+    out[n] = '\0';
+    *len = (size_t)n;
+    BIO_free(b);
+    return out;
+}
+
+static char *pem_cert(EVP_PKEY *k, size_t *len)
+{
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"client",
+                               -1, -1, 0);
+    X509_set_issuer_name(x, n);
+    X509_set_pubkey(x, k);
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    char *p;
+    long l = BIO_get_mem_data(b, &p);
+    char *out = malloc((size_t)l + 1);
+    memcpy(out, p, (size_t)l);
+    out[l] = '\0';
+    *len = (size_t)l;
+    BIO_free(b);
+    X509_free(x);
+    return out;
+}
+
+/* The base64 body of a PEM block: what must never appear in an error. */
+static const char *pem_body(const char *pem)
+{
+    const char *p = strchr(pem, '\n');
+    return p ? p + 1 : pem;
+}
+
+static void tls_material(void **state)
+{
+    (void)state;
+    EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(k1);
+    assert_non_null(k2);
+    size_t cl, kl, k2l;
+    char *cert = pem_cert(k1, &cl);
+    char *key = pem_key(k1, &kl);
+    char *other = pem_key(k2, &k2l);
+    char err[512], body[33];
+    snprintf(body, sizeof body, "%s", pem_body(other));
+
+    assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl, NULL, 0,
+                                           (unsigned char *)key, kl, err, sizeof err),
+                     AIOE_OK);
+    /* key that does not match the certificate */
+    assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl, NULL, 0,
+                                           (unsigned char *)other, k2l, err, sizeof err),
+                     AIOE_ERR_TLS);
+    assert_non_null(strstr(err, "does not match"));
+    assert_null(strstr(err, body));
+
+    static const char garbage[] = "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n"
+                                  "-----END CERTIFICATE-----\n";
+    unsigned char rnd[4096];
+    for (size_t i = 0; i < sizeof rnd; i++)
+        rnd[i] = (unsigned char)(i * 131 + 7);
+    struct { const void *p; size_t n; } bad[] = {
+        { garbage, sizeof garbage - 1 }, { rnd, sizeof rnd }, { "", 0 },
+        { cert, cl / 2 }, /* truncated */
+        { key, kl },      /* a key where the certificate should be */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(aioe_tls_check_client(bad[i].p, bad[i].n, NULL, 0,
+                                               (unsigned char *)key, kl, err, sizeof err),
+                         AIOE_ERR_TLS);
+        assert_true(strlen(err) > 0);
+        err[0] = '\0';
+        /* garbage where the key should be: no key bytes in the message */
+        assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl, NULL, 0,
+                                               bad[i].p == key ? (const void *)cert : bad[i].p,
+                                               bad[i].p == key ? cl : bad[i].n, err,
+                                               sizeof err),
+                         AIOE_ERR_TLS);
+        assert_true(strlen(err) > 0);
+        err[0] = '\0';
+        if (bad[i].p != key) {
+            assert_int_equal(aioe_tls_check_ca_bundle(bad[i].p, bad[i].n, err, sizeof err),
+                             AIOE_ERR_TLS);
+            assert_true(strlen(err) > 0);
+        }
+    }
+    /* intermediates: a PEM block that does not parse is refused; bytes
+     * without any PEM block count as "no intermediates" (documented
+     * behaviour of aioe_tls_check_client: only blocks are parsed) */
+    assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl,
+                                           (const unsigned char *)garbage,
+                                           sizeof garbage - 1, (unsigned char *)key, kl,
+                                           err, sizeof err),
+                     AIOE_ERR_TLS);
+    assert_non_null(strstr(err, "intermediate"));
+    assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl, rnd, sizeof rnd,
+                                           (unsigned char *)key, kl, err, sizeof err),
+                     AIOE_OK);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+    free(cert);
+    free(key);
+    free(other);
+}
+
+/* ---- numbers (fuzz regressions) ------------------------------------- */
+
+static char *b64url(const char *s)
+{
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n / 3 * 4 + 5);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)s[i + 2];
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        if (i + 1 < n) out[o++] = a[v >> 6 & 63];
+        if (i + 2 < n) out[o++] = a[v & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* fuzz-jwt: aioe_jwt_refresh_at overflowed (signed) on exp - iat with a
+ * hostile iat; fuzz-token-response: now + expires_in and mi_refresh_at's
+ * exp - iat overflowed. All three saturate / use unsigned differences now. */
+static void hostile_numbers(void **state)
+{
+    (void)state;
+    aioe_jwt_claims c = { true, INT64_MAX, true, INT64_MIN, false, 0 };
+    int64_t at = aioe_jwt_refresh_at(&c, 1767225600);
+    assert_true(at == INT64_MAX - 300);
+    c = (aioe_jwt_claims){ true, -5, false, 0, false, 0 };
+    at = aioe_jwt_refresh_at(&c, INT64_MAX);
+    assert_true(at == -6);
+    c = (aioe_jwt_claims){ true, INT64_MIN, false, 0, false, 0 };
+    assert_true(aioe_jwt_refresh_at(&c, 0) == INT64_MIN);
+    c = (aioe_jwt_claims){ true, INT64_MAX, false, 0, false, 0 };
+    assert_true(aioe_jwt_refresh_at(&c, INT64_MIN) == INT64_MAX - 300);
+
+    assert_true(mi_refresh_at(INT64_MIN, INT64_MAX) < INT64_MAX);
+    assert_true(mi_refresh_at(INT64_MIN, INT64_MAX) > INT64_MIN);
+    assert_true(mi_refresh_at(INT64_MAX, INT64_MIN) == INT64_MIN);
+    assert_true(mi_refresh_at(0, 600) == 300);
+
+    mi_token t;
+    char err[256];
+    static const char huge[] =
+        "{\"access_token\":\"opaque\",\"expires_in\":9223372036854775807,"
+        "\"expires_on\":9223372036854775807}";
+    assert_int_equal(mi_parse_token_response(huge, strlen(huge), 1767225600, &t, err,
+                                             sizeof err),
+                     AIOE_OK);
+    assert_true(t.exp == INT64_MAX);
+    assert_true(t.refresh_at <= t.exp && t.refresh_at >= t.iat);
+    mi_token_clear(&t);
+
+    char *payload = b64url("{\"exp\":9223372036854775807,\"iat\":-9223372036854775808}");
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"access_token\":\"e30.%s.sig\",\"expires_in\":\"3600\"}", payload);
+    assert_int_equal(mi_parse_token_response(body, strlen(body), 1767225600, &t, err,
+                                             sizeof err),
+                     AIOE_OK);
+    assert_true(t.exp == 1767225600 + 3600);
+    assert_true(t.refresh_at <= t.exp);
+    mi_token_clear(&t);
+    free(payload);
+
+    /* an int64 that does not fit: refused as a string, clamped as a number */
+    static const char big_str[] =
+        "{\"access_token\":\"x\",\"expires_in\":\"99999999999999999999\"}";
+    assert_int_equal(mi_parse_token_response(big_str, strlen(big_str), 1767225600, &t,
+                                             err, sizeof err),
+                     AIOE_ERR_PROTOCOL);
+    mi_token_clear(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(token_files),
+        cmocka_unit_test(resources),
+        cmocka_unit_test(tls_material),
+        cmocka_unit_test(hostile_numbers),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
