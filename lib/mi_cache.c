@@ -155,9 +155,10 @@ static void store(mi_entry *e, int rc, mi_token *t, const char *err)
 
 static bool usable(const mi_entry *e, int64_t now)
 {
-    int64_t margin = (e->tok.exp - e->tok.iat) / 4;
-    if (margin > MI_MIN_VALIDITY_S)
-        margin = MI_MIN_VALIDITY_S;
+    /* unsigned: iat <= exp always, and hostile claims must not overflow */
+    uint64_t life = (uint64_t)e->tok.exp - (uint64_t)e->tok.iat;
+    int64_t margin = life / 4 > MI_MIN_VALIDITY_S ? MI_MIN_VALIDITY_S
+                                                  : (int64_t)(life / 4);
     return e->tok.access_token && now + margin < e->tok.exp;
 }
 

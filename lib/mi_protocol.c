@@ -106,7 +106,7 @@ int mi_parse_token_response(const char *body, size_t len, int64_t now,
     if (aioe_jwt_read_claims(s, slen, &c) == AIOE_OK) {
         if (c.has_exp && (exp == 0 || c.exp < exp))
             exp = c.exp;
-        if (c.has_iat && c.iat <= now + 300)
+        if (c.has_iat && c.iat > 0 && c.iat <= now + 300)
             iat = c.iat;
     }
     if (exp == 0) {
