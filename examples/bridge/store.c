@@ -340,7 +340,8 @@ static int replay(bstore *st, bstore_replay_cb cb, void *ud, bstore_replay_info 
         free(ids);
         return rc;
     }
-    qsort(ids, n, sizeof *ids, cmp_u64);
+    if (n)
+        qsort(ids, n, sizeof *ids, cmp_u64);
     for (size_t i = 0; i < n && !rc; i++) {
         seg *s = NULL;
         if ((rc = load_segment(st, ids[i], &s, info)) != 0 || !s)

@@ -314,6 +314,7 @@ static observer *observe(broker *b, const char *filter)
     co.auto_reconnect = true;
     observer *o = NULL;
     assert_int_equal(observer_connect(&co, filter, 1, &o), 0);
+    free(id);
     return o;
 }
 
