@@ -465,7 +465,8 @@ static void check_token(supervisor *sv)
     if (!s->tokens.ops)
         return;
     if (s->tokens.ops->changed && s->tokens.ops->changed(s->tokens.self))
-        start_rotation(sv, "token file changed");
+        start_rotation(sv, strcmp(s->tokens.ops->auth_method, "OAUTH2-JWT") == 0
+                               ? "new token fetched" : "token file changed");
     else if (sv->refresh_at && wall_s() >= sv->refresh_at)
         start_rotation(sv, "token expires soon");
 }
