@@ -49,6 +49,7 @@ struct bstore {
     uint64_t undone;
     unsigned char *wbuf;
     size_t wcap;
+    bool opened;                  /* open completed: close may clean up */
 };
 
 static uint32_t checksum(const unsigned char *p, size_t n, uint64_t seq)
@@ -429,6 +430,7 @@ int bstore_open(bstore **out, const char *dir, const bstore_config *cfg,
     what = "create a segment in";
     if ((rc = new_segment(st)) != 0)
         goto fail;
+    st->opened = true;
     *out = st;
     return 0;
 fail:
@@ -442,8 +444,18 @@ void bstore_close(bstore *st)
     if (!st)
         return;
     bstore_flush_acks(st);
-    for (size_t i = 0; i < st->nsegs; i++)
+    /* Everything done: leave an empty directory behind. */
+    bool empty = st->opened && st->undone == 0;
+    for (size_t i = 0; i < st->nsegs; i++) {
+        if (empty) {
+            char name[64];
+            seg_name(name, sizeof name, st->segs[i]->id, "seg");
+            unlinkat(st->dir_fd, name, 0);
+            seg_name(name, sizeof name, st->segs[i]->id, "ack");
+            unlinkat(st->dir_fd, name, 0);
+        }
         seg_free(st->segs[i]);
+    }
     free(st->segs);
     if (st->dir_fd >= 0)
         close(st->dir_fd);
