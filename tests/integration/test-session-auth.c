@@ -327,5 +327,7 @@ int main(void)
         cmocka_unit_test(test_sat_rotation_during_qos1_stream),
         cmocka_unit_test(test_sat_refresh_before_exp),
     };
+    if (getenv("AIOE_TEST_FILTER")) /* e.g. AIOE_TEST_FILTER='*race*' */
+        cmocka_set_test_filter(getenv("AIOE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

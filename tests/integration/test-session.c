@@ -631,6 +631,75 @@ static void test_resolver_callback(void **state)
     broker_free(b);
 }
 
+/* ---- restart after stop; publishing threads racing stop() ---- */
+
+typedef struct hammer {
+    aioe_session *s;
+    recorder *r;
+    volatile bool run;
+    size_t accepted, refused;
+} hammer;
+
+static void *hammer_main(void *arg)
+{
+    hammer *h = arg;
+    while (h->run) {
+        int rc = aioe_session_publish(h->s, "race/x", "x", 1, 1, false,
+                                      fx_on_published, h->r);
+        if (rc == AIOE_OK)
+            h->accepted++;
+        else
+            h->refused++;
+    }
+    return NULL;
+}
+
+static void test_restart_and_stop_race(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker *b;
+    broker_config_init(&cfg);
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF,
+                                         broker_port(b, 0));
+    recorder *r = recorder_new();
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(aioe_session_start(s), AIOE_OK);
+        size_t cur = r->nev;
+        ev_rec ev = { 0 };
+        assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, &ev, WAIT_MS));
+        /* the same client ID resumes its broker session */
+        assert_int_equal(ev.present, round > 0);
+        hammer h[2] = { { s, r, true, 0, 0 }, { s, r, true, 0, 0 } };
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
+        size_t some = r->pub_done + 200;
+        assert_true(fx_wait(r, pred_pub_done, &some, WAIT_MS));
+        assert_int_equal(aioe_session_stop(s, 100), AIOE_OK);
+        for (int i = 0; i < 2; i++) {
+            h[i].run = false;
+            pthread_join(t[i], NULL);
+        }
+        size_t accepted = h[0].accepted + h[1].accepted;
+        pthread_mutex_lock(&r->mu);
+        size_t done = r->pub_done;
+        pthread_mutex_unlock(&r->mu);
+        static size_t total_accepted;
+        total_accepted += accepted;
+        /* every accepted publish completed exactly once, before stop returned */
+        assert_int_equal(done, total_accepted);
+        assert_int_equal(aioe_session_publish_outstanding(s), 0);
+        assert_int_equal(aioe_session_get_state(s), AIOE_SESSION_STOPPED);
+    }
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +715,11 @@ int main(void)
         cmocka_unit_test(test_negative_puback),
         cmocka_unit_test(test_window_below_receive_maximum),
         cmocka_unit_test(test_unacked_publishes_across_lost_session),
+        cmocka_unit_test(test_restart_and_stop_race),
     };
+    if (getenv("AIOE_TEST_FILTER")) /* e.g. AIOE_TEST_FILTER='*race*' */
+        cmocka_set_test_filter(getenv("AIOE_TEST_FILTER"));
+    if (getenv("AIOE_TEST_SKIP"))
+        cmocka_set_skip_filter(getenv("AIOE_TEST_SKIP"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
