@@ -110,7 +110,14 @@ typedef struct bridge_proc {
     char *log;
 } bridge_proc;
 
+static bridge_proc spawn_bin(const char *bin, const char *const *args);
+
 static bridge_proc bridge_spawn(const char *const *args)
+{
+    return spawn_bin(bridge_bin(), args);
+}
+
+static bridge_proc spawn_bin(const char *bin, const char *const *args)
 {
     static int n;
     char name[64];
@@ -118,7 +125,7 @@ static bridge_proc bridge_spawn(const char *const *args)
     bridge_proc bp = {.log = harness_path(name)};
     const char *argv[32];
     size_t k = 0;
-    argv[k++] = bridge_bin();
+    argv[k++] = bin;
     for (size_t i = 0; args[i] && k < 31; i++)
         argv[k++] = args[i];
     argv[k] = NULL;
@@ -608,6 +615,59 @@ static void test_exit_codes(void **state)
     broker_free(closed);
 }
 
+/* aioe-pub and aioe-sub over an endpoint file: the subscriber prints the
+ * content type and user properties; the publisher's message arrives. */
+static void test_pubsub_tools(void **state)
+{
+    (void)state;
+    const char *pub = getenv("AIOE_PUB"), *sub = getenv("AIOE_SUB");
+    assert_non_null(pub);
+    assert_non_null(sub);
+    broker_config cfg;
+    broker_config_init(&cfg);
+    cfg.log_types = "error warning notice";
+    broker *b;
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    char *ep = endpoint_yaml("local", broker_port(b, 0), NULL);
+    char *yaml = write_yaml("pubsub.yaml", ep, NULL, NULL);
+    const char *sargs[] = {"-C", "2", yaml, "tools/#", NULL};
+    bridge_proc sp = spawn_bin(sub, sargs);
+    assert_true(bridge_wait_log(&sp, "subscribed to tools/#", 1, WAIT_MS));
+
+    const char *props[] = {"specversion", "1.0", "source", "aio://test"};
+    harness_client_opts co;
+    harness_client_opts_for(b, 0, &co);
+    harness_pub hp = {.topic = "tools/a", .payload = "{\"v\":1}", .payload_len = 7, .qos = 1,
+                      .content_type = "application/json", .user_props = props,
+                      .user_prop_pairs = 2};
+    assert_int_equal(harness_publish_opts(&co, &hp, 1), 0);
+    const char *pargs[] = {"-m", "from-aioe-pub", yaml, "tools/b", NULL};
+    bridge_proc pp = spawn_bin(pub, pargs);
+    assert_int_equal(bridge_wait_exit(&pp, WAIT_MS), 0);
+    assert_int_equal(bridge_wait_exit(&sp, WAIT_MS), 0);
+    char *out = harness_read_file(sp.log, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "tools/a qos=1 retain=0"));
+    assert_non_null(strstr(out, "content-type: application/json"));
+    assert_non_null(strstr(out, "user-property: specversion=1.0"));
+    assert_non_null(strstr(out, "user-property: source=aio://test"));
+    assert_non_null(strstr(out, "payload (7 bytes): {\"v\":1}"));
+    assert_non_null(strstr(out, "payload (13 bytes): from-aioe-pub"));
+    free(out);
+
+    /* an endpoint that cannot connect: exit 2 with the reason */
+    char *bad = endpoint_yaml("local", harness_free_port(), NULL);
+    char *byaml = write_yaml("pubsub-bad.yaml", bad, NULL, NULL);
+    const char *bargs[] = {"--timeout", "1", byaml, "tools/c", NULL};
+    bridge_proc bpp = spawn_bin(pub, bargs);
+    assert_int_equal(bridge_wait_exit(&bpp, WAIT_MS), 2);
+    assert_true(count_in_file(bpp.log, "cannot connect to endpoint") == 1);
+
+    free(bad); free(byaml); free(bpp.log);
+    free(ep); free(yaml); free(sp.log); free(pp.log);
+    broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_shared_instances),
         cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_pubsub_tools),
     };
     /* AIOE_TEST_FILTER=test_backpressure (glob) runs a subset. */
     const char *filter = getenv("AIOE_TEST_FILTER");
