@@ -1,0 +1,462 @@
+/* Broker behaviour the session must survive: every CONNACK refusal reason
+ * code (a raw-socket fake broker on loopback, since mosquitto produces
+ * only a few of them), brokers that close the connection mid-handshake
+ * (before CONNECT, after CONNECT, mid-TLS), answer with garbage, or never
+ * answer; a real mosquitto that stalls (SIGSTOP) longer than the keep-alive,
+ * that advertises Receive Maximum 1, or a small Maximum Packet Size. Each
+ * is reported with the right status and reason code and, where the answer
+ * can change on retry, recovered from. */
+#include "session-fixture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "session_reason.h"
+
+/* ---- a fake broker ---------------------------------------------------- */
+
+typedef enum fake_mode {
+    FAKE_CONNACK,          /* CONNACK with `code`, then keep the socket open */
+    FAKE_CLOSE_AT_ACCEPT,  /* close at once */
+    FAKE_CLOSE_AFTER_CONNECT, /* read CONNECT, close without CONNACK */
+    FAKE_GARBAGE,          /* read CONNECT, answer bytes that are no CONNACK */
+    FAKE_TRUNCATED_CONNACK,/* read CONNECT, half a CONNACK, close */
+    FAKE_SILENT,           /* read CONNECT, never answer */
+    FAKE_CLOSE_MID_TLS,    /* read the first bytes of a ClientHello, close */
+} fake_mode;
+
+typedef struct fake_broker {
+    int lfd;
+    int port;
+    fake_mode mode;
+    int code;
+    pthread_t th;
+    volatile bool stop;
+    pthread_mutex_t mu;
+    int accepted;
+    int connects;          /* CONNECT packets read */
+    int open_fds[64];
+    int n_open;
+} fake_broker;
+
+/* Reads one MQTT packet (fixed header + body) with a deadline; returns its
+ * type nibble or -1. */
+static int read_packet(int fd, int timeout_ms)
+{
+    unsigned char h;
+    struct pollfd p = { fd, POLLIN, 0 };
+    if (poll(&p, 1, timeout_ms) <= 0 || read(fd, &h, 1) != 1)
+        return -1;
+    size_t len = 0, mult = 1;
+    for (int i = 0; i < 4; i++) {
+        unsigned char b;
+        if (poll(&p, 1, timeout_ms) <= 0 || read(fd, &b, 1) != 1)
+            return -1;
+        len += (b & 127) * mult;
+        mult *= 128;
+        if (!(b & 128))
+            break;
+    }
+    while (len > 0) {
+        unsigned char buf[512];
+        if (poll(&p, 1, timeout_ms) <= 0)
+            return -1;
+        ssize_t r = read(fd, buf, len < sizeof buf ? len : sizeof buf);
+        if (r <= 0)
+            return -1;
+        len -= (size_t)r;
+    }
+    return h >> 4;
+}
+
+static void *fake_main(void *arg)
+{
+    fake_broker *f = arg;
+    while (!f->stop) {
+        struct pollfd p = { f->lfd, POLLIN, 0 };
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        int c = accept(f->lfd, NULL, NULL);
+        if (c < 0)
+            continue;
+        pthread_mutex_lock(&f->mu);
+        f->accepted++;
+        pthread_mutex_unlock(&f->mu);
+        bool keep = false;
+        switch (f->mode) {
+        case FAKE_CLOSE_AT_ACCEPT:
+            break;
+        case FAKE_CLOSE_MID_TLS: {
+            unsigned char buf[16];
+            struct pollfd q = { c, POLLIN, 0 };
+            if (poll(&q, 1, 2000) > 0 && read(c, buf, sizeof buf) > 0) {
+                pthread_mutex_lock(&f->mu);
+                f->connects++;
+                pthread_mutex_unlock(&f->mu);
+            }
+            break;
+        }
+        default:
+            if (read_packet(c, 2000) == 1) {
+                pthread_mutex_lock(&f->mu);
+                f->connects++;
+                pthread_mutex_unlock(&f->mu);
+                if (f->mode == FAKE_CONNACK) {
+                    /* v5 CONNACK: flags 0, reason, properties length 0 */
+                    unsigned char ack[] = { 0x20, 3, 0, (unsigned char)f->code, 0 };
+                    keep = write(c, ack, sizeof ack) == sizeof ack;
+                } else if (f->mode == FAKE_GARBAGE) {
+                    static const unsigned char junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+                    keep = write(c, junk, sizeof junk - 1) > 0;
+                } else if (f->mode == FAKE_TRUNCATED_CONNACK) {
+                    unsigned char half[] = { 0x20, 9, 0 };
+                    if (write(c, half, sizeof half) != sizeof half) {
+                        /* closing anyway */
+                    }
+                } else if (f->mode == FAKE_SILENT) {
+                    keep = true;
+                }
+            }
+            break;
+        }
+        pthread_mutex_lock(&f->mu);
+        if (keep && f->n_open < 64)
+            f->open_fds[f->n_open++] = c;
+        else
+            close(c);
+        pthread_mutex_unlock(&f->mu);
+    }
+    return NULL;
+}
+
+static fake_broker *fake_start(fake_mode mode, int code)
+{
+    fake_broker *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->mode = mode;
+    f->code = code;
+    pthread_mutex_init(&f->mu, NULL);
+    f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(f->lfd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(f->lfd, 64), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&a, &al), 0);
+    f->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+    return f;
+}
+
+static int fake_count(fake_broker *f, int *field)
+{
+    pthread_mutex_lock(&f->mu);
+    int n = *field;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+static void fake_free(fake_broker *f)
+{
+    f->stop = true;
+    pthread_join(f->th, NULL);
+    for (int i = 0; i < f->n_open; i++)
+        close(f->open_fds[i]);
+    close(f->lfd);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+static aioe_session *session_for_port(int port, recorder *r, aioe_parse_result **res,
+                                      bool tls, uint32_t connect_timeout_ms)
+{
+    *res = tls ? fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_CA("test-ca"), port)
+               : fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF, port);
+    aioe_session_options *o;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    aioe_session_options_set_state_callback(o, fx_on_state, r);
+    aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
+    aioe_session_options_set_resource_dir(o, fx_resource_root());
+    aioe_session_options_set_reconnect_backoff(o, 50, 200);
+    aioe_session_options_set_connect_timeout(o, connect_timeout_ms);
+    char *inst = harness_unique("faults");
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(*res, 0), inst, o),
+                     AIOE_OK);
+    free(inst);
+    aioe_session_options_free(o);
+    return s;
+}
+
+/* ---- every CONNACK refusal --------------------------------------------- */
+
+static void test_connack_refusals(void **state)
+{
+    (void)state;
+    /* MQTT 5.0 section 3.2.2.2: every reason code a CONNACK may carry */
+    static const int codes[] = { 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88,
+                                 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B,
+                                 0x9C, 0x9D, 0x9F };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        int code = codes[i];
+        aioe_reason_class want = aioe_reason_classify(code);
+        fake_broker *f = fake_start(FAKE_CONNACK, code);
+        recorder *r = recorder_new();
+        aioe_parse_result *res;
+        aioe_session *s = session_for_port(f->port, r, &res, false, 3000);
+        assert_int_equal(aioe_session_start(s), AIOE_OK);
+        size_t cur = 0;
+        ev_rec ev = { 0 };
+        aioe_session_state st = want.terminal ? AIOE_SESSION_STOPPED
+                                              : AIOE_SESSION_DISCONNECTED;
+        if (!fx_wait_state(r, st, &cur, &ev, WAIT_MS))
+            fail_msg("CONNACK 0x%02X: no %s event", code,
+                     want.terminal ? "STOPPED" : "DISCONNECTED");
+        if (ev.reason != code || ev.status != want.status)
+            fail_msg("CONNACK 0x%02X (%s): got reason 0x%02X status %s, want %s", code,
+                     aioe_reason_name(code), (unsigned)ev.reason,
+                     aioe_strerror(ev.status), aioe_strerror(want.status));
+        assert_int_equal(ev.will_retry, !want.terminal);
+        char err[256];
+        assert_int_equal(aioe_session_last_error(s, err, sizeof err), want.status);
+        assert_int_equal(aioe_session_last_reason_code(s), code);
+        if (want.terminal) {
+            /* exactly one CONNECT: no retry storm on a final answer */
+            assert_int_equal(fake_count(f, &f->connects), 1);
+        } else {
+            /* retried: a second CONNECT arrives */
+            int64_t deadline = harness_now_ms() + WAIT_MS;
+            while (fake_count(f, &f->connects) < 2 && harness_now_ms() < deadline)
+                usleep(2000);
+            assert_true(fake_count(f, &f->connects) >= 2);
+        }
+        aioe_session_stop(s, 0);
+        aioe_session_free(s);
+        recorder_free(r);
+        aioe_parse_result_free(res);
+        fake_free(f);
+    }
+}
+
+/* ---- closed / garbled / silent handshakes -------------------------------- */
+
+static void run_broken_handshake(fake_mode mode, bool tls, const char *what)
+{
+    fake_broker *f = fake_start(mode, 0);
+    recorder *r = recorder_new();
+    aioe_parse_result *res;
+    aioe_session *s = session_for_port(f->port, r, &res, tls, 1000);
+    int64_t t0 = harness_now_ms();
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    ev_rec ev = { 0 };
+    if (!fx_wait_state(r, AIOE_SESSION_DISCONNECTED, &cur, &ev, WAIT_MS))
+        fail_msg("%s: no DISCONNECTED event", what);
+    print_message("%-28s -> %s, reason %d, retry %d, after %lld ms: %s\n", what,
+                  aioe_strerror(ev.status), ev.reason, ev.will_retry,
+                  (long long)(harness_now_ms() - t0), ev.msg);
+    assert_true(ev.will_retry);
+    assert_int_not_equal(ev.status, AIOE_OK);
+    /* and it keeps trying, with backoff, rather than giving up or spinning */
+    int64_t deadline = harness_now_ms() + WAIT_MS;
+    while (fake_count(f, &f->accepted) < 3 && harness_now_ms() < deadline)
+        usleep(2000);
+    assert_true(fake_count(f, &f->accepted) >= 3);
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_CONNECTED), 0);
+    assert_int_equal(aioe_session_stop(s, 0), AIOE_OK);
+    assert_int_equal(aioe_session_get_state(s), AIOE_SESSION_STOPPED);
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    fake_free(f);
+}
+
+static void test_broken_handshakes(void **state)
+{
+    (void)state;
+    run_broken_handshake(FAKE_CLOSE_AT_ACCEPT, false, "closed at accept");
+    run_broken_handshake(FAKE_CLOSE_AFTER_CONNECT, false, "closed after CONNECT");
+    run_broken_handshake(FAKE_GARBAGE, false, "garbage instead of CONNACK");
+    run_broken_handshake(FAKE_TRUNCATED_CONNACK, false, "truncated CONNACK");
+    run_broken_handshake(FAKE_SILENT, false, "silent after CONNECT");
+    run_broken_handshake(FAKE_CLOSE_MID_TLS, true, "closed mid TLS handshake");
+    run_broken_handshake(FAKE_CLOSE_AT_ACCEPT, true, "TLS, closed at accept");
+}
+
+/* ---- a real broker that stalls longer than the keep-alive ---------------- */
+
+static void test_stall_beyond_keepalive(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker *b;
+    broker_config_init(&cfg);
+    cfg.log_types = "error warning notice";
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n    keepAliveSeconds: 1\n"
+                                         AUTH_ANON TLS_OFF, broker_port(b, 0));
+    recorder *r = recorder_new();
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    assert_int_equal(aioe_session_publish(s, "stall/a", "0", 1, 1, false, fx_on_published,
+                                          r), AIOE_OK);
+    size_t one = 1;
+    assert_true(fx_wait(r, pred_pub_done, &one, WAIT_MS));
+
+    assert_int_equal(broker_pause(b), 0);
+    /* published while stalled: must complete once the broker is back */
+    assert_int_equal(aioe_session_publish(s, "stall/a", "1", 1, 1, false, fx_on_published,
+                                          r), AIOE_OK);
+    ev_rec ev;
+    int64_t t0 = harness_now_ms();
+    assert_true(fx_wait_state(r, AIOE_SESSION_DISCONNECTED, &cur, &ev, WAIT_MS));
+    print_message("stall detected after %lld ms: %s (%s)\n",
+                  (long long)(harness_now_ms() - t0), aioe_strerror(ev.status), ev.msg);
+    assert_true(ev.will_retry);
+    assert_int_equal(broker_resume(b), 0);
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    size_t two = 2;
+    assert_true(fx_wait(r, pred_pub_done, &two, WAIT_MS));
+    print_message("publish during stall: %s\n", aioe_strerror(r->last_pub_status));
+    assert_int_equal(r->pub_done, 2); /* exactly once each */
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
+/* ---- Receive Maximum 1 ----------------------------------------------------- */
+
+static void test_receive_maximum_one(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker *b;
+    broker_config_init(&cfg);
+    cfg.max_inflight_messages = 1; /* sent as Receive Maximum 1 */
+    cfg.log_types = "error warning notice";
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    observer *o;
+    assert_int_equal(observer_start(b, 0, "rm1/#", 1, &o), 0);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF,
+                                         broker_port(b, 0));
+    recorder *r = recorder_new();
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    size_t sent = 0, n = 200;
+    int64_t t0 = harness_now_ms();
+    while (sent < n && harness_now_ms() - t0 < 20000) {
+        char p[16];
+        snprintf(p, sizeof p, "%zu", sent);
+        int rc = aioe_session_publish(s, "rm1/x", p, strlen(p), 1, false, fx_on_published, r);
+        if (rc == AIOE_OK)
+            sent++;
+        else if (rc == AIOE_ERR_WOULD_BLOCK)
+            fx_wait(r, pred_pub_done, &sent, 100);
+        else
+            fail_msg("publish: %s", aioe_strerror(rc));
+    }
+    assert_int_equal(sent, n);
+    assert_true(fx_wait(r, pred_pub_done, &n, WAIT_MS));
+    print_message("Receive Maximum 1: window %zu, %zu QoS 1 publishes in %lld ms\n",
+                  aioe_session_publish_window(s), n,
+                  (long long)(harness_now_ms() - t0));
+    assert_int_equal(r->pub_ok, n);
+    assert_int_equal(aioe_session_publish_window(s), 1);
+    assert_int_equal(observer_wait(o, n, WAIT_MS), n);
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_DISCONNECTED), 0);
+    aioe_session_free(s);
+    observer_free(o);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
+/* ---- a small Maximum Packet Size ------------------------------------------ */
+
+static void test_small_maximum_packet_size(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker *b;
+    broker_config_init(&cfg);
+    cfg.max_packet_size = 1024;
+    cfg.log_types = "error warning notice";
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF,
+                                         broker_port(b, 0));
+    recorder *r = recorder_new();
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    static char big[4096];
+    memset(big, 'x', sizeof big);
+    int rc = aioe_session_publish(s, "mps/big", big, sizeof big, 1, false, fx_on_published, r);
+    print_message("publish of 4 KiB with server Maximum Packet Size 1 KiB: %s\n",
+                  aioe_strerror(rc));
+    if (rc == AIOE_OK) {
+        size_t one = 1;
+        if (!fx_wait(r, pred_pub_done, &one, 5000)) {
+            /* KNOWN GAP (docs/security.md): the CONNACK's Maximum Packet
+             * Size is not honoured; the oversized QoS 1 PUBLISH is sent,
+             * mosquitto disconnects with 0x95, and the session resends it
+             * on every reconnect: it never completes and the session
+             * flaps. Enforced with AIOE_TEST_KNOWN_GAPS=1. */
+            size_t flaps = fx_count_state(r, AIOE_SESSION_DISCONNECTED);
+            print_message("KNOWN GAP: no completion after 5 s, %zu disconnects "
+                          "(0x95 Packet too large) so far\n", flaps);
+            assert_true(flaps >= 1);
+            bool enforce = getenv("AIOE_TEST_KNOWN_GAPS") != NULL;
+            aioe_session_free(s);
+            recorder_free(r);
+            aioe_parse_result_free(res);
+            broker_free(b);
+            if (enforce)
+                fail_msg("server Maximum Packet Size not honoured");
+            skip();
+            return;
+        }
+        print_message("  completion: %s reason %d; disconnects so far %zu\n",
+                      aioe_strerror(r->last_pub_status), r->last_pub_reason,
+                      fx_count_state(r, AIOE_SESSION_DISCONNECTED));
+        assert_int_not_equal(r->last_pub_status, AIOE_OK);
+    } else {
+        assert_int_equal(rc, AIOE_ERR_TOO_LARGE);
+    }
+    /* the session is still usable for messages that fit */
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, 0) ||
+                aioe_session_get_state(s) == AIOE_SESSION_CONNECTED);
+    size_t before = r->pub_done;
+    assert_int_equal(aioe_session_publish(s, "mps/small", "ok", 2, 1, false,
+                                          fx_on_published, r), AIOE_OK);
+    size_t want = before + 1;
+    assert_true(fx_wait(r, pred_pub_done, &want, WAIT_MS));
+    assert_int_equal(r->last_pub_status, AIOE_OK);
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connack_refusals),
+        cmocka_unit_test(test_broken_handshakes),
+        cmocka_unit_test(test_stall_beyond_keepalive),
+        cmocka_unit_test(test_receive_maximum_one),
+        cmocka_unit_test(test_small_maximum_packet_size),
+    };
+    if (getenv("AIOE_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("AIOE_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
