@@ -104,6 +104,7 @@ struct aioe_session {
     int ev_code;                /* Paho return code of a failed connect */
     bool ev_session_present;
     int ev_receive_max;
+    uint32_t ev_max_packet;     /* CONNACK Maximum Packet Size, 0 none */
     bool ev_tls_error;
     char ev_detail[160];
     uint32_t stop_timeout_ms;
@@ -116,6 +117,7 @@ struct aioe_session {
     /* publish window */
     size_t window;
     size_t outstanding;
+    uint32_t max_packet;        /* server's Maximum Packet Size, 0 = none */
     uint64_t gen;
     pub_record *free_recs;
     pub_record *out_head;       /* outstanding (not reported) records */
@@ -157,6 +159,8 @@ void aioe_pubsub_fail_all(aioe_session *s, int status, const char *why);
 void aioe_pubsub_free(aioe_session *s);
 /* After MQTTAsync_destroy: no Paho callback can come any more. */
 void aioe_pubsub_after_destroy(aioe_session *s);
+/* Size of a PUBLISH packet without properties. */
+size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
 

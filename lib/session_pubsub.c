@@ -26,6 +26,14 @@ size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max)
     return w;
 }
 
+size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos)
+{
+    /* topic length + topic + packet id + property length (0) + payload */
+    size_t rem = 2 + topic_len + (qos > 0 ? 2 : 0) + 1 + payload_len;
+    size_t vbi = rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4;
+    return 1 + vbi + rem;
+}
+
 /* ---- record pool (s->mu held) ---- */
 
 static pub_record *rec_get(aioe_session *s)
@@ -145,6 +153,13 @@ int aioe_session_publish(aioe_session *s, const char *topic,
     if (!s->accepting || !s->client) {
         pthread_mutex_unlock(&s->mu);
         return AIOE_ERR_STATE;
+    }
+    if (s->max_packet &&
+        aioe_pubsub_publish_size(strlen(topic), len, qos) > s->max_packet) {
+        /* the broker would disconnect (0x95) and a QoS 1 resend would do it
+         * again on every reconnect: refuse up front */
+        pthread_mutex_unlock(&s->mu);
+        return AIOE_ERR_TOO_LARGE;
     }
     if (s->outstanding >= s->window) {
         pthread_mutex_unlock(&s->mu);

@@ -39,6 +39,11 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
     pthread_mutex_lock(&s->mu);
     s->ev_session_present = r && r->alt.connect.sessionPresent;
     s->ev_receive_max = 65535;
+    s->ev_max_packet = 0;
+    if (r && MQTTProperties_hasProperty(&r->properties,
+                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE))
+        s->ev_max_packet = (uint32_t)MQTTProperties_getNumericValue(
+            &r->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
     if (r && MQTTProperties_hasProperty(&r->properties,
                                         MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
         s->ev_receive_max = MQTTProperties_getNumericValue(
@@ -357,7 +362,8 @@ static void handle_connect_fail(supervisor *sv, int reason, int code,
     attempt_failed(sv, status, -1, false, msg);
 }
 
-static void handle_connected(supervisor *sv, bool present, int recv_max)
+static void handle_connected(supervisor *sv, bool present, int recv_max,
+                             uint32_t max_packet)
 {
     aioe_session *s = sv->s;
     connack_info ci = { present, s->ever_connected && !present };
@@ -365,6 +371,7 @@ static void handle_connected(supervisor *sv, bool present, int recv_max)
     s->window = aioe_pubsub_window(aioe_endpoint_max_inflight_messages(s->ep),
                                    recv_max);
     s->ever_connected = true;
+    s->max_packet = max_packet;
     pthread_mutex_unlock(&s->mu);
     /* The backoff is reset only once a connection proved stable (see
      * handle_lost): a broker that accepts and then drops us at once (or
@@ -520,6 +527,7 @@ void *aioe_session_supervisor_main(void *arg)
         }
         unsigned ev = s->events;
         int reason = s->ev_reason, code = s->ev_code, recv_max = s->ev_receive_max;
+        uint32_t max_packet = s->ev_max_packet;
         bool present = s->ev_session_present, tls_err = s->ev_tls_error;
         char detail[160];
         memcpy(detail, s->ev_detail, sizeof detail);
@@ -545,7 +553,7 @@ void *aioe_session_supervisor_main(void *arg)
         switch (sv.phase) {
         case P_CONNECTING:
             if (ev & EV_CONNECT_OK)
-                handle_connected(&sv, present, recv_max);
+                handle_connected(&sv, present, recv_max, max_packet);
             else if (ev & EV_CONNECT_FAIL)
                 handle_connect_fail(&sv, reason, code, tls_err, detail);
             break;

@@ -319,8 +319,10 @@ AIOE_API int aioe_session_subscribe(aioe_session *session, const char *filter,
  * function returns an error, in which case it is never called.
  * @return AIOE_OK; AIOE_ERR_WOULD_BLOCK when the publish window (
  *         maxInflightMessages, capped below the broker's Receive Maximum)
- *         is full — retry after a completion; AIOE_ERR_STATE when not
- *         started or stopped; AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.
+ *         is full — retry after a completion; AIOE_ERR_TOO_LARGE when the
+ *         PUBLISH would exceed the Maximum Packet Size of the broker's last
+ *         CONNACK; AIOE_ERR_STATE when not started or stopped;
+ *         AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.
  */
 AIOE_API int aioe_session_publish(aioe_session *session, const char *topic,
                                   const void *payload, size_t len, int qos,

@@ -65,6 +65,18 @@ static void publish_window(void **state)
     assert_int_equal(aioe_pubsub_window(10, 0), 10);     /* none sent */
 }
 
+static void publish_packet_size(void **state)
+{
+    (void)state;
+    /* 1 fixed header + 1 length + 2 + "t" + 2 packet id + 1 props + "x" */
+    assert_int_equal(aioe_pubsub_publish_size(1, 1, 1), 9);
+    assert_int_equal(aioe_pubsub_publish_size(1, 1, 0), 7);
+    /* remaining length 127 -> 1-byte length, 128 -> 2 bytes */
+    assert_int_equal(aioe_pubsub_publish_size(1, 121, 1), 1 + 1 + 127);
+    assert_int_equal(aioe_pubsub_publish_size(1, 122, 1), 1 + 2 + 128);
+    assert_int_equal(aioe_pubsub_publish_size(7, 4096, 1), 1 + 2 + 2 + 7 + 2 + 1 + 4096);
+}
+
 static void tls_verify_classification(void **state)
 {
     (void)state;
@@ -254,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reason_classification),
         cmocka_unit_test(publish_window),
+        cmocka_unit_test(publish_packet_size),
         cmocka_unit_test(tls_verify_classification),
         cmocka_unit_test(options_validate),
         cmocka_unit_test(new_builds_client_id_and_uri),
