@@ -12,7 +12,7 @@
 #   bridge             two local mosquitto brokers, aioe-bridge running a
 #                      Dataflow between them: messages move, topic templates
 #                      apply, a SIGKILL mid-stream loses nothing
-# To add a section (e.g. the mosquitto bridge demo): write demo_<name>() below
+# To add a section: write demo_<name>() below
 # and append <name> to DEMO_SECTIONS. A section fails the demo by returning
 # non-zero.
 #
