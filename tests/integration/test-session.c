@@ -84,13 +84,13 @@ static void test_anonymous_tcp_pubsub(void **state)
 
 /* ---- TLS: good and the three distinct failures ---- */
 
-static void run_tls_case(broker *b, int listener, const char *cm,
-                         int expect_status)
+static void run_tls_case_host(broker *b, int listener, const char *host,
+                              const char *cm, int expect_status)
 {
-    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON
+    aioe_parse_result *res = fx_endpoint("    host: \"%s:%d\"\n" AUTH_ANON
                                          "    tls:\n      mode: Enabled\n"
                                          "      trustedCaCertificateConfigMapRef: %s\n",
-                                         broker_port(b, listener), cm);
+                                         host, broker_port(b, listener), cm);
     recorder *r = recorder_new();
     aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
     assert_int_equal(aioe_session_start(s), AIOE_OK);
@@ -112,6 +112,12 @@ static void run_tls_case(broker *b, int listener, const char *cm,
     aioe_parse_result_free(res);
 }
 
+static void run_tls_case(broker *b, int listener, const char *cm,
+                         int expect_status)
+{
+    run_tls_case_host(b, listener, "localhost", cm, expect_status);
+}
+
 static void test_tls_verification(void **state)
 {
     (void)state;
@@ -129,6 +135,7 @@ static void test_tls_verification(void **state)
     cfg.listeners[expd].keyfile = pki->server_expired_key;
     assert_int_equal(broker_start(&cfg, &b), 0);
     run_tls_case(b, good, "test-ca", AIOE_OK);
+    run_tls_case_host(b, good, "127.0.0.1", "test-ca", AIOE_OK); /* IP SAN */
     run_tls_case(b, good, "wrong-ca", AIOE_ERR_TLS_UNKNOWN_CA);
     run_tls_case(b, mism, "test-ca", AIOE_ERR_TLS_HOSTNAME_MISMATCH);
     run_tls_case(b, expd, "test-ca", AIOE_ERR_TLS_CERT_EXPIRED);
