@@ -61,8 +61,9 @@ struct bridge_instance {
     pthread_cond_t cv;
     uint64_t *ring;            /* deque of sequence numbers for the pump */
     size_t ring_cap, ring_head, ring_len;
-    bool pump_busy;            /* the pump holds a popped record */
+    int ring_busy;             /* records popped and being published */
     bool pump_stop;
+    bool pump_wants_room;      /* the pump waits for a publish completion */
     bool pump_started;
     pthread_t pump;
     uint64_t completions;      /* bumped by every publish completion */
@@ -89,6 +90,11 @@ struct bridge_instance {
     unsigned char *rbuf;
     size_t rcap;
     aioe_user_property rprops[PROPS_INLINE];
+    /* completion-side draining, under cb_mu */
+    pthread_mutex_t cb_mu;
+    unsigned char *cbuf;
+    size_t ccap;
+    aioe_user_property cprops[PROPS_INLINE];
 };
 
 static bridge_instance *g_instances[MAX_INSTANCES];
@@ -185,6 +191,8 @@ static bool reason_is_transient(int reason)
     return reason == 0x97 /* quota exceeded */ || reason == 0x91 /* packet id in use */;
 }
 
+static void drain_on_completion(bridge_instance *bi);
+
 static void on_published(aioe_session *s, int status, int reason, void *ud)
 {
     (void)s;
@@ -219,8 +227,12 @@ static void on_published(aioe_session *s, int status, int reason, void *ud)
     }
     pthread_mutex_lock(&bi->mu);
     bi->completions++;
-    pthread_cond_signal(&bi->cv);
+    /* wake the pump only when it waits for room in the window: a wake-up
+     * per acknowledgement would cost a context switch per message */
+    bool waiting = bi->ring_len > 0;
     pthread_mutex_unlock(&bi->mu);
+    if (waiting)
+        drain_on_completion(bi);
 }
 
 /* Publishes; returns the library status. */
@@ -273,7 +285,7 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
     /* QoS 0 in: at most once, so try without the store first */
     if (qos == 0) {
         pthread_mutex_lock(&bi->mu);
-        bool direct = bi->ring_len == 0 && !bi->pump_busy;
+        bool direct = bi->ring_len == 0 && bi->ring_busy == 0;
         pthread_mutex_unlock(&bi->mu);
         if (direct) {
             rc = publish(bi, bi->out_topic, payload, plen, retain, 0);
@@ -324,10 +336,15 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         atomic_fetch_add(&bi->over_limit, 1);
 
     pthread_mutex_lock(&bi->mu);
-    bool direct = bi->ring_len == 0 && !bi->pump_busy;
+    bool direct = bi->ring_len == 0 && bi->ring_busy == 0;
     if (!direct) {
+        /* completions drain the queue; wake the pump only when the queue
+         * was empty (nothing may be in flight to complete) */
+        if (bi->ring_len == 0 && bi->pump_wants_room) {
+            bi->pump_wants_room = false;
+            pthread_cond_signal(&bi->cv);
+        }
         ring_push_back(bi, seq);
-        pthread_cond_signal(&bi->cv);
     }
     pthread_mutex_unlock(&bi->mu);
     if (!direct)
@@ -531,63 +548,99 @@ static void check_water_marks(bridge_instance *bi)
         resume_source(bi, bytes);
 }
 
+/* Pops the queue's head and publishes it with the caller's buffers.
+ * Returns 1 when a record was consumed (published, or dropped/kept for a
+ * reason already counted), 0 when the queue is empty, -1 when the window
+ * is full (the record went back to the head; *no_room_since says whether
+ * no completion came meanwhile). */
+static int send_next(bridge_instance *bi, unsigned char **buf, size_t *cap,
+                     aioe_user_property *props, bool *no_room)
+{
+    pthread_mutex_lock(&bi->mu);
+    if (!bi->ring_len) {
+        pthread_mutex_unlock(&bi->mu);
+        return 0;
+    }
+    uint64_t seq = ring_pop_front(bi);
+    uint64_t seen = bi->completions;
+    bi->ring_busy++;
+    pthread_mutex_unlock(&bi->mu);
+    bstore_msg m;
+    int rc = bstore_read(bi->store, seq, buf, cap, &m, props, PROPS_INLINE, NULL);
+    if (rc == 0) {
+        rc = publish(bi, m.topic, m.payload, m.payload_len, m.retain, seq);
+        if (rc != AIOE_OK && rc != AIOE_ERR_WOULD_BLOCK && rc != AIOE_ERR_STATE &&
+            rc != AIOE_ERR_NOMEM && rc != AIOE_ERR_CONNECTION) {
+            atomic_fetch_add(&bi->dropped_invalid, 1);
+            blog(AIOE_LOG_WARNING, bi, "cannot publish to '%s': %s; dropped", m.topic,
+                 aioe_strerror(rc));
+            bstore_ack(bi->store, seq);
+            rc = AIOE_OK;
+        }
+    } else if (rc == -ENOENT) {
+        rc = AIOE_OK; /* already done */
+    } else {
+        blog(AIOE_LOG_ERROR, bi, "cannot read record %" PRIu64 ": %s; it stays in the "
+             "store for the next start", seq, strerror(-rc));
+        rc = AIOE_OK;
+    }
+    pthread_mutex_lock(&bi->mu);
+    bi->ring_busy--;
+    int ret = 1;
+    if (rc != AIOE_OK) {
+        ring_push_front(bi, seq);
+        *no_room = bi->completions == seen;
+        ret = -1;
+    }
+    pthread_mutex_unlock(&bi->mu);
+    return ret;
+}
+
+/* On a completion (a Paho thread): the window has room again, so send
+ * what waits right here instead of waking the pump thread for it. One
+ * thread at a time drains (try-lock); the others leave it to that one. */
+static void drain_on_completion(bridge_instance *bi)
+{
+    if (atomic_load(&bi->stopping_dst) || pthread_mutex_trylock(&bi->cb_mu) != 0)
+        return;
+    bool no_room = false;
+    for (int i = 0; i < 4; i++)
+        if (send_next(bi, &bi->cbuf, &bi->ccap, bi->cprops, &no_room) <= 0)
+            break;
+    pthread_mutex_unlock(&bi->cb_mu);
+}
+
 static void *pump_main(void *arg)
 {
     bridge_instance *bi = arg;
     struct timespec last_flush;
     clock_gettime(CLOCK_MONOTONIC, &last_flush);
-    pthread_mutex_lock(&bi->mu);
     for (;;) {
-        bool blocked = false;
-        if (bi->ring_len && !bi->pump_stop) {
-            uint64_t seq = ring_pop_front(bi);
-            uint64_t seen = bi->completions;
-            bi->pump_busy = true;
-            pthread_mutex_unlock(&bi->mu);
-            bstore_msg m;
-            int rc = bstore_read(bi->store, seq, &bi->rbuf, &bi->rcap, &m, bi->rprops,
-                                 PROPS_INLINE, NULL);
-            if (rc == 0) {
-                rc = publish(bi, m.topic, m.payload, m.payload_len, m.retain, seq);
-                if (rc != AIOE_OK && rc != AIOE_ERR_WOULD_BLOCK && rc != AIOE_ERR_STATE &&
-                    rc != AIOE_ERR_NOMEM && rc != AIOE_ERR_CONNECTION) {
-                    atomic_fetch_add(&bi->dropped_invalid, 1);
-                    blog(AIOE_LOG_WARNING, bi, "cannot publish to '%s': %s; dropped",
-                         m.topic, aioe_strerror(rc));
-                    bstore_ack(bi->store, seq);
-                    rc = AIOE_OK;
-                }
-            } else if (rc == -ENOENT) {
-                rc = AIOE_OK; /* already done */
-            } else {
-                blog(AIOE_LOG_ERROR, bi, "cannot read record %" PRIu64 ": %s; it stays in "
-                     "the store", seq, strerror(-rc));
-                rc = AIOE_OK;
-            }
-            pthread_mutex_lock(&bi->mu);
-            bi->pump_busy = false;
-            if (rc != AIOE_OK) {
-                ring_push_front(bi, seq);
-                /* wait for a completion unless one came meanwhile */
-                blocked = bi->completions == seen;
-            }
-        } else {
-            blocked = true;
+        bool blocked = true;
+        pthread_mutex_lock(&bi->mu);
+        bool stop = bi->pump_stop;
+        pthread_mutex_unlock(&bi->mu);
+        if (!stop) {
+            bool no_room = false;
+            int r = send_next(bi, &bi->rbuf, &bi->rcap, bi->rprops, &no_room);
+            blocked = r == 0 || (r < 0 && no_room);
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         int64_t since = (now.tv_sec - last_flush.tv_sec) * 1000 +
                         (now.tv_nsec - last_flush.tv_nsec) / 1000000;
         if (since >= 20 || blocked) {
-            pthread_mutex_unlock(&bi->mu);
             bstore_flush_acks(bi->store);
             check_water_marks(bi);
             last_flush = now;
-            pthread_mutex_lock(&bi->mu);
         }
-        if (bi->pump_stop && (bi->ring_len == 0 || blocked))
+        pthread_mutex_lock(&bi->mu);
+        if (bi->pump_stop) {
+            pthread_mutex_unlock(&bi->mu);
             break;
-        if (blocked && !bi->pump_stop) {
+        }
+        if (blocked) {
+            bi->pump_wants_room = true;
             struct timespec dl;
             clock_gettime(CLOCK_REALTIME, &dl);
             dl.tv_nsec += 20 * 1000000L;
@@ -597,8 +650,8 @@ static void *pump_main(void *arg)
             }
             pthread_cond_timedwait(&bi->cv, &bi->mu, &dl);
         }
+        pthread_mutex_unlock(&bi->mu);
     }
-    pthread_mutex_unlock(&bi->mu);
     return NULL;
 }
 
@@ -623,6 +676,7 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
         return -1;
     }
     pthread_mutex_init(&bi->mu, NULL);
+    pthread_mutex_init(&bi->cb_mu, NULL);
     pthread_cond_init(&bi->cv, NULL);
     bi->opts = *opts;
     bi->props = bi->props_inline;
@@ -739,7 +793,7 @@ void bridge_instance_stop_source(bridge_instance *bi)
 bool bridge_instance_drained(bridge_instance *bi)
 {
     pthread_mutex_lock(&bi->mu);
-    bool idle = bi->ring_len == 0 && !bi->pump_busy;
+    bool idle = bi->ring_len == 0 && bi->ring_busy == 0;
     pthread_mutex_unlock(&bi->mu);
     return idle && aioe_session_publish_outstanding(bi->dst) == 0;
 }
@@ -790,6 +844,8 @@ void bridge_instance_free(bridge_instance *bi)
         free(bi->props);
     free(bi->ring);
     free(bi->rbuf);
+    free(bi->cbuf);
+    pthread_mutex_destroy(&bi->cb_mu);
     aioe_dataflow_unref(bi->df);
     aioe_endpoint_unref(bi->src_ep);
     aioe_endpoint_unref(bi->dst_ep);
