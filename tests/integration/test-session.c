@@ -6,6 +6,8 @@
  * stop completes every publish exactly once. */
 #include "session-fixture.h"
 
+#include <stdatomic.h>
+
 /* ---- anonymous TCP: subscribe, publish, message view ---- */
 
 static void test_anonymous_tcp_pubsub(void **state)
@@ -643,7 +645,7 @@ static void test_resolver_callback(void **state)
 typedef struct hammer {
     aioe_session *s;
     recorder *r;
-    volatile bool run;
+    _Atomic bool run;
     size_t accepted, refused;
 } hammer;
 
@@ -673,8 +675,10 @@ static void test_restart_and_stop_race(void **state)
     recorder *r = recorder_new();
     aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
     for (int round = 0; round < 3; round++) {
+        pthread_mutex_lock(&r->mu);
+        size_t cur = r->nev; /* events of this round start here */
+        pthread_mutex_unlock(&r->mu);
         assert_int_equal(aioe_session_start(s), AIOE_OK);
-        size_t cur = r->nev;
         ev_rec ev = { 0 };
         assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, &ev, WAIT_MS));
         /* the same client ID resumes its broker session */
@@ -683,7 +687,9 @@ static void test_restart_and_stop_race(void **state)
         pthread_t t[2];
         for (int i = 0; i < 2; i++)
             assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
+        pthread_mutex_lock(&r->mu);
         size_t some = r->pub_done + 200;
+        pthread_mutex_unlock(&r->mu);
         assert_true(fx_wait(r, pred_pub_done, &some, WAIT_MS));
         assert_int_equal(aioe_session_stop(s, 100), AIOE_OK);
         for (int i = 0; i < 2; i++) {
