@@ -34,7 +34,7 @@ typedef struct fake_broker {
     fake_mode mode;
     int code;
     pthread_t th;
-    volatile bool stop;
+    bool stop;             /* under mu */
     pthread_mutex_t mu;
     int accepted;
     int connects;          /* CONNECT packets read */
@@ -72,10 +72,18 @@ static int read_packet(int fd, int timeout_ms)
     return h >> 4;
 }
 
+static bool fake_stopping(fake_broker *f)
+{
+    pthread_mutex_lock(&f->mu);
+    bool stop = f->stop;
+    pthread_mutex_unlock(&f->mu);
+    return stop;
+}
+
 static void *fake_main(void *arg)
 {
     fake_broker *f = arg;
-    while (!f->stop) {
+    while (!fake_stopping(f)) {
         struct pollfd p = { f->lfd, POLLIN, 0 };
         if (poll(&p, 1, 20) <= 0)
             continue;
@@ -162,7 +170,9 @@ static int fake_count(fake_broker *f, int *field)
 
 static void fake_free(fake_broker *f)
 {
+    pthread_mutex_lock(&f->mu);
     f->stop = true;
+    pthread_mutex_unlock(&f->mu);
     pthread_join(f->th, NULL);
     for (int i = 0; i < f->n_open; i++)
         close(f->open_fds[i]);
