@@ -265,10 +265,14 @@ int aioe_resolver_get(const aioe_resolver *r, aioe_resource_kind kind,
     }
     if (!key)
         return read_bundle(path, out, err, errlen);
+    errno = 0;
     rc = aioe_read_file(path, AIOE_RESOURCE_MAX_BYTES, &out->data, &out->len);
     if (rc != AIOE_OK) {
+        /* EACCES can only come from open(): say "Permission denied" */
+        bool denied = rc == AIOE_ERR_IO && errno == EACCES;
         snprintf(err, errlen, "%s %s key %s (%s): %s", what, name, key, path,
-                 rc == AIOE_ERR_NOT_FOUND ? "no such file" : aioe_strerror(rc));
+                 rc == AIOE_ERR_NOT_FOUND ? "no such file"
+                 : denied ? "permission denied" : aioe_strerror(rc));
         return rc;
     }
     if (!(out->path = strdup(path))) {
