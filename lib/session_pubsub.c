@@ -108,6 +108,8 @@ static void complete(pub_record *r, int status, int reason, bool from_paho)
     if (from_paho)
         r->paho_done = true;
     rec_maybe_release(s, r);
+    if (tell && s->outstanding == 0)
+        pthread_cond_broadcast(&s->cv); /* stop() may be draining */
     pthread_mutex_unlock(&s->mu);
     if (tell && cb) {
         aioe_session *prev = aioe_session_enter_callback(s);

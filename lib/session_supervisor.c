@@ -427,28 +427,12 @@ static void start_rotation(supervisor *sv, const char *why)
     sv->phase = P_ROTATING;
 }
 
-static void stop_connection(supervisor *sv)
+static bool wait_until(aioe_session *s, int64_t deadline,
+                       bool (*done)(const aioe_session *))
 {
-    aioe_session *s = sv->s;
-    if (sv->phase != P_CONNECTED && sv->phase != P_CONNECTING &&
-        sv->phase != P_ROTATING)
-        return;
-    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
-    uint32_t t = sv->phase == P_CONNECTED ? s->stop_timeout_ms : 0;
-    dopt.timeout = (int)t;
-    dopt.onSuccess5 = on_disconnect_done;
-    dopt.onFailure5 = on_disconnect_fail;
-    dopt.context = s;
     pthread_mutex_lock(&s->mu);
-    s->events &= ~(unsigned)EV_DISCONNECT_DONE;
-    pthread_mutex_unlock(&s->mu);
-    if (MQTTAsync_disconnect(s->client, &dopt) != MQTTASYNC_SUCCESS)
-        return;
-    /* Paho checks disconnect timeouts about once a second; past that we
-     * destroy the client anyway (it closes the socket). */
-    int64_t deadline = now_ms() + t + 1200;
-    pthread_mutex_lock(&s->mu);
-    while (!(s->events & (EV_DISCONNECT_DONE | EV_CONNECT_FAIL | EV_LOST))) {
+    bool ok;
+    while (!(ok = done(s))) {
         int64_t left = deadline - now_ms();
         if (left <= 0)
             break;
@@ -463,6 +447,45 @@ static void stop_connection(supervisor *sv)
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+static bool drained(const aioe_session *s)
+{
+    return s->outstanding == 0 ||
+           (s->events & (EV_LOST | EV_CONNECT_FAIL)) != 0;
+}
+
+static bool disconnect_finished(const aioe_session *s)
+{
+    return (s->events & (EV_DISCONNECT_DONE | EV_CONNECT_FAIL | EV_LOST)) != 0;
+}
+
+/* Stop: no new publishes, wait up to the stop timeout for outstanding ones
+ * (our own window, so the timeout is exact rather than Paho's ~1 s timer
+ * granularity), then DISCONNECT (reason 0x00) and give Paho a moment to
+ * write it. */
+static void stop_connection(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    if (sv->phase != P_CONNECTED && sv->phase != P_CONNECTING &&
+        sv->phase != P_ROTATING)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->accepting = false;
+    s->events &= ~(unsigned)EV_DISCONNECT_DONE;
+    pthread_mutex_unlock(&s->mu);
+    if (sv->phase == P_CONNECTED && s->stop_timeout_ms > 0)
+        wait_until(s, now_ms() + s->stop_timeout_ms, drained);
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
+    dopt.timeout = 0;
+    dopt.onSuccess5 = on_disconnect_done;
+    dopt.onFailure5 = on_disconnect_fail;
+    dopt.context = s;
+    if (MQTTAsync_disconnect(s->client, &dopt) != MQTTASYNC_SUCCESS)
+        return;
+    /* past this the client is destroyed anyway (which closes the socket) */
+    wait_until(s, now_ms() + 500, disconnect_finished);
 }
 
 static void check_token(supervisor *sv)

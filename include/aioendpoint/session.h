@@ -271,9 +271,10 @@ AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
 AIOE_API int aioe_session_start(aioe_session *session);
 
 /**
- * Stops: sends DISCONNECT after waiting up to @p timeout_ms for in-flight
- * QoS 1 publishes to be acknowledged, then fails whatever is left with
- * AIOE_ERR_STATE, reports AIOE_SESSION_STOPPED and returns. The broker-side
+ * Stops: refuses new publishes, waits up to @p timeout_ms for in-flight
+ * QoS 1 publishes to be acknowledged, sends DISCONNECT (allowing Paho up to
+ * 0.5 s more to write it), fails whatever is left with AIOE_ERR_STATE,
+ * reports AIOE_SESSION_STOPPED and returns. The broker-side
  * session is kept (Session Expiry applies). A session that already stopped
  * on its own is cleaned up likewise. Blocks; not from a callback.
  * @return AIOE_OK; AIOE_ERR_STATE when never started or called from one of
