@@ -9,7 +9,11 @@
  *
  *   bench-bridge-load --pub-port A --sub-port B --count N --qos Q
  *                     [--rate R] [--size 64] [--pub-topic bench/in/t]
- *                     [--sub-topic 'out/#'] [--timeout SEC]
+ *                     [--sub-topic 'out/#'] [--timeout SEC] [--persistent]
+ *
+ * --persistent gives the subscriber a fixed client ID and a persistent
+ * session (Clean Start 0, expiry 1 h) and lets libmosquitto reconnect, so
+ * it misses nothing across a restart of broker B (fault runs).
  *
  * Prints one line: key=value pairs (sent, received, distinct, missing,
  * duplicates, seconds, msgs_per_s, p50_us, p99_us, max_us). Exit 0 when
@@ -129,12 +133,14 @@ int main(int argc, char **argv)
     int pub_port = 0, sub_port = 0, qos = 1;
     unsigned long count = 100000, rate = 0, size = 64, timeout_s = 120;
     const char *pub_topic = "bench/in/t", *sub_topic = "out/#";
+    bool persistent = false;
     static const struct option lo[] = {
         {"pub-port", required_argument, NULL, 'a'}, {"sub-port", required_argument, NULL, 'b'},
         {"count", required_argument, NULL, 'n'},    {"qos", required_argument, NULL, 'q'},
         {"rate", required_argument, NULL, 'r'},     {"size", required_argument, NULL, 's'},
         {"pub-topic", required_argument, NULL, 'p'}, {"sub-topic", required_argument, NULL, 't'},
-        {"timeout", required_argument, NULL, 'w'},  {NULL, 0, NULL, 0}};
+        {"timeout", required_argument, NULL, 'w'},  {"persistent", no_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (o) {
@@ -147,6 +153,7 @@ int main(int argc, char **argv)
         case 'p': pub_topic = optarg; break;
         case 't': sub_topic = optarg; break;
         case 'w': timeout_s = strtoul(optarg, NULL, 10); break;
+        case 'P': persistent = true; break;
         default: return 2;
         }
     }
@@ -162,11 +169,22 @@ int main(int argc, char **argv)
 
     char id[64];
     snprintf(id, sizeof id, "bench-sub-%d", (int)getpid());
-    struct mosquitto *sub = client(id);
+    struct mosquitto *sub;
+    mosquitto_property *cprops = NULL;
+    if (persistent) {
+        sub = mosquitto_new("bench-sub-persistent", false, NULL);
+        if (!sub)
+            return 2;
+        mosquitto_int_option(sub, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+        mosquitto_property_add_int32(&cprops, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 3600);
+        mosquitto_reconnect_delay_set(sub, 1, 1, false);
+    } else {
+        sub = client(id);
+    }
     mosquitto_int_option(sub, MOSQ_OPT_RECEIVE_MAXIMUM, 65535);
     mosquitto_message_v5_callback_set(sub, on_sub_message);
     mosquitto_subscribe_v5_callback_set(sub, on_sub_subscribe);
-    if (mosquitto_connect_bind_v5(sub, "127.0.0.1", sub_port, 60, NULL, NULL) != MOSQ_ERR_SUCCESS ||
+    if (mosquitto_connect_bind_v5(sub, "127.0.0.1", sub_port, 60, NULL, cprops) != MOSQ_ERR_SUCCESS ||
         mosquitto_subscribe_v5(sub, NULL, sub_topic, qos, 0, NULL) != MOSQ_ERR_SUCCESS ||
         mosquitto_loop_start(sub) != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "bench-bridge-load: cannot subscribe on port %d\n", sub_port);
@@ -259,6 +277,7 @@ int main(int argc, char **argv)
     mosquitto_loop_stop(sub, false);
     mosquitto_destroy(pub);
     mosquitto_destroy(sub);
+    mosquitto_property_free_all(&cprops);
     mosquitto_lib_cleanup();
     free(payload);
     free(lat);
