@@ -572,6 +572,17 @@ static void test_exit_codes(void **state)
     assert_int_equal(run_for_status(p, NULL, "unknown endpointRef 'nowhere'"), 2);
     free(p);
     free(df2);
+    /* a dataflow without a Destination operation */
+    char *nodst = NULL;
+    assert_true(asprintf(&nodst,
+        "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: Dataflow\n"
+        "metadata:\n  name: x\nspec:\n  operations:\n"
+        "    - operationType: Source\n      sourceSettings:\n"
+        "        endpointRef: site\n        dataSources: [\"a/#\"]\n") > 0);
+    p = write_yaml("nodst.yaml", ea, nodst, NULL);
+    assert_int_equal(run_for_status(p, NULL, "no Destination operation"), 2);
+    free(p);
+    free(nodst);
     /* no dataflow at all */
     p = write_yaml("nodf.yaml", ea, NULL, NULL);
     assert_int_equal(run_for_status(p, NULL, "no Dataflow"), 2);
