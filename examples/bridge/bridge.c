@@ -68,6 +68,8 @@ struct bridge_instance {
     pthread_t pump;
     uint64_t completions;      /* bumped by every publish completion */
 
+    pthread_mutex_t src_mu;    /* guards replacing bi->src (pause/resume) */
+    bool shutting_down;        /* under src_mu: no more pause/resume */
     atomic_bool paused;
     atomic_bool stopping_src, stopping_dst;
     atomic_bool src_ever_connected, dst_ever_connected;
@@ -541,11 +543,15 @@ static void check_water_marks(bridge_instance *bi)
     if (!bi->high_bytes)
         return;
     uint64_t bytes = bstore_bytes(bi->store);
-    if (!atomic_load(&bi->paused) && bytes >= bi->high_bytes)
-        pause_source(bi, bytes);
-    else if (atomic_load(&bi->paused) && bytes <= bi->low_bytes &&
-             !atomic_load(&bi->stopping_dst))
-        resume_source(bi, bytes);
+    /* src_mu: bi->src is replaced on resume; shutdown must not race that */
+    pthread_mutex_lock(&bi->src_mu);
+    if (!bi->shutting_down) {
+        if (!atomic_load(&bi->paused) && bytes >= bi->high_bytes)
+            pause_source(bi, bytes);
+        else if (atomic_load(&bi->paused) && bytes <= bi->low_bytes)
+            resume_source(bi, bytes);
+    }
+    pthread_mutex_unlock(&bi->src_mu);
 }
 
 /* Pops the queue's head and publishes it with the caller's buffers.
@@ -677,6 +683,7 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
     }
     pthread_mutex_init(&bi->mu, NULL);
     pthread_mutex_init(&bi->cb_mu, NULL);
+    pthread_mutex_init(&bi->src_mu, NULL);
     pthread_cond_init(&bi->cv, NULL);
     bi->opts = *opts;
     bi->props = bi->props_inline;
@@ -778,16 +785,22 @@ int bridge_instance_start(bridge_instance *bi, char *err, size_t errlen)
         return -1;
     }
     bi->pump_started = true;
-    return start_source(bi, err, errlen);
+    pthread_mutex_lock(&bi->src_mu);
+    rc = start_source(bi, err, errlen);
+    pthread_mutex_unlock(&bi->src_mu);
+    return rc;
 }
 
 void bridge_instance_stop_source(bridge_instance *bi)
 {
-    if (!bi || !bi->src)
+    if (!bi)
         return;
+    pthread_mutex_lock(&bi->src_mu);
+    bi->shutting_down = true;
     atomic_store(&bi->stopping_src, true);
-    if (aioe_session_get_state(bi->src) != AIOE_SESSION_IDLE)
+    if (bi->src && aioe_session_get_state(bi->src) != AIOE_SESSION_IDLE)
         aioe_session_stop(bi->src, 1000);
+    pthread_mutex_unlock(&bi->src_mu);
 }
 
 bool bridge_instance_drained(bridge_instance *bi)
@@ -813,11 +826,14 @@ void bridge_instance_free(bridge_instance *bi)
 {
     if (!bi)
         return;
+    pthread_mutex_lock(&bi->src_mu);
+    bi->shutting_down = true;
     if (bi->src) {
         atomic_store(&bi->stopping_src, true);
         aioe_session_free(bi->src);
         bi->src = NULL;
     }
+    pthread_mutex_unlock(&bi->src_mu);
     if (bi->pump_started) {
         pthread_mutex_lock(&bi->mu);
         bi->pump_stop = true;
@@ -846,6 +862,7 @@ void bridge_instance_free(bridge_instance *bi)
     free(bi->rbuf);
     free(bi->cbuf);
     pthread_mutex_destroy(&bi->cb_mu);
+    pthread_mutex_destroy(&bi->src_mu);
     aioe_dataflow_unref(bi->df);
     aioe_endpoint_unref(bi->src_ep);
     aioe_endpoint_unref(bi->dst_ep);
