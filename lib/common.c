@@ -28,6 +28,7 @@ const char *aioe_strerror(int status)
     case AIOE_ERR_TLS_UNKNOWN_CA: return "TLS: server certificate not issued by a trusted CA";
     case AIOE_ERR_TLS_HOSTNAME_MISMATCH: return "TLS: server certificate does not match the host name";
     case AIOE_ERR_TLS_CERT_EXPIRED: return "TLS: certificate expired or not yet valid";
+    case AIOE_ERR_SESSION_TAKEN_OVER: return "session taken over by another client with the same client ID";
     }
     return "unknown error";
 }

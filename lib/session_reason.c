@@ -37,7 +37,7 @@ aioe_reason_class aioe_reason_classify(int rc)
         c.terminal = true;
         break;
     case 0x8E: /* Session taken over */
-        c.status = AIOE_ERR_STATE;
+        c.status = AIOE_ERR_SESSION_TAKEN_OVER;
         c.terminal = true;
         break;
     case 0x9C: /* Use another server */

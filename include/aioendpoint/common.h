@@ -72,7 +72,10 @@ typedef enum aioe_status {
     AIOE_ERR_TLS_HOSTNAME_MISMATCH = -19,
     /** TLS: a certificate in the server's chain has expired or is not yet
      *  valid. */
-    AIOE_ERR_TLS_CERT_EXPIRED = -20
+    AIOE_ERR_TLS_CERT_EXPIRED = -20,
+    /** Another client connected with this session's client ID and the
+     *  broker ended this connection (MQTT reason 0x8E Session taken over). */
+    AIOE_ERR_SESSION_TAKEN_OVER = -21
 } aioe_status;
 
 /**

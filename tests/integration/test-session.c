@@ -6,6 +6,7 @@
  * stop completes every publish exactly once. */
 #include "session-fixture.h"
 
+#include <poll.h>
 #include <stdatomic.h>
 
 /* ---- anonymous TCP: subscribe, publish, message view ---- */
@@ -349,7 +350,7 @@ static void test_session_taken_over(void **state)
     if (ev.reason == 0x8E) {
         assert_true(fx_wait_state(r, AIOE_SESSION_STOPPED, &after, &ev, WAIT_MS));
         assert_int_equal(ev.reason, 0x8E);
-        assert_int_equal(ev.status, AIOE_ERR_STATE);
+        assert_int_equal(ev.status, AIOE_ERR_SESSION_TAKEN_OVER);
         assert_int_equal(aioe_session_last_reason_code(s), 0x8E);
         assert_int_equal(fx_count_state(r, AIOE_SESSION_CONNECTING), 1);
     } else {
@@ -713,6 +714,160 @@ static void test_restart_and_stop_race(void **state)
     broker_free(b);
 }
 
+/* ---- server DISCONNECT reason codes (raw-socket peer) ----
+ * mosquitto 2.0.11 never sends DISCONNECT 0x8E, so a minimal MQTT v5 peer
+ * (accept, read CONNECT, CONNACK success, DISCONNECT with a reason code)
+ * proves what the session does with one: 0x8E Session taken over is
+ * terminal after exactly one CONNECT, 0x98 Administrative action (how a
+ * broker drops an expired token) is retried. */
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+typedef struct dis_peer {
+    int lfd;
+    int port;
+    unsigned char reason;
+    _Atomic int accepts;
+    _Atomic bool stop;
+    pthread_t thread;
+} dis_peer;
+
+static bool pred_two_connects_any(recorder *r, const void *arg)
+{
+    (void)arg;
+    size_t n = 0;
+    for (size_t i = 0; i < r->nev; i++)
+        n += r->ev[i].state == AIOE_SESSION_CONNECTING;
+    return n >= 2;
+}
+
+static bool read_packet(int fd)
+{
+    unsigned char b;
+    if (read(fd, &b, 1) != 1)
+        return false;
+    size_t len = 0, mul = 1;
+    for (int i = 0; i < 4; i++) {
+        if (read(fd, &b, 1) != 1)
+            return false;
+        len += (b & 127) * mul;
+        mul *= 128;
+        if (!(b & 128))
+            break;
+    }
+    unsigned char buf[512];
+    while (len > 0) {
+        ssize_t n = read(fd, buf, len < sizeof buf ? len : sizeof buf);
+        if (n <= 0)
+            return false;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static void *dis_peer_main(void *arg)
+{
+    dis_peer *p = arg;
+    while (!p->stop) {
+        struct pollfd pf = { .fd = p->lfd, .events = POLLIN };
+        if (poll(&pf, 1, 50) != 1)
+            continue;
+        int fd = accept(p->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        p->accepts++;
+        const unsigned char connack[] = { 0x20, 0x03, 0x00, 0x00, 0x00 };
+        const unsigned char disc[] = { 0xE0, 0x02, p->reason, 0x00 };
+        if (read_packet(fd) && write(fd, connack, sizeof connack) == sizeof connack) {
+            struct pollfd w = { .fd = fd, .events = POLLIN };
+            poll(&w, 1, 100); /* let the client settle (it may SUBSCRIBE) */
+            if (write(fd, disc, sizeof disc) != sizeof disc)
+                break;
+            poll(&w, 1, 200);
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static dis_peer *dis_peer_start(unsigned char reason)
+{
+    dis_peer *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    p->reason = reason;
+    p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(p->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(p->lfd, 8), 0);
+    assert_int_equal(getsockname(p->lfd, (struct sockaddr *)&a, &al), 0);
+    p->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&p->thread, NULL, dis_peer_main, p), 0);
+    return p;
+}
+
+static void dis_peer_free(dis_peer *p)
+{
+    p->stop = true;
+    pthread_join(p->thread, NULL);
+    close(p->lfd);
+    free(p);
+}
+
+static bool pred_three_connects(recorder *r, const void *arg)
+{
+    (void)arg;
+    size_t n = 0;
+    for (size_t i = 0; i < r->nev; i++)
+        n += r->ev[i].state == AIOE_SESSION_CONNECTED;
+    return n >= 3;
+}
+
+static void test_server_disconnect_reasons(void **state)
+{
+    (void)state;
+    /* 0x8E: terminal */
+    dis_peer *p = dis_peer_start(0x8E);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF,
+                                         p->port);
+    recorder *r = recorder_new();
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    ev_rec ev = { 0 };
+    assert_true(fx_wait_state(r, AIOE_SESSION_STOPPED, &cur, &ev, WAIT_MS));
+    print_message("DISCONNECT 0x8E: %s, reason 0x%02X: %s\n",
+                  aioe_strerror(ev.status), (unsigned)ev.reason, ev.msg);
+    assert_int_equal(ev.reason, 0x8E);
+    assert_int_equal(ev.status, AIOE_ERR_SESSION_TAKEN_OVER);
+    assert_int_equal(aioe_session_last_reason_code(s), 0x8E);
+    assert_false(fx_wait(r, pred_two_connects_any, NULL, 500));
+    assert_int_equal(p->accepts, 1);
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    dis_peer_free(p);
+
+    /* 0x98: retried, with backoff */
+    p = dis_peer_start(0x98);
+    res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF, p->port);
+    r = recorder_new();
+    s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    assert_true(fx_wait(r, pred_three_connects, NULL, WAIT_MS));
+    cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_DISCONNECTED, &cur, &ev, 10));
+    assert_int_equal(ev.reason, 0x98);
+    assert_true(ev.will_retry);
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_STOPPED), 0);
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    dis_peer_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_broker_down_then_up),
         cmocka_unit_test(test_broker_session_lost_reported),
         cmocka_unit_test(test_session_taken_over),
+        cmocka_unit_test(test_server_disconnect_reasons),
         cmocka_unit_test(test_publish_window_and_stop),
         cmocka_unit_test(test_negative_puback),
         cmocka_unit_test(test_window_below_receive_maximum),

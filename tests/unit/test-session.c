@@ -32,7 +32,7 @@ static void reason_classification(void **state)
         { 0x8B, AIOE_ERR_CONNECTION, false },
         { 0x8C, AIOE_ERR_AUTH, true },
         { 0x8D, AIOE_ERR_CONNECTION, false },
-        { 0x8E, AIOE_ERR_STATE, true },
+        { 0x8E, AIOE_ERR_SESSION_TAKEN_OVER, true },
         { 0x97, AIOE_ERR_CONNECTION, false },
         { 0x98, AIOE_ERR_CONNECTION, false }, /* how a broker kicks an expired token */
         { 0x9C, AIOE_ERR_UNSUPPORTED, true },
