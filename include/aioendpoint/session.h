@@ -92,7 +92,7 @@ typedef struct aioe_session_event {
     aioe_session_state state;  /**< the state just entered */
     /** AIOE_OK, or why the connection ended / an attempt failed / the
      *  session stopped (e.g. AIOE_ERR_NOT_AUTHORIZED, AIOE_ERR_TLS_UNKNOWN_CA,
-     *  AIOE_ERR_CONNECTION, AIOE_ERR_AUTH). */
+     *  AIOE_ERR_SESSION_TAKEN_OVER, AIOE_ERR_CONNECTION, AIOE_ERR_AUTH). */
     int status;
     /** The MQTT reason code from the broker's CONNACK or DISCONNECT
      *  (e.g. 0x87 Not authorized, 0x8E Session taken over), or -1 when
