@@ -10,9 +10,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "session_reason.h"
 
@@ -457,6 +460,79 @@ static void test_small_maximum_packet_size(void **state)
     broker_free(b);
 }
 
+/* ---- TLS 1.1 is refused ---------------------------------------------------
+ * `openssl s_server` offering only TLS 1.1 (security level 0 so OpenSSL 3
+ * allows it at all) with the harness's valid localhost certificate: the
+ * session must fail with a TLS error. The same server with TLS 1.2 as the
+ * control: the handshake succeeds (no TLS error; s_server speaks no MQTT,
+ * so the connect then times out). */
+
+static pid_t s_server(const char *version, int port)
+{
+    const harness_pki *pki = harness_pki_get();
+    char accept_arg[32];
+    snprintf(accept_arg, sizeof accept_arg, "127.0.0.1:%d", port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("openssl", "openssl", "s_server", "-accept", accept_arg, "-cert",
+               pki->server_cert, "-key", pki->server_key, version, "-cipher",
+               "DEFAULT:@SECLEVEL=0", "-quiet", (char *)NULL);
+        _exit(127);
+    }
+    /* wait until it accepts */
+    int64_t deadline = harness_now_ms() + 5000;
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+        close(fd);
+        if (rc == 0)
+            break;
+        if (harness_now_ms() > deadline)
+            fail_msg("openssl s_server did not start");
+        usleep(5000);
+    }
+    return pid;
+}
+
+static void test_tls_1_1_refused(void **state)
+{
+    (void)state;
+    struct { const char *version; bool tls_error; } cases[] = {
+        { "-tls1_1", true }, { "-tls1", true }, { "-tls1_2", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int port = harness_free_port();
+        pid_t pid = s_server(cases[i].version, port);
+        recorder *r = recorder_new();
+        aioe_parse_result *res;
+        aioe_session *s = session_for_port(port, r, &res, true, 1000);
+        assert_int_equal(aioe_session_start(s), AIOE_OK);
+        size_t cur = 0;
+        ev_rec ev = { 0 };
+        assert_true(fx_wait_state(r, AIOE_SESSION_DISCONNECTED, &cur, &ev, WAIT_MS));
+        print_message("server %-8s -> %s: %s\n", cases[i].version, aioe_strerror(ev.status),
+                      ev.msg);
+        bool tls = ev.status == AIOE_ERR_TLS || ev.status == AIOE_ERR_TLS_UNKNOWN_CA ||
+                   ev.status == AIOE_ERR_TLS_HOSTNAME_MISMATCH ||
+                   ev.status == AIOE_ERR_TLS_CERT_EXPIRED;
+        assert_int_equal(tls, cases[i].tls_error);
+        assert_int_equal(fx_count_state(r, AIOE_SESSION_CONNECTED), 0);
+        aioe_session_stop(s, 0);
+        aioe_session_free(s);
+        recorder_free(r);
+        aioe_parse_result_free(res);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_stall_beyond_keepalive),
         cmocka_unit_test(test_receive_maximum_one),
         cmocka_unit_test(test_small_maximum_packet_size),
+        cmocka_unit_test(test_tls_1_1_refused),
     };
     if (getenv("AIOE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("AIOE_TEST_FILTER"));
