@@ -3,7 +3,8 @@
  * only a few of them), brokers that close the connection mid-handshake
  * (before CONNECT, after CONNECT, mid-TLS), answer with garbage, or never
  * answer; a real mosquitto that stalls (SIGSTOP) longer than the keep-alive,
- * that advertises Receive Maximum 1, or a small Maximum Packet Size. Each
+ * that advertises Receive Maximum 1, or a small Maximum Packet Size (a
+ * publish over it is refused up front with AIOE_ERR_TOO_LARGE). Each
  * is reported with the right status and reason code and, where the answer
  * can change on retry, recovered from. */
 #include "session-fixture.h"
@@ -418,26 +419,10 @@ static void test_small_maximum_packet_size(void **state)
                   aioe_strerror(rc));
     if (rc == AIOE_OK) {
         size_t one = 1;
-        if (!fx_wait(r, pred_pub_done, &one, 5000)) {
-            /* KNOWN GAP (docs/security.md): the CONNACK's Maximum Packet
-             * Size is not honoured; the oversized QoS 1 PUBLISH is sent,
-             * mosquitto disconnects with 0x95, and the session resends it
-             * on every reconnect: it never completes and the session
-             * flaps. Enforced with AIOE_TEST_KNOWN_GAPS=1. */
-            size_t flaps = fx_count_state(r, AIOE_SESSION_DISCONNECTED);
-            print_message("KNOWN GAP: no completion after 5 s, %zu disconnects "
-                          "(0x95 Packet too large) so far\n", flaps);
-            assert_true(flaps >= 1);
-            bool enforce = getenv("AIOE_TEST_KNOWN_GAPS") != NULL;
-            aioe_session_free(s);
-            recorder_free(r);
-            aioe_parse_result_free(res);
-            broker_free(b);
-            if (enforce)
-                fail_msg("server Maximum Packet Size not honoured");
-            skip();
-            return;
-        }
+        /* before 2b441f8 the oversized QoS 1 PUBLISH was sent, mosquitto
+         * disconnected with 0x95 and the session resent it on every
+         * reconnect: no completion, the session flapping */
+        assert_true(fx_wait(r, pred_pub_done, &one, 5000));
         print_message("  completion: %s reason %d; disconnects so far %zu\n",
                       aioe_strerror(r->last_pub_status), r->last_pub_reason,
                       fx_count_state(r, AIOE_SESSION_DISCONNECTED));
