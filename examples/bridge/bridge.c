@@ -349,8 +349,12 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         ring_push_back(bi, seq);
     }
     pthread_mutex_unlock(&bi->mu);
-    if (!direct)
+    if (!direct) {
+        /* others are ahead of it: send from the head while the window has
+         * room, rather than leave it to the next completion or pump tick */
+        drain_on_completion(bi);
         return;
+    }
     rc = publish(bi, bi->out_topic, payload, plen, retain, seq);
     if (rc == AIOE_OK)
         return;
@@ -602,9 +606,10 @@ static int send_next(bridge_instance *bi, unsigned char **buf, size_t *cap,
     return ret;
 }
 
-/* On a completion (a Paho thread): the window has room again, so send
- * what waits right here instead of waking the pump thread for it. One
- * thread at a time drains (try-lock); the others leave it to that one. */
+/* On a completion or a new message (Paho threads): send what waits right
+ * here while the window has room, instead of waking the pump thread for
+ * it. One thread at a time drains (try-lock); the others leave it to that
+ * one. */
 static void drain_on_completion(bridge_instance *bi)
 {
     if (atomic_load(&bi->stopping_dst) || pthread_mutex_trylock(&bi->cb_mu) != 0)
