@@ -88,6 +88,13 @@ static int copy_options(aioe_session *s, const aioe_session_options *o)
     s->opt.token_file = NULL;
     s->opt.ws_path = NULL;
     s->opt.identity = NULL; /* read from opts by aioe_session_new only */
+    s->opt.ce_target = NULL;
+    s->opt.ce_content_type = NULL;
+    s->opt.ce_schema = NULL;
+    if ((o->ce_target && !(s->opt.ce_target = strdup(o->ce_target))) ||
+        (o->ce_content_type && !(s->opt.ce_content_type = strdup(o->ce_content_type))) ||
+        (o->ce_schema && !(s->opt.ce_schema = strdup(o->ce_schema))))
+        return AIOE_ERR_NOMEM;
     const char *dir = aioe_resolver_pick_root(o->resource_dir,
                                               getenv(AIOE_RESOURCE_DIR_ENV));
     const char *tok = o->token_file;
@@ -156,6 +163,8 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
         snprintf(s->client_id, idlen, "%s%s", prefix, instance_name);
         rc = build_uri(s);
     }
+    if (rc == AIOE_OK)
+        rc = aioe_pubsub_ce_init(s); /* the endpoint's cloudEventAttributes */
     if (rc == AIOE_OK && m == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN)
         rc = aioe_token_source_sat_new(s->opt.token_file, &s->tokens);
     else if (rc == AIOE_OK && (m == AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY ||
@@ -322,6 +331,10 @@ void aioe_session_free(aioe_session *s)
     free(s->opt.resource_dir);
     free(s->opt.token_file);
     free(s->opt.ws_path);
+    free(s->opt.ce_target);
+    free(s->opt.ce_content_type);
+    free(s->opt.ce_schema);
+    aioe_cloudevents_free(s->ce);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -9,7 +9,9 @@
 
 #include <MQTTAsync.h>
 
+#include "aioendpoint/cloudevents.h"
 #include "aioendpoint/identity.h"
+#include "aioendpoint/pubsub.h"
 #include "aioendpoint/session.h"
 #include "backoff.h"
 #include "resolver.h"
@@ -34,6 +36,9 @@ struct aioe_session_options {
     uint32_t connect_timeout_ms;
     char *ws_path;
     aioe_identity_options *identity; /* mi_options.c */
+    char *ce_target;        /* CloudEvents stage (session_message.c); */
+    char *ce_content_type;  /* NULL: defaults */
+    char *ce_schema;
 };
 
 /* One accepted publish. Records come from a pool and go back only when
@@ -60,8 +65,14 @@ typedef struct pub_chunk {
 typedef struct sub_entry {
     struct sub_entry *next;
     aioe_session *session;
-    char *filter;
+    char *filter;           /* as sent: $shared/ already mapped to $share/ */
     int qos;
+    bool no_local, retain_as_published;
+    unsigned char retain_handling;
+    bool removing;          /* unsubscribed: UNSUBSCRIBE not yet acknowledged */
+    bool dead;              /* unsubscribed and acknowledged (kept, see pubsub) */
+    aioe_subscribe_cb unsub_cb; /* cleared once reported */
+    void *unsub_data;
     aioe_subscribe_cb cb;   /* cleared once reported */
     void *user_data;
     bool acked;             /* the broker session has it */
@@ -125,6 +136,16 @@ struct aioe_session {
 
     sub_entry *subs;
     bool ever_connected;
+    aioe_cloudevents *ce;       /* NULL: the endpoint sets no CloudEvents mode */
+};
+
+/* A received message: a view during the message callback, or an owned copy
+ * (aioe_message_copy) whose topic and Paho message belong to it. */
+struct aioe_message {
+    const char *topic;
+    size_t topic_len;
+    MQTTAsync_message *m;
+    bool owned;
 };
 
 /* session.c */
@@ -161,6 +182,12 @@ void aioe_pubsub_free(aioe_session *s);
 void aioe_pubsub_after_destroy(aioe_session *s);
 /* Size of a PUBLISH packet without properties. */
 size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos);
+/* Sends one PUBLISH under the window (msg's payload and properties are
+ * copied by Paho); props_len = encoded size of msg's properties. */
+int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
+                     size_t props_len, aioe_publish_cb cb, void *user_data);
+/* session_message.c: the CloudEvents stage of a new session (s->ce). */
+int aioe_pubsub_ce_init(aioe_session *s);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
 

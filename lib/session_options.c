@@ -30,6 +30,9 @@ void aioe_session_options_free(aioe_session_options *o)
     free(o->resource_dir);
     free(o->token_file);
     free(o->ws_path);
+    free(o->ce_target);
+    free(o->ce_content_type);
+    free(o->ce_schema);
     aioe_identity_options_free(o->identity);
     free(o);
 }

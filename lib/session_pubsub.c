@@ -8,15 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aioendpoint/dataflow.h"
 #include "aioendpoint/eventgrid.h"
 #include "session_internal.h"
 #include "session_reason.h"
-
-struct aioe_message {
-    const char *topic;
-    size_t topic_len;
-    MQTTAsync_message *m;
-};
 
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max)
 {
@@ -138,18 +133,15 @@ static void on_pub_fail(void *ctx, MQTTAsync_failureData5 *r)
         complete(rec, AIOE_ERR_CONNECTION, -1, true);
 }
 
-int aioe_session_publish(aioe_session *s, const char *topic,
-                         const void *payload, size_t len, int qos, bool retain,
-                         aioe_publish_cb cb, void *user_data)
+int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
+                     size_t props_len, aioe_publish_cb cb, void *user_data)
 {
-    if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
-        len > 268435455u || strpbrk(topic, "+#"))
-        return AIOE_ERR_INVALID_ARG;
+    size_t len = (size_t)msg->payloadlen;
     /* Event Grid drops the connection on a packet over 512 KiB (and Paho
      * would resend it after every reconnect): refuse it here. 16 bytes cover
-     * PUBLISH's fixed header, lengths, packet ID and empty properties. */
+     * PUBLISH's fixed header, lengths, packet ID and the property length. */
     uint32_t max_packet = aioe_endpoint_max_packet_size(s->ep);
-    if (max_packet && len + strlen(topic) + 16 > max_packet)
+    if (max_packet && len + strlen(topic) + props_len + 16 > max_packet)
         return AIOE_ERR_TOO_LARGE;
     pthread_mutex_lock(&s->mu);
     if (!s->accepting || !s->client) {
@@ -157,7 +149,7 @@ int aioe_session_publish(aioe_session *s, const char *topic,
         return AIOE_ERR_STATE;
     }
     if (s->max_packet &&
-        aioe_pubsub_publish_size(strlen(topic), len, qos) > s->max_packet) {
+        aioe_pubsub_publish_size(strlen(topic), len + props_len, msg->qos) > s->max_packet) {
         /* the broker would disconnect (0x95) and a QoS 1 resend would do it
          * again on every reconnect: refuse up front */
         pthread_mutex_unlock(&s->mu);
@@ -174,22 +166,17 @@ int aioe_session_publish(aioe_session *s, const char *topic,
     }
     r->cb = cb;
     r->user_data = user_data;
-    r->qos = qos;
+    r->qos = msg->qos;
     uint64_t gen = r->gen;
     MQTTAsync client = s->client;
     s->api_calls++;
     pthread_mutex_unlock(&s->mu);
 
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = (void *)payload;
-    msg.payloadlen = (int)len;
-    msg.qos = qos;
-    msg.retained = retain;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onSuccess5 = on_pub_ok;
     ro.onFailure5 = on_pub_fail;
     ro.context = r;
-    int prc = MQTTAsync_sendMessage(client, topic, &msg, &ro);
+    int prc = MQTTAsync_sendMessage(client, topic, msg, &ro);
     pthread_mutex_lock(&s->mu);
     if (--s->api_calls == 0)
         pthread_cond_broadcast(&s->cv);
@@ -210,6 +197,21 @@ int aioe_session_publish(aioe_session *s, const char *topic,
         r->token = ro.token;
     pthread_mutex_unlock(&s->mu);
     return AIOE_OK;
+}
+
+int aioe_session_publish(aioe_session *s, const char *topic,
+                         const void *payload, size_t len, int qos, bool retain,
+                         aioe_publish_cb cb, void *user_data)
+{
+    if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
+        len > 268435455u || strpbrk(topic, "+#"))
+        return AIOE_ERR_INVALID_ARG;
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = qos;
+    msg.retained = retain;
+    return aioe_pubsub_send(s, topic, &msg, 0, cb, user_data);
 }
 
 size_t aioe_session_publish_window(const aioe_session *cs)
@@ -272,7 +274,10 @@ static void fail_records(aioe_session *s, int status, bool only_forgotten)
         MQTTAsync_free(pending);
 }
 
-/* ---- subscriptions ---- */
+/* ---- subscriptions ----
+ * Entries are never unlinked while the session lives (the supervisor walks
+ * the list without the lock): an unsubscribed entry becomes `dead` and is
+ * reused if the same filter is subscribed again. */
 
 static void sub_report(sub_entry *e, int status, int reason)
 {
@@ -281,6 +286,21 @@ static void sub_report(sub_entry *e, int status, int reason)
     aioe_subscribe_cb cb = e->cb;
     void *ud = e->user_data;
     e->cb = NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (cb) {
+        aioe_session *prev = aioe_session_enter_callback(s);
+        cb(s, status, reason, ud);
+        aioe_session_leave_callback(prev);
+    }
+}
+
+static void unsub_report(sub_entry *e, int status, int reason)
+{
+    aioe_session *s = e->session;
+    pthread_mutex_lock(&s->mu);
+    aioe_subscribe_cb cb = e->unsub_cb;
+    void *ud = e->unsub_data;
+    e->unsub_cb = NULL;
     pthread_mutex_unlock(&s->mu);
     if (cb) {
         aioe_session *prev = aioe_session_enter_callback(s);
@@ -325,23 +345,71 @@ static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
     /* otherwise the connection dropped: sent again on the next connect */
 }
 
-/* Sends SUBSCRIBE for e unless one is outstanding. s->mu not held. */
+static void on_unsub_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    sub_entry *e = ctx;
+    aioe_session *s = e->session;
+    int rc = r ? (int)r->reasonCode : 0;
+    pthread_mutex_lock(&s->mu);
+    e->inflight = false;
+    e->removing = false;
+    e->dead = true;
+    pthread_mutex_unlock(&s->mu);
+    /* 0x11 "no subscription existed" is a success: it is gone either way */
+    unsub_report(e, rc >= 0x80 ? aioe_reason_ack_status(rc) : AIOE_OK, rc);
+}
+
+static void on_unsub_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    sub_entry *e = ctx;
+    aioe_session *s = e->session;
+    int rc = r ? (int)r->reasonCode : -1;
+    pthread_mutex_lock(&s->mu);
+    e->inflight = false;
+    if (rc >= 0x80) {
+        /* refused: stop tracking it, tell the host */
+        e->removing = false;
+        e->dead = true;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc >= 0x80) {
+        aioe_session_log(s, AIOE_LOG_ERROR, "UNSUBSCRIBE %s refused: %s (0x%02X)",
+                         e->filter, aioe_reason_name(rc), (unsigned)rc);
+        unsub_report(e, aioe_reason_ack_status(rc), rc);
+    }
+    /* otherwise the connection dropped: sent again on the next connect */
+}
+
+/* Sends SUBSCRIBE or UNSUBSCRIBE for e, unless one is outstanding or e is
+ * dead. s->mu not held. */
 static void sub_send(aioe_session *s, sub_entry *e)
 {
     pthread_mutex_lock(&s->mu);
     MQTTAsync client = s->client;
-    if (e->inflight || !client || !s->accepting) {
+    if (e->inflight || e->dead || !client || !s->accepting) {
         pthread_mutex_unlock(&s->mu);
         return;
     }
+    bool unsub = e->removing;
     e->inflight = true;
     s->api_calls++;
-    pthread_mutex_unlock(&s->mu);
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    ro.onSuccess5 = on_sub_ok;
-    ro.onFailure5 = on_sub_fail;
     ro.context = e;
-    int prc = MQTTAsync_subscribe(client, e->filter, e->qos, &ro);
+    if (unsub) {
+        ro.onSuccess5 = on_unsub_ok;
+        ro.onFailure5 = on_unsub_fail;
+    } else {
+        ro.onSuccess5 = on_sub_ok;
+        ro.onFailure5 = on_sub_fail;
+        ro.subscribeOptions.noLocal = e->no_local;
+        ro.subscribeOptions.retainAsPublished = e->retain_as_published;
+        ro.subscribeOptions.retainHandling = e->retain_handling;
+    }
+    int qos = e->qos;
+    pthread_mutex_unlock(&s->mu);
+    /* e->filter never changes once the entry exists */
+    int prc = unsub ? MQTTAsync_unsubscribe(client, e->filter, &ro)
+                    : MQTTAsync_subscribe(client, e->filter, qos, &ro);
     pthread_mutex_lock(&s->mu);
     if (prc != MQTTASYNC_SUCCESS)
         e->inflight = false;
@@ -350,29 +418,175 @@ static void sub_send(aioe_session *s, sub_entry *e)
     pthread_mutex_unlock(&s->mu);
 }
 
-int aioe_session_subscribe(aioe_session *s, const char *filter, int qos,
-                           aioe_subscribe_cb cb, void *user_data)
+/* `$shared/<group>/...` (the AIO documentation's spelling) is MQTT's
+ * `$share/<group>/...`. Returns a malloc'd filter, or NULL on NOMEM. */
+static char *map_filter(const char *filter)
 {
-    if (!s || !filter || !*filter || qos < 0 || qos > 1)
-        return AIOE_ERR_INVALID_ARG;
-    sub_entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->filter = strdup(filter))) {
-        free(e);
-        return AIOE_ERR_NOMEM;
+    static const char aio[] = "$shared/";
+    if (strncmp(filter, aio, sizeof aio - 1) != 0)
+        return strdup(filter);
+    size_t n = strlen(filter);
+    char *out = malloc(n); /* one byte shorter, plus NUL */
+    if (out) {
+        memcpy(out, "$share/", 7);
+        memcpy(out + 7, filter + sizeof aio - 1, n - (sizeof aio - 1) + 1);
     }
-    e->session = s;
-    e->qos = qos;
-    e->cb = cb;
-    e->user_data = user_data;
+    return out;
+}
+
+struct aioe_subscribe_options {
+    int qos; /* -1: the endpoint's */
+    bool no_local, retain_as_published;
+    aioe_retain_handling retain_handling;
+};
+
+int aioe_subscribe_options_new(aioe_subscribe_options **out)
+{
+    if (!out)
+        return AIOE_ERR_INVALID_ARG;
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return AIOE_ERR_NOMEM;
+    (*out)->qos = -1;
+    return AIOE_OK;
+}
+
+void aioe_subscribe_options_free(aioe_subscribe_options *opts)
+{
+    free(opts);
+}
+
+int aioe_subscribe_options_set_qos(aioe_subscribe_options *opts, int qos)
+{
+    if (!opts || qos < 0 || qos > 1)
+        return AIOE_ERR_INVALID_ARG;
+    opts->qos = qos;
+    return AIOE_OK;
+}
+
+int aioe_subscribe_options_set_no_local(aioe_subscribe_options *opts, bool on)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    opts->no_local = on;
+    return AIOE_OK;
+}
+
+int aioe_subscribe_options_set_retain_as_published(aioe_subscribe_options *opts, bool on)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    opts->retain_as_published = on;
+    return AIOE_OK;
+}
+
+int aioe_subscribe_options_set_retain_handling(aioe_subscribe_options *opts,
+                                               aioe_retain_handling rh)
+{
+    if (!opts || rh < AIOE_RETAIN_SEND_ON_SUBSCRIBE || rh > AIOE_RETAIN_DO_NOT_SEND)
+        return AIOE_ERR_INVALID_ARG;
+    opts->retain_handling = rh;
+    return AIOE_OK;
+}
+
+/* The entry for a filter as sent, live or dead; s->mu held. */
+static sub_entry *sub_find(aioe_session *s, const char *filter)
+{
+    for (sub_entry *e = s->subs; e; e = e->next)
+        if (strcmp(e->filter, filter) == 0)
+            return e;
+    return NULL;
+}
+
+int aioe_session_subscribe_with(aioe_session *s, const char *filter,
+                                const aioe_subscribe_options *opts,
+                                aioe_subscribe_cb cb, void *user_data)
+{
+    if (!s || !filter)
+        return AIOE_ERR_INVALID_ARG;
+    char *mapped = map_filter(filter);
+    if (!mapped)
+        return AIOE_ERR_NOMEM;
+    if (!aioe_topic_filter_is_valid(mapped)) {
+        free(mapped);
+        return AIOE_ERR_INVALID_ARG;
+    }
+    int qos = opts && opts->qos >= 0 ? opts->qos : aioe_endpoint_qos(s->ep);
     pthread_mutex_lock(&s->mu);
     if (!s->accepting) {
         pthread_mutex_unlock(&s->mu);
-        free(e->filter);
-        free(e);
+        free(mapped);
         return AIOE_ERR_STATE;
     }
-    e->next = s->subs;
-    s->subs = e;
+    sub_entry *e = sub_find(s, mapped);
+    if (e) {
+        free(mapped);
+        if (e->cb) {
+            /* the previous SUBSCRIBE has not been answered: one at a time */
+            pthread_mutex_unlock(&s->mu);
+            return AIOE_ERR_WOULD_BLOCK;
+        }
+    } else {
+        e = calloc(1, sizeof *e);
+        if (!e) {
+            pthread_mutex_unlock(&s->mu);
+            free(mapped);
+            return AIOE_ERR_NOMEM;
+        }
+        e->filter = mapped;
+        e->session = s;
+        e->next = s->subs;
+        s->subs = e;
+    }
+    e->qos = qos;
+    e->no_local = opts && opts->no_local;
+    e->retain_as_published = opts && opts->retain_as_published;
+    e->retain_handling = opts ? (unsigned char)opts->retain_handling : 0;
+    e->cb = cb;
+    e->user_data = user_data;
+    e->dead = false;
+    e->removing = false;
+    e->acked = false; /* (re)send with these options */
+    bool connected = s->state == AIOE_SESSION_CONNECTED;
+    pthread_mutex_unlock(&s->mu);
+    if (connected)
+        sub_send(s, e);
+    return AIOE_OK;
+}
+
+int aioe_session_subscribe(aioe_session *s, const char *filter, int qos,
+                           aioe_subscribe_cb cb, void *user_data)
+{
+    if (qos < 0 || qos > 1)
+        return AIOE_ERR_INVALID_ARG;
+    aioe_subscribe_options o = { .qos = qos };
+    return aioe_session_subscribe_with(s, filter, &o, cb, user_data);
+}
+
+int aioe_session_unsubscribe(aioe_session *s, const char *filter,
+                             aioe_subscribe_cb cb, void *user_data)
+{
+    if (!s || !filter)
+        return AIOE_ERR_INVALID_ARG;
+    char *mapped = map_filter(filter);
+    if (!mapped)
+        return AIOE_ERR_NOMEM;
+    pthread_mutex_lock(&s->mu);
+    if (!s->accepting) {
+        pthread_mutex_unlock(&s->mu);
+        free(mapped);
+        return AIOE_ERR_STATE;
+    }
+    sub_entry *e = sub_find(s, mapped);
+    free(mapped);
+    if (!e || e->dead || e->removing) {
+        pthread_mutex_unlock(&s->mu);
+        return AIOE_ERR_NOT_FOUND;
+    }
+    e->removing = true;
+    e->acked = false;
+    e->unsub_cb = cb;
+    e->unsub_data = user_data;
     bool connected = s->state == AIOE_SESSION_CONNECTED;
     pthread_mutex_unlock(&s->mu);
     if (connected)
@@ -386,11 +600,20 @@ void aioe_pubsub_connected(aioe_session *s, bool no_session)
         fail_records(s, AIOE_ERR_CONNECTION, true);
     for (sub_entry *e = s->subs; e; e = e->next) {
         pthread_mutex_lock(&s->mu);
+        bool gone = false;
+        if (no_session && e->removing) {
+            /* the broker has no session, so no subscription to remove */
+            e->removing = false;
+            e->dead = true;
+            gone = true;
+        }
         if (no_session)
             e->acked = false;
-        bool need = !e->acked;
+        bool need = !e->dead && (e->removing || !e->acked);
         pthread_mutex_unlock(&s->mu);
-        if (need)
+        if (gone)
+            unsub_report(e, AIOE_OK, -1);
+        else if (need)
             sub_send(s, e);
     }
 }
@@ -399,8 +622,10 @@ void aioe_pubsub_fail_all(aioe_session *s, int status, const char *why)
 {
     (void)why;
     fail_records(s, status, false);
-    for (sub_entry *e = s->subs; e; e = e->next)
+    for (sub_entry *e = s->subs; e; e = e->next) {
         sub_report(e, status, -1);
+        unsub_report(e, status, -1);
+    }
 }
 
 void aioe_pubsub_after_destroy(aioe_session *s)

@@ -12,6 +12,7 @@
 #include "properties.h"
 #include "cloudevents.h"
 #include "session.h"
+#include "pubsub.h"
 #include "identity.h"
 #include "eventgrid.h"
 
