@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "jwt.h"
 #include "session_internal.h"
 #include "session_reason.h"
@@ -211,6 +213,14 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
         rc = s->tokens.ops->fetch(s->tokens.self, &tok, err, errlen);
         if (rc != AIOE_OK)
             return rc;
+        if (tok.len > 65535) {
+            /* MQTT binary data carries a 16-bit length; Paho would write a
+             * wrong one and send a malformed CONNECT */
+            aioe_token_clear(&tok);
+            snprintf(err, errlen, "%s token is longer than 65535 bytes, the MQTT "
+                     "limit for Authentication Data", s->tokens.ops->auth_method);
+            return AIOE_ERR_AUTH;
+        }
     }
     rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
     if (rc != AIOE_OK) {
@@ -263,6 +273,14 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     s->ev_detail[0] = '\0';
     pthread_mutex_unlock(&s->mu);
     int prc = MQTTAsync_connect(s->client, &co);
+    /* Paho deep-copied the token into props: wipe that copy before freeing
+     * (the copy Paho keeps inside the client for this connect is out of
+     * reach) */
+    for (int i = 0; i < props.count; i++)
+        if (props.array[i].identifier == MQTTPROPERTY_CODE_AUTHENTICATION_DATA &&
+            props.array[i].value.data.data)
+            OPENSSL_cleanse(props.array[i].value.data.data,
+                            (size_t)props.array[i].value.data.len);
     MQTTProperties_free(&props);
     int64_t exp = tok.exp, iat = tok.iat;
     aioe_token_clear(&tok);

@@ -260,6 +260,61 @@ static void test_escaping_references_and_oversized_answers(void **state)
     aioe_parse_result_free(res);
 }
 
+/* Authentication Data is MQTT binary data: at most 65535 bytes. A 65536-byte
+ * token used to reach Paho, which wrote a 16-bit length of 0 and sent a
+ * malformed CONNECT; now the attempt fails with AIOE_ERR_AUTH and nothing is
+ * sent. 65535 bytes still go out (the plugin refuses the non-JWT: 0x87). */
+static void test_token_over_mqtt_binary_limit(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker *b;
+    broker_config_init(&cfg);
+    cfg.allow_anonymous = false;
+    cfg.jwt_plugin = true;
+    cfg.jwt_methods = "K8S-SAT";
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    static char big[65536];
+    memset(big, 'a', sizeof big);
+    for (size_t len = 65535; len <= 65536; len++) {
+        char *p = hostile_path("bigtoken");
+        assert_int_equal(harness_write_file(p, big, len), 0);
+        recorder *r = recorder_new();
+        aioe_parse_result *res;
+        aioe_session *s = sat_session(broker_port(b, 0), r, p, &res);
+        int rc = aioe_session_start(s);
+        char err[512] = "";
+        if (rc == AIOE_OK) {
+            size_t cur = 0;
+            ev_rec ev;
+            aioe_session_state want = len == 65535 ? AIOE_SESSION_STOPPED
+                                                   : AIOE_SESSION_DISCONNECTED;
+            assert_true(fx_wait_state(r, want, &cur, &ev, WAIT_MS));
+            rc = ev.status;
+            snprintf(err, sizeof err, "%s (reason %d)", ev.msg, ev.reason);
+            if (len == 65535)
+                assert_int_equal(ev.reason, 0x87);
+        } else {
+            aioe_session_last_error(s, err, sizeof err);
+        }
+        print_message("%zu-byte token -> %s: %s\n", len, aioe_strerror(rc), err);
+        if (len == 65536) {
+            assert_int_equal(rc, AIOE_ERR_AUTH);
+            assert_non_null(strstr(err, "65535"));
+            char needle[128];
+            snprintf(needle, sizeof needle, "client %s:", aioe_session_client_id(s));
+            assert_false(broker_log_contains(b, needle)); /* no CONNECT reached it */
+        } else {
+            assert_int_equal(rc, AIOE_ERR_NOT_AUTHORIZED);
+        }
+        aioe_session_free(s);
+        recorder_free(r);
+        aioe_parse_result_free(res);
+        free(p);
+    }
+    broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_running_session_survives_hostile_rotation),
         cmocka_unit_test(test_start_refuses_hostile_tls_material),
         cmocka_unit_test(test_escaping_references_and_oversized_answers),
+        cmocka_unit_test(test_token_over_mqtt_binary_limit),
     };
     if (getenv("AIOE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("AIOE_TEST_FILTER"));
