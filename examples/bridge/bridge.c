@@ -78,7 +78,8 @@ struct bridge_instance {
 
     /* counters */
     atomic_uint_fast64_t received, stored, forwarded, dropped_unresolved,
-        dropped_rejected, dropped_invalid, dropped_qos0, duplicates, store_errors,
+        dropped_rejected, dropped_invalid, dropped_invalid_event, dropped_qos0, duplicates,
+        store_errors,
         reconnects_src, reconnects_dst, pauses, over_limit;
 
     /* used only on the source's callback thread (one message at a time) */
@@ -238,15 +239,64 @@ static void on_published(aioe_session *s, int status, int reason, void *ud)
 }
 
 /* Publishes; returns the library status. */
-static int publish(bridge_instance *bi, const char *topic, const void *payload,
-                   size_t len, bool retain, uint64_t seq)
+/* Publishing runs on several threads (the source's message callback, the
+ * destination's completion callbacks, the pump), so each thread has its own
+ * reusable message builder, freed when the thread ends. */
+static pthread_key_t builder_key;
+static pthread_once_t builder_once = PTHREAD_ONCE_INIT;
+
+static void builder_free(void *b)
 {
-    /* TODO(properties): carry content type and user properties (and run the
-     * destination's CloudEvents stage) once aioe_session_publish can take
-     * message properties; they are already kept in the store. */
-    return aioe_session_publish(bi->dst, topic, payload, len, bi->dst_qos,
-                                retain && bi->retain_keep, on_published,
-                                ud_encode(bi->id, seq));
+    aioe_message_builder_free(b);
+}
+
+static void builder_key_init(void)
+{
+    pthread_key_create(&builder_key, builder_free);
+}
+
+static aioe_message_builder *thread_builder(void)
+{
+    pthread_once(&builder_once, builder_key_init);
+    aioe_message_builder *b = pthread_getspecific(builder_key);
+    if (!b && aioe_message_builder_new(&b) == AIOE_OK && pthread_setspecific(builder_key, b)) {
+        aioe_message_builder_free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* Publishes one message with its content type and user properties; the
+ * library runs the destination endpoint's CloudEvents stage. */
+static int publish(bridge_instance *bi, const bstore_msg *m, uint64_t seq)
+{
+    aioe_message_builder *b = thread_builder();
+    if (!b)
+        return AIOE_ERR_NOMEM;
+    aioe_message_builder_reset(b);
+    int rc = aioe_message_builder_set_topic(b, m->topic, m->topic_len);
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_payload(b, m->payload, m->payload_len);
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_qos(b, bi->dst_qos);
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_retain(b, m->retain && bi->retain_keep);
+    if (rc == AIOE_OK && m->content_type)
+        rc = aioe_message_builder_set_content_type(b, m->content_type, m->content_type_len);
+    for (size_t i = 0; rc == AIOE_OK && i < m->prop_count; i++)
+        rc = aioe_message_builder_add_user_property(b, m->props[i].name, m->props[i].name_len,
+                                                    m->props[i].value, m->props[i].value_len);
+    if (rc != AIOE_OK)
+        return rc;
+    rc = aioe_session_publish_message(bi->dst, b, on_published, ud_encode(bi->id, seq));
+    if (rc == AIOE_ERR_INVALID_EVENT) {
+        uint64_t n = atomic_fetch_add(&bi->dropped_invalid_event, 1);
+        if (n == 0 || (n + 1) % 1000 == 0)
+            blog(AIOE_LOG_WARNING, bi, "dropped a message on '%.*s': its CloudEvents "
+                 "attributes are invalid for CreateOrRemap (%" PRIu64 " so far)",
+                 (int)m->topic_len, m->topic, n + 1);
+    }
+    return rc;
 }
 
 static void on_message(aioe_session *s, const aioe_message *m, void *ud)
@@ -283,22 +333,8 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
     }
     bool retain = aioe_message_retain(m);
     int qos = aioe_message_qos(m);
-
-    /* QoS 0 in: at most once, so try without the store first */
-    if (qos == 0) {
-        pthread_mutex_lock(&bi->mu);
-        bool direct = bi->ring_len == 0 && bi->ring_busy == 0;
-        pthread_mutex_unlock(&bi->mu);
-        if (direct) {
-            rc = publish(bi, bi->out_topic, payload, plen, retain, 0);
-            if (rc == AIOE_OK)
-                return;
-            if (rc != AIOE_ERR_WOULD_BLOCK && rc != AIOE_ERR_STATE) {
-                atomic_fetch_add(&bi->dropped_invalid, 1);
-                return;
-            }
-        }
-    }
+    if (aioe_message_dup(m))
+        atomic_fetch_add(&bi->duplicates, 1); /* the source redelivers it */
 
     bstore_msg rec = {.topic = bi->out_topic, .topic_len = olen, .payload = payload,
                       .payload_len = plen, .qos = qos, .retain = retain};
@@ -321,6 +357,22 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
     rec.props = bi->props;
     rec.prop_count = np;
 
+    /* QoS 0 in: at most once, so try without the store first */
+    if (qos == 0) {
+        pthread_mutex_lock(&bi->mu);
+        bool direct = bi->ring_len == 0 && bi->ring_busy == 0;
+        pthread_mutex_unlock(&bi->mu);
+        if (direct) {
+            rc = publish(bi, &rec, 0);
+            if (rc == AIOE_OK)
+                return;
+            if (rc != AIOE_ERR_WOULD_BLOCK && rc != AIOE_ERR_STATE) {
+                atomic_fetch_add(&bi->dropped_invalid, 1);
+                return;
+            }
+        }
+    }
+
     uint64_t seq = 0;
     rc = bstore_append(bi->store, &rec, &seq);
     if (rc != 0) {
@@ -329,7 +381,7 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         if (n == 0 || (n + 1) % 1000 == 0)
             blog(AIOE_LOG_ERROR, bi, "cannot append to the store (%s); sending without "
                  "durability (%" PRIu64 " so far)", strerror(-rc), n + 1);
-        if (publish(bi, bi->out_topic, payload, plen, retain, 0) != AIOE_OK)
+        if (publish(bi, &rec, 0) != AIOE_OK)
             atomic_fetch_add(&bi->dropped_invalid, 1);
         return;
     }
@@ -355,7 +407,7 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         drain_on_completion(bi);
         return;
     }
-    rc = publish(bi, bi->out_topic, payload, plen, retain, seq);
+    rc = publish(bi, &rec, seq);
     if (rc == AIOE_OK)
         return;
     if (rc == AIOE_ERR_WOULD_BLOCK || rc == AIOE_ERR_STATE || rc == AIOE_ERR_NOMEM ||
@@ -496,8 +548,18 @@ static int start_source(bridge_instance *bi, char *err, size_t errlen)
         return rc;
     }
     for (size_t i = 0; i < bi->nfilters; i++) {
-        rc = aioe_session_subscribe(bi->src, bi->filters[i]->filter, bi->src_qos,
-                                    on_subscribed, bi->filters[i]);
+        /* Retain As Published: live messages keep their RETAIN flag, so
+         * the destination's `retain: Keep` can carry it */
+        aioe_subscribe_options *so = NULL;
+        rc = aioe_subscribe_options_new(&so);
+        if (rc == AIOE_OK)
+            rc = aioe_subscribe_options_set_qos(so, bi->src_qos);
+        if (rc == AIOE_OK)
+            rc = aioe_subscribe_options_set_retain_as_published(so, true);
+        if (rc == AIOE_OK)
+            rc = aioe_session_subscribe_with(bi->src, bi->filters[i]->filter, so,
+                                             on_subscribed, bi->filters[i]);
+        aioe_subscribe_options_free(so);
         if (rc != AIOE_OK) {
             snprintf(err, errlen, "cannot subscribe to %s: %s", bi->filters[i]->filter,
                      aioe_strerror(rc));
@@ -578,7 +640,7 @@ static int send_next(bridge_instance *bi, unsigned char **buf, size_t *cap,
     bstore_msg m;
     int rc = bstore_read(bi->store, seq, buf, cap, &m, props, PROPS_INLINE, NULL);
     if (rc == 0) {
-        rc = publish(bi, m.topic, m.payload, m.payload_len, m.retain, seq);
+        rc = publish(bi, &m, seq);
         if (rc != AIOE_OK && rc != AIOE_ERR_WOULD_BLOCK && rc != AIOE_ERR_STATE &&
             rc != AIOE_ERR_NOMEM && rc != AIOE_ERR_CONNECTION) {
             atomic_fetch_add(&bi->dropped_invalid, 1);

@@ -679,10 +679,62 @@ static void test_pubsub_tools(void **state)
     broker_free(b);
 }
 
+/* Content type and user properties travel through the store, the
+ * destination's CloudEvents stage adds its attributes, and with retain:
+ * Keep a live retained message keeps its flag (Retain As Published). */
+static void test_properties_and_cloudevents(void **state)
+{
+    (void)state;
+    broker *a, *b;
+    start_brokers(&a, &b);
+    char *ea = endpoint_yaml("site", broker_port(a, 0), NULL);
+    char *eb = endpoint_yaml("cloud", broker_port(b, 0),
+                             "    retain: Keep\n    cloudEventAttributes: CreateOrRemap\n");
+    char *df = dataflow_yaml("props", "site", "cloud", "plant/#", "out/${inputTopic}", NULL, 0);
+    char *yaml = write_yaml("props.yaml", ea, eb, df);
+    char *sd = harness_mkdir("state-props");
+    const char *args[] = {"--state-dir", sd, "--reconnect-max-ms", "500", yaml, NULL};
+    bridge_proc bp = bridge_spawn(args);
+    assert_true(bridge_wait_log(&bp, "subscribed to plant/#", 1, WAIT_MS));
+    observer *o = observe(b, "out/#");
+
+    static const char *const props[] = { "site", "plant-7", "line", "4" };
+    harness_pub msg = { .topic = "plant/oven", .payload = "21", .payload_len = 2, .qos = 1,
+                        .retain = true, .content_type = "application/json",
+                        .user_props = props, .user_prop_pairs = 2 };
+    harness_client_opts co;
+    memset(&co, 0, sizeof co);
+    harness_client_opts_for(a, 0, &co);
+    assert_int_equal(harness_publish_opts(&co, &msg, 1), 0);
+    assert_int_equal(observer_wait(o, 1, WAIT_MS), 1);
+    const observer_msg *m = observer_get(o, 0);
+    assert_string_equal(m->topic, "out/plant/oven");
+    assert_string_equal(m->content_type, "application/json");
+    assert_string_equal(m->user_props[0].name, "site");
+    assert_string_equal(m->user_props[1].name, "line");
+    assert_string_equal(observer_msg_prop(m, "specversion"), "1.0");
+    assert_string_equal(observer_msg_prop(m, "source"), "aio://cloud");
+    assert_string_equal(observer_msg_prop(m, "subject"), "out/plant/oven");
+    assert_non_null(observer_msg_prop(m, "id"));
+
+    /* the destination broker now holds it as retained */
+    observer *late = observe(b, "out/#");
+    assert_int_equal(observer_wait(late, 1, WAIT_MS), 1);
+    assert_true(observer_get(late, 0)->retain);
+
+    assert_int_equal(bridge_stop(&bp), 0);
+    observer_free(late);
+    observer_free(o);
+    free(ea); free(eb); free(df); free(yaml); free(sd); free(bp.log);
+    broker_free(a);
+    broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_properties_and_cloudevents),
         cmocka_unit_test(test_sigkill_and_broker_restart),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_shared_instances),
