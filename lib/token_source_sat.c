@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "aioendpoint/common.h"
 #include "jwt.h"
@@ -20,8 +21,10 @@ typedef struct sat_source {
     char *path;
     struct stat last_st;
     bool have_st;
-    unsigned char *last;   /* contents of the last fetch */
-    size_t last_len;
+    /* SHA-256 of the raw contents of the last fetch, for changed(): no
+     * second copy of the token is kept for the life of the session */
+    unsigned char last_digest[32];
+    bool have_last;
 } sat_source;
 
 void aioe_token_clear(aioe_token *t)
@@ -43,6 +46,12 @@ void aioe_token_source_destroy(aioe_token_source *src)
         src->ops->destroy(src->self);
     if (src)
         memset(src, 0, sizeof *src);
+}
+
+static bool digest(const unsigned char *d, size_t len, unsigned char md[32])
+{
+    unsigned int n = 0;
+    return EVP_Digest(d, len, md, &n, EVP_sha256(), NULL) == 1 && n == 32;
 }
 
 /* Token file contents are the secret itself: wipe before free. */
@@ -87,17 +96,18 @@ static int sat_fetch(void *self, aioe_token *out, char *err, size_t errlen)
         snprintf(err, errlen, "service account token file %s is empty", s->path);
         return AIOE_ERR_AUTH;
     }
-    /* remember the raw contents for changed() */
-    wipe_free(s->last, s->last_len);
-    s->last = data;
-    s->last_len = len;
+    /* remember a digest of the raw contents for changed() */
+    s->have_last = digest(data, len, s->last_digest);
     s->last_st = st;
     s->have_st = have_st;
 
     out->data = malloc(tlen);
-    if (!out->data)
+    if (!out->data) {
+        wipe_free(data, len);
         return AIOE_ERR_NOMEM;
+    }
     memcpy(out->data, data + start, tlen);
+    wipe_free(data, len);
     out->len = tlen;
     aioe_jwt_claims c;
     if (aioe_jwt_read_claims((const char *)out->data, tlen, &c) == AIOE_OK) {
@@ -122,8 +132,9 @@ static bool sat_changed(void *self)
     size_t len;
     if (aioe_read_file(s->path, SAT_MAX_BYTES, &data, &len) != AIOE_OK)
         return false;
-    bool differs = len != s->last_len || !s->last ||
-                   memcmp(data, s->last, len) != 0;
+    unsigned char md[32];
+    bool differs = !s->have_last || !digest(data, len, md) ||
+                   memcmp(md, s->last_digest, sizeof md) != 0;
     size_t start;
     if (trim_len(data, len, &start) == 0)
         differs = false; /* half-written or emptied: wait for real content */
@@ -141,7 +152,7 @@ static void sat_destroy(void *self)
     if (!s)
         return;
     free(s->path);
-    wipe_free(s->last, s->last_len);
+    OPENSSL_cleanse(s->last_digest, sizeof s->last_digest);
     free(s);
 }
 
