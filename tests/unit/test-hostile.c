@@ -1,6 +1,7 @@
 /* Hostile input below the session API: token files of gigabytes (sparse),
  * zero bytes, directories, symlink loops, FIFOs and character devices in
- * place of files; resource references that try to leave their directory;
+ * place of files, files nobody may read; resource references that try to
+ * leave their directory;
  * certificate files holding garbage; keys that do not match the
  * certificate; hostile numbers in JWT claims and token responses (found by
  * the fuzz targets: regression cases). Every case must end with a clear
@@ -478,6 +479,39 @@ static void hostile_numbers(void **state)
     mi_token_clear(&t);
 }
 
+/* ---- unreadable files ------------------------------------------------ */
+
+/* Mode 000 files. Root ignores file modes, so when running as root the
+ * check runs in a child that has dropped to nobody (65534). */
+static int unreadable_child(const char *path)
+{
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        return 98;
+    int a = sat_fetch_rc(path);
+    unsigned char *d = NULL;
+    size_t n;
+    int b = aioe_read_file(path, AIOE_RESOURCE_MAX_BYTES, &d, &n);
+    free(d);
+    /* both must fail cleanly: the token source with AUTH, the reader with IO */
+    return a == AIOE_ERR_AUTH && b == AIOE_ERR_IO ? 0 : 1;
+}
+
+static void unreadable_files(void **state)
+{
+    (void)state;
+    /* a world-traversable directory, so only the file's mode stops nobody */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/open", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(chmod(root, 0755), 0);
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/token", dir);
+    put("open/token", "eyJ.eyJ.sig", 11);
+    assert_int_equal(chmod(p, 0), 0);
+    assert_int_equal(within(3000, unreadable_child, p), 0);
+    assert_int_equal(chmod(root, 0700), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +519,7 @@ int main(void)
         cmocka_unit_test(resources),
         cmocka_unit_test(tls_material),
         cmocka_unit_test(hostile_numbers),
+        cmocka_unit_test(unreadable_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
