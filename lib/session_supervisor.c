@@ -140,6 +140,7 @@ typedef struct supervisor {
     int64_t refresh_at;      /* wall s, 0 = none */
     int64_t token_exp;       /* exp of the token in use */
     int64_t connected_at;    /* monotonic ms of the last CONNACK */
+    int64_t connect_deadline;/* monotonic ms: give up waiting for Paho */
     const char *why;         /* reason for the next connect */
 } supervisor;
 
@@ -342,6 +343,11 @@ static void do_connect(supervisor *sv)
         attempt_failed(sv, rc, -1, false, err);
         return;
     }
+    /* Paho answers every connect with onSuccess or onFailure after at most
+     * its connect timeout; if neither comes (a connection lost between the
+     * socket and CONNACK has been seen to end in neither), do not wait
+     * forever: give up on the attempt a little after that timeout. */
+    sv->connect_deadline = now_ms() + s->opt.connect_timeout_ms + 2000;
     sv->phase = P_CONNECTING;
 }
 
@@ -537,7 +543,10 @@ void *aioe_session_supervisor_main(void *arg)
             unsigned relevant = 0;
             int64_t deadline = -1;
             switch (sv.phase) {
-            case P_CONNECTING: relevant = EV_CONNECT_OK | EV_CONNECT_FAIL; break;
+            case P_CONNECTING:
+                relevant = EV_CONNECT_OK | EV_CONNECT_FAIL | EV_LOST;
+                deadline = sv.connect_deadline;
+                break;
             case P_CONNECTED:
                 relevant = EV_LOST;
                 if (s->tokens.ops)
@@ -579,6 +588,8 @@ void *aioe_session_supervisor_main(void *arg)
         switch (sv.phase) {
         case P_CONNECTING:
             s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL);
+            if (!(ev & (EV_CONNECT_OK | EV_CONNECT_FAIL)))
+                s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
             break;
         case P_CONNECTED:
             s->events &= ~(unsigned)EV_LOST;
@@ -593,10 +604,20 @@ void *aioe_session_supervisor_main(void *arg)
 
         switch (sv.phase) {
         case P_CONNECTING:
-            if (ev & EV_CONNECT_OK)
+            if (ev & EV_CONNECT_OK) {
                 handle_connected(&sv, present, recv_max, max_packet);
-            else if (ev & EV_CONNECT_FAIL)
+            } else if (ev & EV_CONNECT_FAIL) {
                 handle_connect_fail(&sv, reason, code, tls_err, detail);
+            } else {
+                /* lost before CONNACK, or Paho never answered: abandon the
+                 * attempt (so a late answer cannot race the next one) */
+                MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+                d.timeout = 0;
+                MQTTAsync_disconnect(s->client, &d);
+                handle_connect_fail(&sv, -1, -1, false,
+                                    (ev & EV_LOST) ? "connection lost before CONNACK"
+                                                   : "no answer to CONNECT in time");
+            }
             break;
         case P_CONNECTED:
             if (ev & EV_LOST)
