@@ -279,13 +279,14 @@ static void fail_records(aioe_session *s, int status, bool only_forgotten)
  * the list without the lock): an unsubscribed entry becomes `dead` and is
  * reused if the same filter is subscribed again. */
 
-static void sub_report(sub_entry *e, int status, int reason)
+/* Calls and clears one of e's callbacks (*cb is e->cb or e->unsub_cb). */
+static void report(sub_entry *e, aioe_subscribe_cb *cbp, void **udp, int status, int reason)
 {
     aioe_session *s = e->session;
     pthread_mutex_lock(&s->mu);
-    aioe_subscribe_cb cb = e->cb;
-    void *ud = e->user_data;
-    e->cb = NULL;
+    aioe_subscribe_cb cb = *cbp;
+    void *ud = *udp;
+    *cbp = NULL;
     pthread_mutex_unlock(&s->mu);
     if (cb) {
         aioe_session *prev = aioe_session_enter_callback(s);
@@ -294,19 +295,14 @@ static void sub_report(sub_entry *e, int status, int reason)
     }
 }
 
+static void sub_report(sub_entry *e, int status, int reason)
+{
+    report(e, &e->cb, &e->user_data, status, reason);
+}
+
 static void unsub_report(sub_entry *e, int status, int reason)
 {
-    aioe_session *s = e->session;
-    pthread_mutex_lock(&s->mu);
-    aioe_subscribe_cb cb = e->unsub_cb;
-    void *ud = e->unsub_data;
-    e->unsub_cb = NULL;
-    pthread_mutex_unlock(&s->mu);
-    if (cb) {
-        aioe_session *prev = aioe_session_enter_callback(s);
-        cb(s, status, reason, ud);
-        aioe_session_leave_callback(prev);
-    }
+    report(e, &e->unsub_cb, &e->unsub_data, status, reason);
 }
 
 static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)

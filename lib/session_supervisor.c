@@ -451,6 +451,21 @@ static void start_rotation(supervisor *sv, const char *why)
     sv->phase = P_ROTATING;
 }
 
+/* Waits on s->cv (s->mu held; the condition uses CLOCK_MONOTONIC) for at
+ * most left_ms. */
+static void timed_wait(aioe_session *s, int64_t left_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += left_ms / 1000;
+    ts.tv_nsec += (left_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
 static bool wait_until(aioe_session *s, int64_t deadline,
                        bool (*done)(const aioe_session *))
 {
@@ -460,15 +475,7 @@ static bool wait_until(aioe_session *s, int64_t deadline,
         int64_t left = deadline - now_ms();
         if (left <= 0)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        timed_wait(s, left);
     }
     pthread_mutex_unlock(&s->mu);
     return ok;
@@ -563,16 +570,7 @@ void *aioe_session_supervisor_main(void *arg)
             if (deadline < 0) {
                 pthread_cond_wait(&s->cv, &s->mu);
             } else {
-                int64_t left = deadline - now_ms();
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += left / 1000;
-                ts.tv_nsec += (left % 1000) * 1000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+                timed_wait(s, deadline - now_ms());
             }
         }
         unsigned ev = s->events;

@@ -324,14 +324,14 @@ aioe_dataflow *aioe_dataflow_ref(const aioe_dataflow *df)
 {
     aioe_dataflow *mut = (aioe_dataflow *)df;
     if (mut)
-        atomic_fetch_add_explicit(&mut->refs, 1, memory_order_relaxed);
+        aioe_refcount_inc(&mut->refs);
     return mut;
 }
 
 void aioe_dataflow_unref(const aioe_dataflow *df)
 {
     aioe_dataflow *mut = (aioe_dataflow *)df;
-    if (mut && atomic_fetch_sub_explicit(&mut->refs, 1, memory_order_acq_rel) == 1)
+    if (mut && aioe_refcount_dec(&mut->refs))
         aioe_dataflow_destroy(mut);
 }
 
@@ -339,14 +339,14 @@ aioe_profile *aioe_profile_ref(const aioe_profile *p)
 {
     aioe_profile *mut = (aioe_profile *)p;
     if (mut)
-        atomic_fetch_add_explicit(&mut->refs, 1, memory_order_relaxed);
+        aioe_refcount_inc(&mut->refs);
     return mut;
 }
 
 void aioe_profile_unref(const aioe_profile *p)
 {
     aioe_profile *mut = (aioe_profile *)p;
-    if (mut && atomic_fetch_sub_explicit(&mut->refs, 1, memory_order_acq_rel) == 1)
+    if (mut && aioe_refcount_dec(&mut->refs))
         aioe_profile_destroy(mut);
 }
 

@@ -210,14 +210,14 @@ aioe_endpoint *aioe_endpoint_ref(const aioe_endpoint *ep)
 {
     aioe_endpoint *mut = (aioe_endpoint *)ep; /* the count is not the value */
     if (mut)
-        atomic_fetch_add_explicit(&mut->refs, 1, memory_order_relaxed);
+        aioe_refcount_inc(&mut->refs);
     return mut;
 }
 
 void aioe_endpoint_unref(const aioe_endpoint *ep)
 {
     aioe_endpoint *mut = (aioe_endpoint *)ep;
-    if (mut && atomic_fetch_sub_explicit(&mut->refs, 1, memory_order_acq_rel) == 1)
+    if (mut && aioe_refcount_dec(&mut->refs))
         aioe_endpoint_destroy(mut);
 }
 

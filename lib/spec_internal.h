@@ -117,6 +117,18 @@ bool aioe_result_add_error(aioe_parse_result *res, unsigned line,
 
 aioe_parse_result *aioe_result_new(const char *file);
 
+/* Reference counts of the immutable resource objects. */
+static inline void aioe_refcount_inc(atomic_uint *refs)
+{
+    atomic_fetch_add_explicit(refs, 1, memory_order_relaxed);
+}
+
+/* True when this call dropped the last reference. */
+static inline bool aioe_refcount_dec(atomic_uint *refs)
+{
+    return atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
+}
+
 aioe_endpoint *aioe_endpoint_alloc(void);
 void aioe_endpoint_destroy(aioe_endpoint *ep);
 void aioe_dataflow_destroy(aioe_dataflow *df);
