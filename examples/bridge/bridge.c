@@ -102,14 +102,15 @@ struct bridge_instance {
 
 static bridge_instance *g_instances[MAX_INSTANCES];
 static pthread_mutex_t g_instances_mu = PTHREAD_MUTEX_INITIALIZER;
-static aioe_log_level g_log_level = AIOE_LOG_INFO;
+/* set when an instance is made, read by every thread that logs */
+static atomic_int g_log_level = AIOE_LOG_INFO;
 
 static void blog(aioe_log_level lvl, const bridge_instance *bi, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void blog(aioe_log_level lvl, const bridge_instance *bi, const char *fmt, ...)
 {
-    if (lvl > g_log_level)
+    if ((int)lvl > atomic_load_explicit(&g_log_level, memory_order_relaxed))
         return;
     static const char *names[] = {"error", "warning", "info", "debug"};
     char line[1024];
@@ -742,7 +743,7 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
                         char *err, size_t errlen)
 {
     *out = NULL;
-    g_log_level = opts->log_level;
+    atomic_store_explicit(&g_log_level, (int)opts->log_level, memory_order_relaxed);
     bridge_instance *bi = calloc(1, sizeof *bi);
     if (!bi) {
         snprintf(err, errlen, "out of memory");
