@@ -23,7 +23,7 @@
 /* ---- a fake broker ---------------------------------------------------- */
 
 typedef enum fake_mode {
-    FAKE_CONNACK,          /* CONNACK with `code`, then keep the socket open */
+    FAKE_CONNACK,          /* CONNACK with `code`, then close */
     FAKE_CLOSE_AT_ACCEPT,  /* close at once */
     FAKE_CLOSE_AFTER_CONNECT, /* read CONNECT, close without CONNACK */
     FAKE_GARBAGE,          /* read CONNECT, answer bytes that are no CONNACK */
@@ -119,7 +119,13 @@ static void *fake_main(void *arg)
                 if (f->mode == FAKE_CONNACK) {
                     /* v5 CONNACK: flags 0, reason, properties length 0 */
                     unsigned char ack[] = { 0x20, 3, 0, (unsigned char)f->code, 0 };
-                    keep = write(c, ack, sizeof ack) == sizeof ack;
+                    /* MQTT 5 §3.2.2.2: after a refusal the server closes the
+                     * connection. (Keeping it open made Paho leak a 122 KiB
+                     * buffer now and then when the session was stopped
+                     * during the next attempt.) */
+                    if (write(c, ack, sizeof ack) != sizeof ack) {
+                        /* closing anyway */
+                    }
                 } else if (f->mode == FAKE_GARBAGE) {
                     static const unsigned char junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
                     keep = write(c, junk, sizeof junk - 1) > 0;
