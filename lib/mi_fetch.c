@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
+#include "curl_loader.h"
 #include <openssl/crypto.h>
 
 #include "aioendpoint/common.h"
@@ -49,14 +49,15 @@ static void wipe_free(char *s, size_t n)
 /* Appends "&name=<escaped value>" (or "?" first) to a malloc'd string. */
 static int append_param(char **s, const char *name, const char *value)
 {
-    char *esc = curl_easy_escape(NULL, value, 0);
+    const aioe_curl_api *C = aioe_curl(NULL);
+    char *esc = C ? C->easy_escape(NULL, value, 0) : NULL;
     if (!esc)
-        return AIOE_ERR_NOMEM;
+        return C ? AIOE_ERR_NOMEM : AIOE_ERR_UNSUPPORTED;
     size_t n = strlen(*s) + strlen(name) + strlen(esc) + 3;
     char *r = malloc(n);
     if (r)
         snprintf(r, n, "%s%s%s=%s", *s, strchr(*s, '?') ? "&" : "?", name, esc);
-    curl_free(esc);
+    C->free(esc);
     if (!r)
         return AIOE_ERR_NOMEM;
     free(*s);
@@ -88,7 +89,8 @@ static int build_get_url(const mi_config *c, char **out)
 
 static char *form_field(const char *name, const char *value, bool first)
 {
-    char *esc = curl_easy_escape(NULL, value, 0);
+    const aioe_curl_api *C = aioe_curl(NULL);
+    char *esc = C ? C->easy_escape(NULL, value, 0) : NULL;
     if (!esc)
         return NULL;
     size_t n = strlen(name) + strlen(esc) + 3;
@@ -96,7 +98,7 @@ static char *form_field(const char *name, const char *value, bool first)
     if (r)
         snprintf(r, n, "%s%s=%s", first ? "" : "&", name, esc);
     OPENSSL_cleanse(esc, strlen(esc));
-    curl_free(esc);
+    C->free(esc);
     return r;
 }
 

@@ -6,21 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
+
+#include "curl_loader.h"
 
 #include "aioendpoint/common.h"
 #include "mi.h"
 
 #define MI_HTTP_MAX_BODY (1024 * 1024)
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void mi_http_resp_clear(mi_http_resp *r)
 {
@@ -74,61 +67,61 @@ int mi_http_curl(void *ctx, const mi_http_req *req, mi_http_resp *resp)
 {
     (void)ctx;
     memset(resp, 0, sizeof *resp);
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        snprintf(resp->transport_error, sizeof resp->transport_error,
-                 "libcurl initialisation failed");
-        return AIOE_ERR_INTERNAL;
+    const char *why = NULL;
+    const aioe_curl_api *C = aioe_curl(&why);
+    if (!C) {
+        snprintf(resp->transport_error, sizeof resp->transport_error, "%s", why);
+        return AIOE_ERR_UNSUPPORTED;
     }
-    CURL *c = curl_easy_init();
+    CURL *c = C->easy_init();
     if (!c)
         return AIOE_ERR_NOMEM;
     struct curl_slist *hl = NULL;
     for (const char *const *h = req->headers; h && *h; h++) {
-        struct curl_slist *n = curl_slist_append(hl, *h);
+        struct curl_slist *n = C->slist_append(hl, *h);
         if (!n) {
-            curl_slist_free_all(hl);
-            curl_easy_cleanup(c);
+            C->slist_free_all(hl);
+            C->easy_cleanup(c);
             return AIOE_ERR_NOMEM;
         }
         hl = n;
     }
     body_buf b = { 0 };
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, req->url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)req->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    C->easy_setopt(c, CURLOPT_URL, req->url);
+    C->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    C->easy_setopt(c, CURLOPT_NOPROXY, "*");
+    C->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    C->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    C->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+    C->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)req->timeout_ms);
+    C->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    C->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    C->easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    C->easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    C->easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (req->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+        C->easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
     if (hl)
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        C->easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     if (req->body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
+        C->easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        C->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
     } else if (req->method && strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        C->easy_setopt(c, CURLOPT_POSTFIELDS, "");
     }
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = C->easy_perform(c);
     int status = AIOE_OK;
     if (rc == CURLE_OK) {
         long code = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        C->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         resp->status = (int)code;
         curl_off_t ra = 0;
-        if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
+        if (C->easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
             ra > 0 && ra < 3600)
             resp->retry_after_s = (uint32_t)ra;
         struct curl_header *h = NULL;
-        if (curl_easy_header(c, "WWW-Authenticate", 0, CURLH_HEADER, -1, &h)
+        if (C->easy_header(c, "WWW-Authenticate", 0, CURLH_HEADER, -1, &h)
             == CURLHE_OK && h && h->value &&
             !(resp->www_authenticate = strdup(h->value)))
             status = AIOE_ERR_NOMEM;
@@ -141,7 +134,7 @@ int mi_http_curl(void *ctx, const mi_http_req *req, mi_http_resp *resp)
         resp->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
         snprintf(resp->transport_error, sizeof resp->transport_error, "%s",
                  b.too_big ? "response larger than 1 MiB" :
-                 *errbuf ? errbuf : curl_easy_strerror(rc));
+                 *errbuf ? errbuf : C->easy_strerror(rc));
         status = resp->timed_out ? AIOE_ERR_TIMEOUT :
                  (rc == CURLE_PEER_FAILED_VERIFICATION ||
                   rc == CURLE_SSL_CONNECT_ERROR ||
@@ -152,7 +145,7 @@ int mi_http_curl(void *ctx, const mi_http_req *req, mi_http_resp *resp)
         OPENSSL_cleanse(b.data, b.len);
         free(b.data);
     }
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
+    C->slist_free_all(hl);
+    C->easy_cleanup(c);
     return status;
 }
