@@ -114,6 +114,12 @@ int mi_parse_token_response(const char *body, size_t len, int64_t now,
                  "or exp");
         goto out;
     }
+    if (now > 0 && exp <= now) {
+        /* sending it would only get the CONNECT refused */
+        snprintf(err, errlen, "token response holds a token that has already "
+                 "expired (%lld s ago)", (long long)(now - exp));
+        goto out;
+    }
     out->access_token = malloc(slen + 1);
     if (!out->access_token) {
         rc = AIOE_ERR_NOMEM;

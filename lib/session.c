@@ -6,6 +6,7 @@
  * made by our own supervisor. */
 #include <errno.h>
 #include <stdio.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -128,6 +129,21 @@ static int build_uri(aioe_session *s)
     return AIOE_OK;
 }
 
+/* localhost, 127.0.0.0/8, ::1 (and IPv4-mapped 127/8). */
+static bool is_loopback_host(const char *host)
+{
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "localhost.") == 0)
+        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) ||
+               (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false;
+}
+
 int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
                      const char *instance_name, const aioe_session_options *opts)
 {
@@ -175,6 +191,11 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
         aioe_session_free(s);
         return rc;
     }
+    if (!s->tls && !is_loopback_host(aioe_endpoint_host(ep)))
+        aioe_session_log(s, AIOE_LOG_WARNING,
+                         "tls.mode is Disabled for %s, which is not a loopback "
+                         "address: credentials and messages will cross the network "
+                         "unencrypted", aioe_endpoint_host(ep));
     s->resolver.root = s->opt.resource_dir;
     s->resolver.cb = s->opt.resolver_cb;
     s->resolver.cb_data = s->opt.resolver_data;

@@ -258,6 +258,14 @@ static void parse_numbers_opaque_token(void **state)
                                              sizeof err), AIOE_OK);
     assert_int_equal(tok.exp, now + 600);
     mi_token_clear(&tok);
+    /* a token that has already expired is refused, not sent */
+    b = "{\"access_token\":\"x\",\"expires_on\":1699999000}";
+    assert_int_equal(mi_parse_token_response(b, strlen(b), now, &tok, err,
+                                             sizeof err), AIOE_ERR_PROTOCOL);
+    assert_non_null(strstr(err, "already expired (1000 s ago)"));
+    b = "{\"access_token\":\"x\",\"expires_in\":0}";
+    assert_int_equal(mi_parse_token_response(b, strlen(b), now, &tok, err,
+                                             sizeof err), AIOE_ERR_PROTOCOL);
 }
 
 static void parse_rejects_bad_responses(void **state)

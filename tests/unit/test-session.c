@@ -261,10 +261,55 @@ static void start_refuses_bad_material(void **state)
     aioe_parse_result_free(res);
 }
 
+/* tls.mode: Disabled towards a host that is not loopback is allowed but
+ * said out loud, when the session is made (before any connection). */
+static char warned[512];
+
+static void capture_log(aioe_session *s, aioe_log_level l, const char *m, void *ud)
+{
+    (void)s;
+    (void)ud;
+    if (l == AIOE_LOG_WARNING && strstr(m, "unencrypted"))
+        snprintf(warned, sizeof warned, "%s", m);
+}
+
+static void plaintext_warning(void **state)
+{
+    (void)state;
+    static const struct { const char *host; bool warn; } cases[] = {
+        { "mqtt.example.com:1883", true }, { "10.1.2.3:1883", true },
+        { "\"[fd00::1]:1883\"", true }, { "localhost:1883", false },
+        { "127.0.0.1:1883", false }, { "127.9.9.9:1883", false },
+        { "\"[::1]:1883\"", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, EP_HEAD "    host: %s\n"
+                 "    authentication: {method: Anonymous}\n    tls: {mode: Disabled}\n",
+                 cases[i].host);
+        aioe_parse_result *res = parse(yaml);
+        aioe_session_options *o = NULL;
+        assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+        assert_int_equal(aioe_session_options_set_log_callback(o, AIOE_LOG_INFO, capture_log,
+                                                               NULL), AIOE_OK);
+        warned[0] = '\0';
+        aioe_session *s = NULL;
+        assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "w", o),
+                         AIOE_OK);
+        if (cases[i].warn != (warned[0] != '\0'))
+            fprintf(stderr, "host %s: warned '%s'\n", cases[i].host, warned);
+        assert_int_equal(cases[i].warn, warned[0] != '\0');
+        aioe_session_free(s);
+        aioe_session_options_free(o);
+        aioe_parse_result_free(res);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reason_classification),
+        cmocka_unit_test(plaintext_warning),
         cmocka_unit_test(publish_window),
         cmocka_unit_test(publish_packet_size),
         cmocka_unit_test(tls_verify_classification),
