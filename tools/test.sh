@@ -5,7 +5,8 @@
 #   2. build/test  gcc, -Wall -Wextra -Werror: every meson test suite
 #   3. build/asan  gcc, ASan + UBSan, leaks fatal: every suite except
 #                  `abi` and `install` (sanitizers change the exports)
-#   4. build/fuzz  clang, ASan+UBSan: suite `fuzz`, a short bounded libFuzzer
+#   4. build/tsan  gcc, ThreadSanitizer: the unit and integration suites
+#   5. build/fuzz  clang, ASan+UBSan: suite `fuzz`, a short bounded libFuzzer
 #                  run of each target in tests/fuzz/
 #
 # The last line printed is "N passed, N failed" (", N skipped" when some
@@ -13,8 +14,8 @@
 # non-zero when any test failed or any build could not be configured or
 # compiled (each such step counts as one failure).
 #
-# Options: --no-asan skips the sanitizer build (quicker local runs; CI never
-# passes it).
+# Options: --no-asan skips the ASan and TSan builds (quicker local runs; CI
+# never passes it).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
@@ -169,7 +170,17 @@ if [[ $run_asan -eq 1 ]]; then
     unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
-# --- 3. Short fuzz run (clang, libFuzzer). ---------------------------------
+# --- 3. ThreadSanitizer: unit and integration suites; any race fails. ------
+# (Paho itself is not instrumented: races inside it are not seen.)
+if [[ $run_asan -eq 1 ]]; then
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+    run_build "gcc, ThreadSanitizer, unit+integration" build/tsan "${common_opts[@]}" \
+        -Db_sanitize=thread -Db_lundef=false -Dbench=false -- \
+        --suite unit --suite integration --timeout-multiplier 3
+    unset TSAN_OPTIONS
+fi
+
+# --- 4. Short fuzz run (clang, libFuzzer). ---------------------------------
 # Runs when tests/fuzz/meson.build exists and meson_options.txt has `fuzz`.
 # Contract with tests/fuzz/meson.build: with -Dfuzz=true and clang it builds
 # the libFuzzer targets and registers each short, bounded run over its seed
