@@ -39,6 +39,8 @@ struct aioe_session_options {
     char *ce_target;        /* CloudEvents stage (session_message.c); */
     char *ce_content_type;  /* NULL: defaults */
     char *ce_schema;
+    uint32_t max_token_bytes;   /* 0: the MQTT limit, 65535 */
+    size_t max_queued_bytes;    /* 0: bounded by the window only */
 };
 
 /* One accepted publish. Records come from a pool and go back only when
@@ -53,6 +55,7 @@ typedef struct pub_record {
     uint64_t gen;
     int token;          /* Paho token, 0 until known */
     int qos;
+    size_t bytes;       /* encoded PUBLISH size, counted in outstanding_bytes */
     bool in_use, reported, paho_done;
 } pub_record;
 
@@ -128,6 +131,7 @@ struct aioe_session {
     /* publish window */
     size_t window;
     size_t outstanding;
+    size_t outstanding_bytes;   /* sum of the outstanding records' bytes */
     uint32_t max_packet;        /* server's Maximum Packet Size, 0 = none */
     uint64_t gen;
     pub_record *free_recs;

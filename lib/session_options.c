@@ -181,3 +181,11 @@ int aioe_session_last_reason_code(const aioe_session *cs)
     pthread_mutex_unlock(&s->mu);
     return r;
 }
+
+int aioe_session_options_set_max_token_bytes(aioe_session_options *o, uint32_t max_bytes)
+{
+    if (!o || max_bytes > 65535)
+        return AIOE_ERR_INVALID_ARG;
+    o->max_token_bytes = max_bytes;
+    return AIOE_OK;
+}

@@ -90,6 +90,7 @@ static bool rec_report(aioe_session *s, pub_record *r)
         r->next->prev = r->prev;
     r->prev = r->next = NULL;
     s->outstanding--;
+    s->outstanding_bytes -= r->bytes;
     return true;
 }
 
@@ -155,7 +156,11 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
         pthread_mutex_unlock(&s->mu);
         return AIOE_ERR_TOO_LARGE;
     }
-    if (s->outstanding >= s->window) {
+    size_t bytes = aioe_pubsub_publish_size(strlen(topic), len + props_len, msg->qos);
+    if (s->outstanding >= s->window ||
+        /* the byte bound; a message alone in the window always goes */
+        (s->opt.max_queued_bytes && s->outstanding > 0 &&
+         s->outstanding_bytes + bytes > s->opt.max_queued_bytes)) {
         pthread_mutex_unlock(&s->mu);
         return AIOE_ERR_WOULD_BLOCK;
     }
@@ -164,6 +169,8 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
         pthread_mutex_unlock(&s->mu);
         return AIOE_ERR_NOMEM;
     }
+    r->bytes = bytes;
+    s->outstanding_bytes += bytes;
     r->cb = cb;
     r->user_data = user_data;
     r->qos = msg->qos;
@@ -223,6 +230,14 @@ size_t aioe_session_publish_window(const aioe_session *cs)
     size_t w = s->window;
     pthread_mutex_unlock(&s->mu);
     return w;
+}
+
+int aioe_session_options_set_max_queued_bytes(aioe_session_options *opts, size_t max_bytes)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    opts->max_queued_bytes = max_bytes;
+    return AIOE_OK;
 }
 
 size_t aioe_session_publish_outstanding(const aioe_session *cs)

@@ -222,6 +222,14 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
                      "limit for Authentication Data", s->tokens.ops->auth_method);
             return AIOE_ERR_AUTH;
         }
+        if (s->opt.max_token_bytes && tok.len > s->opt.max_token_bytes) {
+            size_t n = tok.len;
+            aioe_token_clear(&tok);
+            snprintf(err, errlen, "%s token is %zu bytes, more than the configured "
+                     "maximum of %u", s->tokens.ops->auth_method, n,
+                     (unsigned)s->opt.max_token_bytes);
+            return AIOE_ERR_TOO_LARGE;
+        }
     }
     rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
     if (rc != AIOE_OK) {

@@ -180,6 +180,16 @@ AIOE_API int aioe_session_options_set_cloudevents(aioe_session_options *opts,
                                                   const char *content_type,
                                                   const char *schema);
 
+/**
+ * Bounds the bytes of publishes outstanding (accepted, not yet completed)
+ * as well as their number: a publish that would take the total (encoded
+ * PUBLISH sizes) over @p max_bytes returns AIOE_ERR_WOULD_BLOCK, unless
+ * the window is empty (one message of any allowed size can always go).
+ * 0, the default, leaves only the message-count window.
+ */
+AIOE_API int aioe_session_options_set_max_queued_bytes(aioe_session_options *opts,
+                                                       size_t max_bytes);
+
 /* ---- received messages ------------------------------------------------- */
 
 /** The DUP flag: the broker may have delivered this message before. */

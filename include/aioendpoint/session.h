@@ -203,6 +203,14 @@ AIOE_API int aioe_session_options_set_message_callback(
  */
 AIOE_API int aioe_session_options_set_resource_dir(aioe_session_options *opts,
                                                    const char *dir);
+/**
+ * Largest token (service account or managed identity) a connect may send,
+ * in bytes: 1..65535, or 0 for the MQTT limit of 65535 (the default). A
+ * larger token fails the attempt with AIOE_ERR_TOO_LARGE, before anything
+ * is sent.
+ */
+AIOE_API int aioe_session_options_set_max_token_bytes(aioe_session_options *opts,
+                                                      uint32_t max_bytes);
 /** Replaces the directory layout with a host callback (NULL restores it). */
 AIOE_API int aioe_session_options_set_resolver(aioe_session_options *opts,
                                                aioe_resolver_cb cb,

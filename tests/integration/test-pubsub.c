@@ -545,6 +545,107 @@ static void subscribe_options_checks(void **state)
     assert_int_equal(aioe_message_payload_format(NULL), -1);
 }
 
+/* ---- configurable limits ------------------------------------------------ */
+
+static void queued_bytes_bound(void **state)
+{
+    (void)state;
+    broker *b = start_broker(false);
+    aioe_parse_result *res = endpoint_for(b, NULL);
+    recorder *r = recorder_new();
+    aioe_session_options *o = NULL;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    assert_int_equal(aioe_session_options_set_max_queued_bytes(NULL, 1), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_session_options_set_max_queued_bytes(o, 600), AIOE_OK);
+    aioe_session_options_set_state_callback(o, fx_on_state, r);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "bytes", o),
+                     AIOE_OK);
+    aioe_session_options_free(o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+
+    /* With the broker stalled nothing completes: two 250-byte messages fit
+     * in 600 bytes, the third does not, although the window has room. */
+    static char payload[250];
+    memset(payload, 'p', sizeof payload);
+    assert_int_equal(broker_pause(b), 0);
+    assert_int_equal(aioe_session_publish(s, "qb/1", payload, 250, 1, false, fx_on_published, r),
+                     AIOE_OK);
+    assert_int_equal(aioe_session_publish(s, "qb/2", payload, 250, 1, false, fx_on_published, r),
+                     AIOE_OK);
+    assert_int_equal(aioe_session_publish(s, "qb/3", payload, 250, 1, false, fx_on_published, r),
+                     AIOE_ERR_WOULD_BLOCK);
+    assert_int_equal(aioe_session_publish_outstanding(s), 2);
+    assert_int_equal(broker_resume(b), 0);
+    size_t two = 2;
+    assert_true(fx_wait(r, pred_pub_done, &two, WAIT_MS));
+    assert_int_equal(r->last_pub_status, AIOE_OK);
+    assert_int_equal(aioe_session_publish(s, "qb/3", payload, 250, 1, false, fx_on_published, r),
+                     AIOE_OK);
+    size_t three = 3;
+    assert_true(fx_wait(r, pred_pub_done, &three, WAIT_MS));
+    /* a message larger than the bound still goes when it is alone */
+    static char big[1000];
+    assert_int_equal(aioe_session_publish(s, "qb/big", big, sizeof big, 1, false,
+                                          fx_on_published, r), AIOE_OK);
+    size_t four = 4;
+    assert_true(fx_wait(r, pred_pub_done, &four, WAIT_MS));
+    assert_int_equal(r->last_pub_status, AIOE_OK);
+
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
+static bool pred_too_large(recorder *r, const void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < r->nev; i++)
+        if (r->ev[i].state == AIOE_SESSION_DISCONNECTED && r->ev[i].status == AIOE_ERR_TOO_LARGE &&
+            strstr(r->ev[i].msg, "configured maximum of 100"))
+            return true;
+    return false;
+}
+
+static void token_size_bound(void **state)
+{
+    (void)state;
+    broker *b = start_broker(false);
+    aioe_parse_result *res = fx_endpoint("    host: 127.0.0.1:%d\n" AUTH_SAT TLS_OFF
+                                         "    clientIdPrefix: big-token-\n",
+                                         broker_port(b, 0));
+    char token[300];
+    memset(token, 'k', sizeof token - 1);
+    token[sizeof token - 1] = '\0';
+    token_dir t;
+    fx_token_init(&t, token);
+    recorder *r = recorder_new();
+    aioe_session_options *o = NULL;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    assert_int_equal(aioe_session_options_set_max_token_bytes(o, 65536), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_session_options_set_max_token_bytes(o, 100), AIOE_OK);
+    aioe_session_options_set_state_callback(o, fx_on_state, r);
+    aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
+    aioe_session_options_set_token_file(o, t.path);
+    aioe_session_options_set_reconnect_backoff(o, 5000, 5000);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "x", o), AIOE_OK);
+    aioe_session_options_free(o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    /* the attempt fails before anything is sent, and says why */
+    assert_true(fx_wait(r, pred_too_large, NULL, WAIT_MS));
+    assert_false(broker_log_contains(b, "big-token-x"));
+    assert_true(fx_log_lacks(r, token));
+
+    aioe_session_free(s);
+    fx_token_free(&t);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +656,8 @@ int main(void)
         cmocka_unit_test(retain_keep_and_never),
         cmocka_unit_test(shared_subscriptions_and_unsubscribe),
         cmocka_unit_test(resubscribe_and_restore),
+        cmocka_unit_test(queued_bytes_bound),
+        cmocka_unit_test(token_size_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
