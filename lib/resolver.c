@@ -60,6 +60,23 @@ int aioe_resolver_path(const char *root, aioe_resource_kind kind,
     return AIOE_OK;
 }
 
+const char *aioe_read_file_reason(int rc, int err)
+{
+    if (rc == AIOE_ERR_NOT_FOUND)
+        return "no such file";
+    if (rc == AIOE_ERR_TOO_LARGE)
+        return "larger than the size limit";
+    if (rc == AIOE_ERR_IO && err == EACCES)
+        return "permission denied";
+    if (rc == AIOE_ERR_IO && err == EISDIR)
+        return "is a directory, not a file";
+    if (rc == AIOE_ERR_IO && err == EINVAL)
+        return "is not a regular file";
+    if (rc == AIOE_ERR_IO && err)
+        return strerror(err); /* e.g. "Too many levels of symbolic links" */
+    return aioe_strerror(rc);
+}
+
 int aioe_read_file(const char *path, size_t max, unsigned char **data,
                    size_t *len)
 {
@@ -70,8 +87,13 @@ int aioe_read_file(const char *path, size_t max, unsigned char **data,
     if (fd < 0)
         return errno == ENOENT ? AIOE_ERR_NOT_FOUND : AIOE_ERR_IO;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int frc = fstat(fd, &st);
+    if (frc != 0 || !S_ISREG(st.st_mode)) {
+        /* errno says why for aioe_read_file_reason(): EISDIR for a
+         * directory, EINVAL for a FIFO, socket or device */
+        int e = frc != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         close(fd);
+        errno = e;
         return AIOE_ERR_IO;
     }
     if ((uint64_t)st.st_size > max) {
@@ -268,11 +290,8 @@ int aioe_resolver_get(const aioe_resolver *r, aioe_resource_kind kind,
     errno = 0;
     rc = aioe_read_file(path, AIOE_RESOURCE_MAX_BYTES, &out->data, &out->len);
     if (rc != AIOE_OK) {
-        /* EACCES can only come from open(): say "Permission denied" */
-        bool denied = rc == AIOE_ERR_IO && errno == EACCES;
         snprintf(err, errlen, "%s %s key %s (%s): %s", what, name, key, path,
-                 rc == AIOE_ERR_NOT_FOUND ? "no such file"
-                 : denied ? "permission denied" : aioe_strerror(rc));
+                 aioe_read_file_reason(rc, errno));
         return rc;
     }
     if (!(out->path = strdup(path))) {

@@ -58,6 +58,10 @@ int aioe_resolver_get(const aioe_resolver *r, aioe_resource_kind kind,
                       char *err, size_t errlen);
 void aioe_resource_clear(aioe_resource *res);
 /* Reads a whole regular file (NUL-terminated copy). */
+/* Why aioe_read_file() failed, in words, from its status and the errno
+ * it left ("permission denied", "is a directory, not a file", ...). */
+const char *aioe_read_file_reason(int rc, int err);
+
 int aioe_read_file(const char *path, size_t max, unsigned char **data,
                    size_t *len);
 

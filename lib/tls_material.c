@@ -106,8 +106,15 @@ int aioe_tls_check_client(const unsigned char *cert, size_t cert_len,
         snprintf(err, errlen, "client private key does not match the client certificate");
         goto out;
     }
-    if (inter && inter_len && count_certs(inter, inter_len) < 0) {
-        snprintf(err, errlen, "client intermediate certificates do not parse");
+    bool inter_blank = true;
+    for (size_t i = 0; inter && i < inter_len && inter_blank; i++)
+        inter_blank = inter[i] == ' ' || inter[i] == '\n' || inter[i] == '\r' ||
+                      inter[i] == '\t';
+    /* bytes that hold no certificate at all are a broken file, not "none" */
+    int n_inter = inter && inter_len && !inter_blank ? count_certs(inter, inter_len) : 1;
+    if (n_inter <= 0) {
+        snprintf(err, errlen, "client intermediate certificates %s",
+                 n_inter < 0 ? "do not parse" : "hold no PEM certificate");
         goto out;
     }
     rc = AIOE_OK;

@@ -2,6 +2,7 @@
  * it by writing a new timestamped directory and swapping the ..data
  * symlink, so the path's stat (which follows symlinks) changes inode. We
  * compare contents too, since an in-place rewrite may keep the inode. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +86,8 @@ static int sat_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     int rc = aioe_read_file(s->path, SAT_MAX_BYTES, &data, &len);
     if (rc != AIOE_OK) {
         snprintf(err, errlen, "service account token file %s: %s", s->path,
-                 rc == AIOE_ERR_NOT_FOUND ? "no such file" :
                  rc == AIOE_ERR_TOO_LARGE ? "larger than 64 KiB" :
-                 "cannot be read");
+                 aioe_read_file_reason(rc, errno));
         return AIOE_ERR_AUTH;
     }
     size_t start, tlen = trim_len(data, len, &start);

@@ -30,10 +30,10 @@ static void test_start_refuses_hostile_token_files(void **state)
     struct { const char *name; int kind; const char *needle; } cases[] = {
         { "huge", 0, "larger than 64 KiB" },
         { "empty", 1, "is empty" },
-        { "dir", 2, "cannot be read" },
-        { "loop", 3, "cannot be read" },
-        { "fifo", 4, "cannot be read" },
-        { "devzero", 5, "cannot be read" },
+        { "dir", 2, "is a directory" },
+        { "loop", 3, "symbolic links" },
+        { "fifo", 4, "not a regular file" },
+        { "devzero", 5, "not a regular file" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *p = hostile_path(cases[i].name);

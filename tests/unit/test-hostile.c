@@ -177,7 +177,7 @@ static void token_files(void **state)
     /* a directory */
     assert_int_equal(mkdir(path_of("dir-token"), 0700), 0);
     assert_int_equal(sat_fetch_rc(path_of("dir-token")), AIOE_ERR_AUTH);
-    assert_non_null(strstr(last_err, "cannot be read"));
+    assert_non_null(strstr(last_err, "is a directory, not a file"));
 
     /* symlink loop, dangling symlink */
     assert_int_equal(symlink("loop-b", path_of("loop-a")), 0);
@@ -384,9 +384,8 @@ static void tls_material(void **state)
             assert_true(strlen(err) > 0);
         }
     }
-    /* intermediates: a PEM block that does not parse is refused; bytes
-     * without any PEM block count as "no intermediates" (documented
-     * behaviour of aioe_tls_check_client: only blocks are parsed) */
+    /* intermediates: a PEM block that does not parse is refused, and so
+     * are bytes without any PEM block; an empty or blank file means none */
     assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl,
                                            (const unsigned char *)garbage,
                                            sizeof garbage - 1, (unsigned char *)key, kl,
@@ -394,6 +393,11 @@ static void tls_material(void **state)
                      AIOE_ERR_TLS);
     assert_non_null(strstr(err, "intermediate"));
     assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl, rnd, sizeof rnd,
+                                           (unsigned char *)key, kl, err, sizeof err),
+                     AIOE_ERR_TLS);
+    assert_non_null(strstr(err, "intermediate"));
+    assert_int_equal(aioe_tls_check_client((unsigned char *)cert, cl,
+                                           (const unsigned char *)" \n\t\n", 4,
                                            (unsigned char *)key, kl, err, sizeof err),
                      AIOE_OK);
     EVP_PKEY_free(k1);
