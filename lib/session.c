@@ -171,6 +171,7 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
     s->tls = aioe_endpoint_tls_mode(ep) != AIOE_TLS_DISABLED;
     s->last_reason = -1;
     s->window = aioe_endpoint_max_inflight_messages(ep);
+    s->endpoint_max_packet = aioe_endpoint_max_packet_size(ep); /* once, not per publish */
     int rc = copy_options(s, opts);
     size_t idlen = strlen(prefix) + strlen(instance_name) + 1;
     if (rc == AIOE_OK && !(s->client_id = malloc(idlen)))

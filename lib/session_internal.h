@@ -133,6 +133,7 @@ struct aioe_session {
     size_t outstanding;
     size_t outstanding_bytes;   /* sum of the outstanding records' bytes */
     uint32_t max_packet;        /* server's Maximum Packet Size, 0 = none */
+    uint32_t endpoint_max_packet; /* the endpoint's own limit (Event Grid), 0 = none */
     uint64_t gen;
     pub_record *free_recs;
     pub_record *out_head;       /* outstanding (not reported) records */

@@ -137,12 +137,11 @@ static void on_pub_fail(void *ctx, MQTTAsync_failureData5 *r)
 int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
                      size_t props_len, aioe_publish_cb cb, void *user_data)
 {
-    size_t len = (size_t)msg->payloadlen;
+    size_t len = (size_t)msg->payloadlen, topic_len = strlen(topic);
     /* Event Grid drops the connection on a packet over 512 KiB (and Paho
      * would resend it after every reconnect): refuse it here. 16 bytes cover
      * PUBLISH's fixed header, lengths, packet ID and the property length. */
-    uint32_t max_packet = aioe_endpoint_max_packet_size(s->ep);
-    if (max_packet && len + strlen(topic) + props_len + 16 > max_packet)
+    if (s->endpoint_max_packet && len + topic_len + props_len + 16 > s->endpoint_max_packet)
         return AIOE_ERR_TOO_LARGE;
     pthread_mutex_lock(&s->mu);
     if (!s->accepting || !s->client) {
@@ -150,13 +149,13 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
         return AIOE_ERR_STATE;
     }
     if (s->max_packet &&
-        aioe_pubsub_publish_size(strlen(topic), len + props_len, msg->qos) > s->max_packet) {
+        aioe_pubsub_publish_size(topic_len, len + props_len, msg->qos) > s->max_packet) {
         /* the broker would disconnect (0x95) and a QoS 1 resend would do it
          * again on every reconnect: refuse up front */
         pthread_mutex_unlock(&s->mu);
         return AIOE_ERR_TOO_LARGE;
     }
-    size_t bytes = aioe_pubsub_publish_size(strlen(topic), len + props_len, msg->qos);
+    size_t bytes = aioe_pubsub_publish_size(topic_len, len + props_len, msg->qos);
     if (s->outstanding >= s->window ||
         /* the byte bound; a message alone in the window always goes */
         (s->opt.max_queued_bytes && s->outstanding > 0 &&
@@ -320,6 +319,18 @@ static void unsub_report(sub_entry *e, int status, int reason)
     report(e, &e->unsub_cb, &e->unsub_data, status, reason);
 }
 
+/* A SUBACK/UNSUBACK reason code >= 0x80: log it and tell the host. */
+static void refused(sub_entry *e, bool unsub, int rc)
+{
+    aioe_session_log(e->session, AIOE_LOG_ERROR, "%s %s refused: %s (0x%02X)",
+                     unsub ? "UNSUBSCRIBE" : "SUBSCRIBE", e->filter, aioe_reason_name(rc),
+                     (unsigned)rc);
+    if (unsub)
+        unsub_report(e, aioe_reason_ack_status(rc), rc);
+    else
+        sub_report(e, aioe_reason_ack_status(rc), rc);
+}
+
 static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)
 {
     sub_entry *e = ctx;
@@ -331,13 +342,10 @@ static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)
     e->inflight = false;
     e->acked = rc < 0x80;
     pthread_mutex_unlock(&s->mu);
-    if (rc >= 0x80) {
-        aioe_session_log(s, AIOE_LOG_ERROR, "SUBSCRIBE %s refused: %s (0x%02X)",
-                         e->filter, aioe_reason_name(rc), (unsigned)rc);
-        sub_report(e, aioe_reason_ack_status(rc), rc);
-    } else {
+    if (rc >= 0x80)
+        refused(e, false, rc);
+    else
         sub_report(e, AIOE_OK, rc);
-    }
 }
 
 static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
@@ -348,11 +356,8 @@ static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
     pthread_mutex_lock(&s->mu);
     e->inflight = false;
     pthread_mutex_unlock(&s->mu);
-    if (rc >= 0x80) {
-        aioe_session_log(s, AIOE_LOG_ERROR, "SUBSCRIBE %s refused: %s (0x%02X)",
-                         e->filter, aioe_reason_name(rc), (unsigned)rc);
-        sub_report(e, aioe_reason_ack_status(rc), rc);
-    }
+    if (rc >= 0x80)
+        refused(e, false, rc);
     /* otherwise the connection dropped: sent again on the next connect */
 }
 
@@ -367,7 +372,10 @@ static void on_unsub_ok(void *ctx, MQTTAsync_successData5 *r)
     e->dead = true;
     pthread_mutex_unlock(&s->mu);
     /* 0x11 "no subscription existed" is a success: it is gone either way */
-    unsub_report(e, rc >= 0x80 ? aioe_reason_ack_status(rc) : AIOE_OK, rc);
+    if (rc >= 0x80)
+        refused(e, true, rc);
+    else
+        unsub_report(e, AIOE_OK, rc);
 }
 
 static void on_unsub_fail(void *ctx, MQTTAsync_failureData5 *r)
@@ -383,11 +391,8 @@ static void on_unsub_fail(void *ctx, MQTTAsync_failureData5 *r)
         e->dead = true;
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc >= 0x80) {
-        aioe_session_log(s, AIOE_LOG_ERROR, "UNSUBSCRIBE %s refused: %s (0x%02X)",
-                         e->filter, aioe_reason_name(rc), (unsigned)rc);
-        unsub_report(e, aioe_reason_ack_status(rc), rc);
-    }
+    if (rc >= 0x80)
+        refused(e, true, rc);
     /* otherwise the connection dropped: sent again on the next connect */
 }
 
