@@ -244,8 +244,24 @@ static int preflight(aioe_session *s)
     return rc;
 }
 
+/* Paho's default trace level records every function entry and formats
+ * about nine log lines per message into an in-memory ring under a global
+ * mutex, whether or not anyone reads them; ERROR keeps only errors (about
+ * 10 % of a bridged message's CPU, docs/benchmarks.md). Process-wide, so
+ * done once, and left alone when the host asked for Paho's own tracing
+ * through its MQTT_C_CLIENT_TRACE variable. A host can still call
+ * MQTTAsync_setTraceLevel() after its first session starts. */
+static pthread_once_t paho_trace_once = PTHREAD_ONCE_INIT;
+
+static void paho_trace_init(void)
+{
+    if (!getenv("MQTT_C_CLIENT_TRACE"))
+        MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
+}
+
 static int create_client(aioe_session *s)
 {
+    pthread_once(&paho_trace_once, paho_trace_init);
     MQTTAsync_createOptions cr = MQTTAsync_createOptions_initializer5;
     cr.MQTTVersion = MQTTVERSION_5;
     /* Publishes made while reconnecting wait in Paho's buffer; our window
@@ -319,8 +335,10 @@ int aioe_session_stop(aioe_session *s, uint32_t timeout_ms)
     /* no host thread may still be inside a Paho call with this client */
     pthread_mutex_lock(&s->mu);
     s->accepting = false;
+    s->drain_waiters++;
     while (s->api_calls > 0)
         pthread_cond_wait(&s->cv, &s->mu);
+    s->drain_waiters--;
     pthread_mutex_unlock(&s->mu);
     if (s->client) {
         /* after destroy no Paho callback can reach this session */

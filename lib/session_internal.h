@@ -111,6 +111,10 @@ struct aioe_session {
     bool accepting;             /* publish/subscribe allowed */
     unsigned api_calls;         /* host threads inside a Paho call; stop()
                                  * waits for 0 before destroying the client */
+    unsigned drain_waiters;     /* threads waiting on cv for api_calls or
+                                 * outstanding to reach 0: only then do the
+                                 * publish paths broadcast (a broadcast per
+                                 * message woke the supervisor each time) */
 
     /* events from Paho callbacks, consumed by the supervisor */
     unsigned events;

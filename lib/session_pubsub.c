@@ -104,8 +104,8 @@ static void complete(pub_record *r, int status, int reason, bool from_paho)
     if (from_paho)
         r->paho_done = true;
     rec_maybe_release(s, r);
-    if (tell && s->outstanding == 0)
-        pthread_cond_broadcast(&s->cv); /* stop() may be draining */
+    if (tell && s->outstanding == 0 && s->drain_waiters)
+        pthread_cond_broadcast(&s->cv); /* stop() is draining */
     pthread_mutex_unlock(&s->mu);
     if (tell && cb) {
         aioe_session *prev = aioe_session_enter_callback(s);
@@ -184,7 +184,7 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
     ro.context = r;
     int prc = MQTTAsync_sendMessage(client, topic, msg, &ro);
     pthread_mutex_lock(&s->mu);
-    if (--s->api_calls == 0)
+    if (--s->api_calls == 0 && s->drain_waiters)
         pthread_cond_broadcast(&s->cv);
     if (prc != MQTTASYNC_SUCCESS) {
         /* Paho took nothing: the callback must never fire */
@@ -429,7 +429,7 @@ static void sub_send(aioe_session *s, sub_entry *e)
     pthread_mutex_lock(&s->mu);
     if (prc != MQTTASYNC_SUCCESS)
         e->inflight = false;
-    if (--s->api_calls == 0)
+    if (--s->api_calls == 0 && s->drain_waiters)
         pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }

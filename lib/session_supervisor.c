@@ -479,12 +479,14 @@ static bool wait_until(aioe_session *s, int64_t deadline,
 {
     pthread_mutex_lock(&s->mu);
     bool ok;
+    s->drain_waiters++;
     while (!(ok = done(s))) {
         int64_t left = deadline - now_ms();
         if (left <= 0)
             break;
         timed_wait(s, left);
     }
+    s->drain_waiters--;
     pthread_mutex_unlock(&s->mu);
     return ok;
 }
@@ -513,9 +515,13 @@ static void stop_connection(supervisor *sv)
     pthread_mutex_lock(&s->mu);
     s->accepting = false;
     s->events &= ~(unsigned)EV_DISCONNECT_DONE;
+    size_t pending = s->outstanding;
     pthread_mutex_unlock(&s->mu);
-    if (sv->phase == P_CONNECTED && s->stop_timeout_ms > 0)
+    if (sv->phase == P_CONNECTED && s->stop_timeout_ms > 0 && pending > 0) {
+        aioe_session_log(s, AIOE_LOG_DEBUG, "stopping: waiting up to %u ms for %zu "
+                         "unacknowledged publish(es)", (unsigned)s->stop_timeout_ms, pending);
         wait_until(s, now_ms() + s->stop_timeout_ms, drained);
+    }
     MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
     dopt.timeout = 0;
     dopt.onSuccess5 = on_disconnect_done;

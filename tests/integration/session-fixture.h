@@ -123,6 +123,7 @@ static inline void fx_on_log(aioe_session *s, aioe_log_level l, const char *m, v
         r->log[r->loglen++] = '\n';
         r->log[r->loglen] = '\0';
     }
+    pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 

@@ -599,6 +599,71 @@ static void queued_bytes_bound(void **state)
     broker_free(b);
 }
 
+static bool pred_log_has(recorder *r, const void *arg)
+{
+    return r->log && strstr(r->log, (const char *)arg);
+}
+
+typedef struct stopper {
+    aioe_session *s;
+    int rc;
+    int64_t returned_ms;
+} stopper;
+
+static void *stop_thread(void *arg)
+{
+    stopper *st = arg;
+    st->rc = aioe_session_stop(st->s, 20000);
+    st->returned_ms = harness_now_ms();
+    return NULL;
+}
+
+/* stop() waits for unacknowledged publishes and returns as soon as the last
+ * one completes, not at its timeout: the completions must wake it. */
+static void stop_drains_outstanding(void **state)
+{
+    (void)state;
+    broker *b = start_broker(false);
+    aioe_parse_result *res = endpoint_for(b, NULL);
+    recorder *r = recorder_new();
+    aioe_session_options *o = NULL;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    aioe_session_options_set_state_callback(o, fx_on_state, r);
+    aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "drain", o),
+                     AIOE_OK);
+    aioe_session_options_free(o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+
+    /* the broker holds every PUBACK until it resumes */
+    assert_int_equal(broker_pause(b), 0);
+    enum { N = 40 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(aioe_session_publish(s, "drain/t", "x", 1, 1, false,
+                                              fx_on_published, r), AIOE_OK);
+    stopper st = {.s = s, .rc = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
+    assert_true(fx_wait(r, pred_log_has, "unacknowledged publish", WAIT_MS));
+    int64_t resumed = harness_now_ms();
+    assert_int_equal(broker_resume(b), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(st.rc, AIOE_OK);
+    pthread_mutex_lock(&r->mu);
+    assert_int_equal(r->pub_done, N);
+    assert_int_equal(r->pub_ok, N);
+    pthread_mutex_unlock(&r->mu);
+    /* a missed wake-up would hold stop() for its whole 20 s timeout */
+    assert_true(st.returned_ms - resumed < 10000);
+
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
 static bool pred_too_large(recorder *r, const void *arg)
 {
     (void)arg;
@@ -657,6 +722,7 @@ int main(void)
         cmocka_unit_test(shared_subscriptions_and_unsubscribe),
         cmocka_unit_test(resubscribe_and_restore),
         cmocka_unit_test(queued_bytes_bound),
+        cmocka_unit_test(stop_drains_outstanding),
         cmocka_unit_test(token_size_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
