@@ -5,7 +5,8 @@
  * message callback one MQTTAsync_sendMessage() to B with the topic prefix
  * rewritten (bench/in/X -> out/X). No store, no CloudEvents stage, no
  * properties, no flow control beyond Paho's own buffer, no reconnect.
- * What aioe-bridge costs above this is ours; what this costs is Paho's.
+ * Paho's trace level is ERROR, as libaioendpoint sets it. What aioe-bridge
+ * costs above this is ours; what this costs is Paho's.
  *
  *   bench-paho-bridge A_PORT B_PORT QOS [INFLIGHT]
  *
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
         return 2;
     }
     g_qos = atoi(argv[3]);
+    MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
     int inflight = argc > 4 ? atoi(argv[4]) : 1000;
     signal(SIGTERM, on_stop);
     signal(SIGINT, on_stop);

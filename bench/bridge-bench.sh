@@ -16,8 +16,9 @@
 #        examples/aioe-bridge and bench/bench-bridge-load built there)
 # Environment: COUNT (100000), LAT_COUNT (25000), RATE (5000), QOS_LIST ("1 0"),
 #              INFLIGHT (endpoint maxInflightMessages for aioe-bridge, 1000),
-#              FSYNC=1 (aioe-bridge --fsync), BRIDGES ("aioe mosquitto"; "paho"
-#              adds bench-paho-bridge, a raw-Paho floor with no store).
+#              FSYNC=1 (aioe-bridge --fsync), BRIDGES ("aioe mosquitto"; add
+#              "paho" / "pahosync" for bench-paho-bridge / bench-paho-sync-bridge,
+#              the raw-Paho floors with no store and no library).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-/tmp/build-bridge}
@@ -131,9 +132,11 @@ run_case() { # KIND QOS
     mkdir -p "$dir"
     pa=$(free_port); pb=$(free_port)
     start_broker "$dir/b" "$pb"; bpid=$BROKER_PID
-    if [[ $kind == paho ]]; then
+    if [[ $kind == paho || $kind == pahosync ]]; then
         start_broker "$dir/a" "$pa"; apid=$BROKER_PID
-        "$BUILD/bench/bench-paho-bridge" "$pa" "$pb" "$qos" "$INFLIGHT" 2> "$dir/bridge.log" &
+        local ref=$BUILD/bench/bench-paho-bridge
+        [[ $kind == pahosync ]] && ref=$BUILD/bench/bench-paho-sync-bridge
+        "$ref" "$pa" "$pb" "$qos" "$INFLIGHT" 2> "$dir/bridge.log" &
         xpid=$!; pids+=("$xpid")
         wait_for 10 grep -q "subscribed to" "$dir/bridge.log" || { cat "$dir/bridge.log"; exit 1; }
     elif [[ $kind == mosquitto ]]; then
