@@ -12,35 +12,22 @@
  *
  * Prints "subscribed to bench/in/#" on stderr once both sides are up, then
  * runs until SIGTERM/SIGINT. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <MQTTAsync.h>
 
+#include "paho-ref.h"
+
 static MQTTAsync g_dst;
 static int g_qos;
-static volatile sig_atomic_t g_stop;
-static volatile int g_ready;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
     (void)ctx;
     char out[256];
-    size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-    const size_t skip = sizeof "bench/in/" - 1;
-    if (tl >= skip && tl - skip + 5 < sizeof out) {
-        memcpy(out, "out/", 4);
-        memcpy(out + 4, topic + skip, tl - skip);
-        out[4 + tl - skip] = 0;
+    if (ref_out_topic(topic, topic_len, out, sizeof out)) {
         MQTTAsync_message pm = MQTTAsync_message_initializer;
         pm.payload = m->payload;
         pm.payloadlen = m->payloadlen;
@@ -59,7 +46,6 @@ static void on_subscribed(void *ctx, MQTTAsync_successData5 *d)
     (void)ctx;
     (void)d;
     fprintf(stderr, "subscribed to bench/in/#\n");
-    g_ready = 1;
 }
 
 static void on_fail(void *ctx, MQTTAsync_failureData5 *d)

@@ -547,6 +547,25 @@ static void subscribe_options_checks(void **state)
 
 /* ---- configurable limits ------------------------------------------------ */
 
+/* A session on res's first endpoint recording into r (state and debug
+ * log), started and connected; o (NULL: defaults) holds extra settings and
+ * is freed. */
+static aioe_session *connected_session(aioe_parse_result *res, const char *name, recorder *r,
+                                       aioe_session_options *o)
+{
+    if (!o)
+        assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    aioe_session_options_set_state_callback(o, fx_on_state, r);
+    aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), name, o),
+                     AIOE_OK);
+    aioe_session_options_free(o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+    return s;
+}
+
 static void queued_bytes_bound(void **state)
 {
     (void)state;
@@ -557,13 +576,7 @@ static void queued_bytes_bound(void **state)
     assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
     assert_int_equal(aioe_session_options_set_max_queued_bytes(NULL, 1), AIOE_ERR_INVALID_ARG);
     assert_int_equal(aioe_session_options_set_max_queued_bytes(o, 600), AIOE_OK);
-    aioe_session_options_set_state_callback(o, fx_on_state, r);
-    aioe_session *s = NULL;
-    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "bytes", o),
-                     AIOE_OK);
-    aioe_session_options_free(o);
-    assert_int_equal(aioe_session_start(s), AIOE_OK);
-    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+    aioe_session *s = connected_session(res, "bytes", r, o);
 
     /* With the broker stalled nothing completes: two 250-byte messages fit
      * in 600 bytes, the third does not, although the window has room. */
@@ -626,16 +639,7 @@ static void stop_drains_outstanding(void **state)
     broker *b = start_broker(false);
     aioe_parse_result *res = endpoint_for(b, NULL);
     recorder *r = recorder_new();
-    aioe_session_options *o = NULL;
-    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
-    aioe_session_options_set_state_callback(o, fx_on_state, r);
-    aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
-    aioe_session *s = NULL;
-    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "drain", o),
-                     AIOE_OK);
-    aioe_session_options_free(o);
-    assert_int_equal(aioe_session_start(s), AIOE_OK);
-    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+    aioe_session *s = connected_session(res, "drain", r, NULL);
 
     /* the broker holds every PUBACK until it resumes */
     assert_int_equal(broker_pause(b), 0);
