@@ -50,8 +50,8 @@ static void on_subscribed(void *ctx, MQTTAsync_successData5 *d)
 
 static void on_fail(void *ctx, MQTTAsync_failureData5 *d)
 {
-    fprintf(stderr, "bench-paho-bridge: %s failed: %d %s\n", (const char *)ctx, d->code,
-            d->message ? d->message : "");
+    fprintf(stderr, "bench-paho-bridge: %s failed: %d %s\n", (const char *)ctx,
+            d ? d->code : 0, d && d->message ? d->message : "");
     exit(1);
 }
 
@@ -79,7 +79,7 @@ static void on_dst_connected(void *ctx, MQTTAsync_successData5 *d)
     (void)ctx;
 }
 
-static MQTTAsync make(const char *port, const char *id, int inflight)
+static MQTTAsync make(const char *port, const char *id)
 {
     char uri[64];
     snprintf(uri, sizeof uri, "tcp://127.0.0.1:%s", port);
@@ -90,7 +90,6 @@ static MQTTAsync make(const char *port, const char *id, int inflight)
     if (MQTTAsync_createWithOptions(&c, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &cr) !=
         MQTTASYNC_SUCCESS)
         exit(1);
-    (void)inflight;
     return c;
 }
 
@@ -103,11 +102,11 @@ int main(int argc, char **argv)
     g_qos = atoi(argv[3]);
     MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
     int inflight = argc > 4 ? atoi(argv[4]) : 1000;
-    signal(SIGTERM, on_stop);
-    signal(SIGINT, on_stop);
+    sigset_t stop_signals;
+    ref_block_stop_signals(&stop_signals);
 
-    MQTTAsync src = make(argv[1], "bench-paho-src", inflight);
-    g_dst = make(argv[2], "bench-paho-dst", inflight);
+    MQTTAsync src = make(argv[1], "bench-paho-src");
+    g_dst = make(argv[2], "bench-paho-dst");
     MQTTAsync_setCallbacks(src, NULL, NULL, on_message, NULL);
 
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
@@ -124,8 +123,7 @@ int main(int argc, char **argv)
     co.onFailure5 = on_src_fail;
     if (MQTTAsync_connect(src, &co) != MQTTASYNC_SUCCESS)
         return 1;
-    while (!g_stop)
-        pause();
+    ref_wait_stop(&stop_signals);
     MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
     MQTTAsync_disconnect(src, &dopt);
     MQTTAsync_disconnect(g_dst, &dopt);

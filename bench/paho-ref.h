@@ -1,20 +1,14 @@
 /* Shared by the raw-Paho reference bridges (bench-paho-bridge.c,
- * bench-paho-sync-bridge.c): the topic rewrite both do per message. */
+ * bench-paho-sync-bridge.c): the per-message topic rewrite and the
+ * shutdown wait. */
 #ifndef AIOE_BENCH_PAHO_REF_H
 #define AIOE_BENCH_PAHO_REF_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
-
-static volatile sig_atomic_t g_stop;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 /* bench/in/X -> out/X into out (NUL-terminated); false when the topic is
  * not under bench/in/ or does not fit. topic_len 0 means NUL-terminated
@@ -29,6 +23,23 @@ static inline bool ref_out_topic(const char *topic, int topic_len, char *out, si
     memcpy(out + 4, topic + skip, tl - skip);
     out[4 + tl - skip] = 0;
     return true;
+}
+
+/* Blocks SIGINT and SIGTERM in the calling thread; call first in main(),
+ * before Paho starts threads, so they inherit the mask. */
+static inline void ref_block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* Waits for SIGINT or SIGTERM (no race with a signal that came earlier). */
+static inline void ref_wait_stop(const sigset_t *set)
+{
+    int sig;
+    sigwait(set, &sig);
 }
 
 #endif

@@ -249,13 +249,16 @@ static int preflight(aioe_session *s)
  * mutex, whether or not anyone reads them; ERROR keeps only errors (about
  * 10 % of a bridged message's CPU, docs/benchmarks.md). Process-wide, so
  * done once, and left alone when the host asked for Paho's own tracing
- * through its MQTT_C_CLIENT_TRACE variable. A host can still call
- * MQTTAsync_setTraceLevel() after its first session starts. */
+ * through a non-empty MQTT_C_CLIENT_TRACE. It overwrites a level the host
+ * set earlier (Paho cannot report it) and also limits what a Paho trace
+ * callback receives; a host can call MQTTAsync_setTraceLevel() again after
+ * its first session started. */
 static pthread_once_t paho_trace_once = PTHREAD_ONCE_INIT;
 
 static void paho_trace_init(void)
 {
-    if (!getenv("MQTT_C_CLIENT_TRACE"))
+    const char *v = getenv("MQTT_C_CLIENT_TRACE");
+    if (!v || !*v)
         MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
 }
 

@@ -184,13 +184,17 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
     ro.context = r;
     int prc = MQTTAsync_sendMessage(client, topic, msg, &ro);
     pthread_mutex_lock(&s->mu);
-    if (--s->api_calls == 0 && s->drain_waiters)
-        pthread_cond_broadcast(&s->cv);
+    --s->api_calls;
     if (prc != MQTTASYNC_SUCCESS) {
         /* Paho took nothing: the callback must never fire */
         rec_report(s, r);
         r->paho_done = true;
         rec_maybe_release(s, r);
+    }
+    /* a drain waits for api_calls (stop) or outstanding (supervisor) */
+    if (s->drain_waiters && (s->api_calls == 0 || s->outstanding == 0))
+        pthread_cond_broadcast(&s->cv);
+    if (prc != MQTTASYNC_SUCCESS) {
         pthread_mutex_unlock(&s->mu);
         if (prc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
             return AIOE_ERR_WOULD_BLOCK;

@@ -272,6 +272,9 @@ AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
  * A session that stopped (by aioe_session_stop(), or on its own after a
  * terminal error and then cleaned up with aioe_session_stop()) may be
  * started again; its subscriptions are kept.
+ * The first session created in a process sets Paho's process-wide trace
+ * level to MQTTASYNC_TRACE_ERROR unless MQTT_C_CLIENT_TRACE is set and
+ * non-empty (docs/threading.md).
  * @return AIOE_OK; AIOE_ERR_STATE when running, or stopped on its own and
  *         not yet cleaned up with aioe_session_stop(); AIOE_ERR_AUTH,
  *         AIOE_ERR_TLS, AIOE_ERR_IO, AIOE_ERR_NOT_FOUND for bad material.

@@ -647,7 +647,9 @@ static void stop_drains_outstanding(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(aioe_session_publish(s, "drain/t", "x", 1, 1, false,
                                               fx_on_published, r), AIOE_OK);
-    stopper st = {.s = s, .rc = -1};
+    /* static: a failed assert longjmps out while the thread may run */
+    static stopper st;
+    st = (stopper){.s = s, .rc = -1};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
     assert_true(fx_wait(r, pred_log_has, "unacknowledged publish", WAIT_MS));
