@@ -417,11 +417,13 @@ static inline void fx_token_free(token_dir *t)
 }
 
 /* Session with recording callbacks and test-speed timings. */
-static inline aioe_session *fx_session(const aioe_endpoint *ep, recorder *r,
-                                       const char *token_file)
+/* Like fx_session(), on top of the settings already in o (NULL: none);
+ * o is freed. */
+static inline aioe_session *fx_session_with(const aioe_endpoint *ep, recorder *r,
+                                            const char *token_file, aioe_session_options *o)
 {
-    aioe_session_options *o;
-    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    if (!o)
+        assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
     aioe_session_options_set_state_callback(o, fx_on_state, r);
     aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
     aioe_session_options_set_message_callback(o, fx_on_message, r);
@@ -437,6 +439,12 @@ static inline aioe_session *fx_session(const aioe_endpoint *ep, recorder *r,
     free(inst);
     aioe_session_options_free(o);
     return s;
+}
+
+static inline aioe_session *fx_session(const aioe_endpoint *ep, recorder *r,
+                                       const char *token_file)
+{
+    return fx_session_with(ep, r, token_file, NULL);
 }
 
 /* True if the log never contains needle (a token must never be logged). */

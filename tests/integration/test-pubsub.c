@@ -27,12 +27,19 @@ static aioe_parse_result *endpoint_for(broker *b, const char *extra)
                        extra ? extra : "");
 }
 
-static aioe_session *started(const aioe_endpoint *ep, recorder *r)
+/* A recording session on ep, started and connected; o (NULL: defaults)
+ * holds extra settings and is freed. */
+static aioe_session *started_with(const aioe_endpoint *ep, recorder *r, aioe_session_options *o)
 {
-    aioe_session *s = fx_session(ep, r, NULL);
+    aioe_session *s = fx_session_with(ep, r, NULL, o);
     assert_int_equal(aioe_session_start(s), AIOE_OK);
     assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
     return s;
+}
+
+static aioe_session *started(const aioe_endpoint *ep, recorder *r)
+{
+    return started_with(ep, r, NULL);
 }
 
 static void publish_and_wait(aioe_session *s, recorder *r, aioe_message_builder *b)
@@ -547,25 +554,6 @@ static void subscribe_options_checks(void **state)
 
 /* ---- configurable limits ------------------------------------------------ */
 
-/* A session on res's first endpoint recording into r (state and debug
- * log), started and connected; o (NULL: defaults) holds extra settings and
- * is freed. */
-static aioe_session *connected_session(aioe_parse_result *res, const char *name, recorder *r,
-                                       aioe_session_options *o)
-{
-    if (!o)
-        assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
-    aioe_session_options_set_state_callback(o, fx_on_state, r);
-    aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
-    aioe_session *s = NULL;
-    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), name, o),
-                     AIOE_OK);
-    aioe_session_options_free(o);
-    assert_int_equal(aioe_session_start(s), AIOE_OK);
-    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
-    return s;
-}
-
 static void queued_bytes_bound(void **state)
 {
     (void)state;
@@ -576,7 +564,7 @@ static void queued_bytes_bound(void **state)
     assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
     assert_int_equal(aioe_session_options_set_max_queued_bytes(NULL, 1), AIOE_ERR_INVALID_ARG);
     assert_int_equal(aioe_session_options_set_max_queued_bytes(o, 600), AIOE_OK);
-    aioe_session *s = connected_session(res, "bytes", r, o);
+    aioe_session *s = started_with(aioe_parse_result_endpoint(res, 0), r, o);
 
     /* With the broker stalled nothing completes: two 250-byte messages fit
      * in 600 bytes, the third does not, although the window has room. */
@@ -639,7 +627,7 @@ static void stop_drains_outstanding(void **state)
     broker *b = start_broker(false);
     aioe_parse_result *res = endpoint_for(b, NULL);
     recorder *r = recorder_new();
-    aioe_session *s = connected_session(res, "drain", r, NULL);
+    aioe_session *s = started(aioe_parse_result_endpoint(res, 0), r);
 
     /* the broker holds every PUBACK until it resumes */
     assert_int_equal(broker_pause(b), 0);
