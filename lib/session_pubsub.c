@@ -335,69 +335,53 @@ static void refused(sub_entry *e, bool unsub, int rc)
         sub_report(e, aioe_reason_ack_status(rc), rc);
 }
 
-static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)
+/* The end of a SUBSCRIBE or UNSUBSCRIBE exchange. answered: Paho's success
+ * path (a SUBACK/UNSUBACK came; rc is its reason code); otherwise rc is the
+ * failure's reason code, below 0x80 when the connection dropped before an
+ * answer (the entry is sent again on the next connect). One filter per
+ * packet, so the code is r->reasonCode (alt.sub is only filled by
+ * MQTTAsync_subscribeMany). An UNSUBACK of 0x11 "no subscription existed"
+ * is a success: the subscription is gone either way. */
+static void sub_done(sub_entry *e, bool unsub, bool answered, int rc)
 {
-    sub_entry *e = ctx;
     aioe_session *s = e->session;
-    int rc = r ? (int)r->reasonCode : 0;
-    /* one filter per SUBSCRIBE: its reason code is r->reasonCode (alt.sub
-     * is only filled by MQTTAsync_subscribeMany) */
+    bool refused_now = rc >= 0x80;
     pthread_mutex_lock(&s->mu);
     e->inflight = false;
-    e->acked = rc < 0x80;
-    pthread_mutex_unlock(&s->mu);
-    if (rc >= 0x80)
-        refused(e, false, rc);
-    else
-        sub_report(e, AIOE_OK, rc);
-}
-
-static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
-{
-    sub_entry *e = ctx;
-    aioe_session *s = e->session;
-    int rc = r ? (int)r->reasonCode : -1;
-    pthread_mutex_lock(&s->mu);
-    e->inflight = false;
-    pthread_mutex_unlock(&s->mu);
-    if (rc >= 0x80)
-        refused(e, false, rc);
-    /* otherwise the connection dropped: sent again on the next connect */
-}
-
-static void on_unsub_ok(void *ctx, MQTTAsync_successData5 *r)
-{
-    sub_entry *e = ctx;
-    aioe_session *s = e->session;
-    int rc = r ? (int)r->reasonCode : 0;
-    pthread_mutex_lock(&s->mu);
-    e->inflight = false;
-    e->removing = false;
-    e->dead = true;
-    pthread_mutex_unlock(&s->mu);
-    /* 0x11 "no subscription existed" is a success: it is gone either way */
-    if (rc >= 0x80)
-        refused(e, true, rc);
-    else
-        unsub_report(e, AIOE_OK, rc);
-}
-
-static void on_unsub_fail(void *ctx, MQTTAsync_failureData5 *r)
-{
-    sub_entry *e = ctx;
-    aioe_session *s = e->session;
-    int rc = r ? (int)r->reasonCode : -1;
-    pthread_mutex_lock(&s->mu);
-    e->inflight = false;
-    if (rc >= 0x80) {
-        /* refused: stop tracking it, tell the host */
+    if (!unsub && answered)
+        e->acked = !refused_now;
+    if (unsub && (answered || refused_now)) {
+        /* done or refused: stop tracking it */
         e->removing = false;
         e->dead = true;
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc >= 0x80)
-        refused(e, true, rc);
-    /* otherwise the connection dropped: sent again on the next connect */
+    if (refused_now)
+        refused(e, unsub, rc);
+    else if (answered && unsub)
+        unsub_report(e, AIOE_OK, rc);
+    else if (answered)
+        sub_report(e, AIOE_OK, rc);
+}
+
+static void on_sub_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    sub_done(ctx, false, true, r ? (int)r->reasonCode : 0);
+}
+
+static void on_sub_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    sub_done(ctx, false, false, r ? (int)r->reasonCode : -1);
+}
+
+static void on_unsub_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    sub_done(ctx, true, true, r ? (int)r->reasonCode : 0);
+}
+
+static void on_unsub_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    sub_done(ctx, true, false, r ? (int)r->reasonCode : -1);
 }
 
 /* Sends SUBSCRIBE or UNSUBSCRIBE for e, unless one is outstanding or e is
