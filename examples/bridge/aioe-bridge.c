@@ -21,6 +21,7 @@
 
 #include <aioendpoint/aioendpoint.h>
 
+#include "../common/parse-error.h"
 #include "bridge.h"
 
 #define MAX_FILES 256
@@ -73,20 +74,6 @@ static int parse_size(const char *s, uint64_t *out)
         return -1;
     *out = v;
     return 0;
-}
-
-static void print_parse_error(const aioe_parse_error *e)
-{
-    if (e->line == 0)
-        fprintf(stderr, "%s: error: ", e->file);
-    else
-        fprintf(stderr, "%s:%u:%u: error: ", e->file, e->line, e->column);
-    if (e->path[0])
-        fprintf(stderr, "%s: ", e->path);
-    fputs(e->message, stderr);
-    if (e->hint[0])
-        fprintf(stderr, " (hint: %s)", e->hint);
-    fputc('\n', stderr);
 }
 
 typedef struct plan_item {
@@ -270,7 +257,7 @@ int main(int argc, char **argv)
         }
         results[nresults++] = res;
         for (size_t k = 0; k < aioe_parse_result_error_count(res); k++)
-            print_parse_error(aioe_parse_result_error(res, k));
+            example_print_parse_error(stderr, aioe_parse_result_error(res, k));
         if (rc != AIOE_OK)
             status = 2;
     }

@@ -1,4 +1,5 @@
 /* Shared pieces of aioe-pub and aioe-sub (see pubsub-common.h). */
+#include "../common/parse-error.h"
 #include "pubsub-common.h"
 
 #include <errno.h>
@@ -29,10 +30,7 @@ int pubsub_load(pubsub_common *c)
         return 2;
     }
     for (size_t i = 0; i < aioe_parse_result_error_count(c->res); i++) {
-        const aioe_parse_error *e = aioe_parse_result_error(c->res, i);
-        fprintf(stderr, "%s:%u:%u: error: %s%s%s%s%s\n", e->file, e->line, e->column,
-                e->path, e->path[0] ? ": " : "", e->message, e->hint[0] ? " (hint: " : "",
-                e->hint[0] ? e->hint : "");
+        example_print_parse_error(stderr, aioe_parse_result_error(c->res, i));
     }
     if (rc != AIOE_OK)
         return 2;

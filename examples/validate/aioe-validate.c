@@ -12,6 +12,8 @@
 
 #include <aioendpoint/aioendpoint.h>
 
+#include "../common/parse-error.h"
+
 static void usage(FILE *to)
 {
     fprintf(to,
@@ -20,20 +22,6 @@ static void usage(FILE *to)
             "  --json   print each valid endpoint as one JSON line, defaults filled in\n"
             "  --quiet  print errors only\n"
             "Exit status: 0 all valid, 1 any invalid, 2 usage or I/O error.\n");
-}
-
-static void print_error(const aioe_parse_error *e)
-{
-    if (e->line == 0)
-        fprintf(stderr, "%s: error: ", e->file);
-    else
-        fprintf(stderr, "%s:%u:%u: error: ", e->file, e->line, e->column);
-    if (e->path[0])
-        fprintf(stderr, "%s: ", e->path);
-    fputs(e->message, stderr);
-    if (e->hint[0])
-        fprintf(stderr, " (hint: %s)", e->hint);
-    fputc('\n', stderr);
 }
 
 static int validate(const char *path, bool json, bool quiet)
@@ -45,7 +33,7 @@ static int validate(const char *path, bool json, bool quiet)
         return 2;
     }
     for (size_t i = 0; i < aioe_parse_result_error_count(res); i++)
-        print_error(aioe_parse_result_error(res, i));
+        example_print_parse_error(stderr, aioe_parse_result_error(res, i));
     for (size_t i = 0; !quiet && i < aioe_parse_result_skipped_count(res); i++) {
         const aioe_skipped_document *s = aioe_parse_result_skipped(res, i);
         fprintf(stderr, "%s:%u:%u: note: skipped %s%s%s%s%s (not a DataflowEndpoint)\n",
