@@ -21,6 +21,8 @@
 #              the raw-Paho floors with no store and no library).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=../tools/broker-lib.sh
+. tools/broker-lib.sh
 BUILD=${1:-/tmp/build-bridge}
 COUNT=${COUNT:-100000}
 LAT_COUNT=${LAT_COUNT:-25000}
@@ -43,36 +45,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_for() {
-    local deadline=$(( $(date +%s) + $1 )); shift
-    until "$@"; do
-        [[ $(date +%s) -lt $deadline ]] || return 1
-        sleep 0.05
-    done
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # start_broker DIR PORT [EXTRA]: sets BROKER_PID
 start_broker() {
     local dir=$1 port=$2 extra=${3:-}
-    mkdir -p "$dir"
-    cat > "$dir/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-max_inflight_messages 1000
-max_queued_messages 1000000
-persistence false
-log_dest file $dir/mosquitto.log
-log_type error
-log_type warning
-user $(id -un)
-$extra
-EOF
+    write_broker_conf "$dir" "$port" false "$extra"
     mosquitto -c "$dir/mosquitto.conf" &
     BROKER_PID=$!
     pids+=("$BROKER_PID")
@@ -80,21 +59,8 @@ EOF
 }
 
 endpoint() { # NAME PORT QOS
-    cat <<EOF
-apiVersion: connectivity.iotoperations.azure.com/v1
-kind: DataflowEndpoint
-metadata: {name: $1}
-spec:
-  endpointType: Mqtt
-  mqttSettings:
-    host: 127.0.0.1:$2
-    authentication: {method: Anonymous, anonymousSettings: {}}
-    tls: {mode: Disabled}
-    clientIdPrefix: bench-
-    qos: $3
-    maxInflightMessages: $INFLIGHT
----
-EOF
+    anon_endpoint "$1" "$2" bench- "    qos: $3
+    maxInflightMessages: $INFLIGHT"
 }
 
 dataflow_yaml() { # PA PB QOS INSTANCES

@@ -9,6 +9,8 @@
 # Environment: COUNT (100000), KILL_EVERY (2 seconds), RATE (5000 msg/s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=../tools/broker-lib.sh
+. tools/broker-lib.sh
 BUILD=${1:-/tmp/build-bridge}
 COUNT=${COUNT:-100000}
 KILL_EVERY=${KILL_EVERY:-2}
@@ -26,33 +28,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_for() {
-    local deadline=$(( $(date +%s) + $1 )); shift
-    until "$@"; do
-        [[ $(date +%s) -lt $deadline ]] || return 1
-        sleep 0.05
-    done
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-broker_conf() { # DIR PORT
-    mkdir -p "$1"
-    cat > "$1/mosquitto.conf" <<EOF
-listener $2 127.0.0.1
-allow_anonymous true
-max_inflight_messages 1000
-max_queued_messages 1000000
-persistence true
-persistence_location $1/
-log_dest file $1/mosquitto.log
-log_type error
-log_type warning
-user $(id -un)
-EOF
-}
 start_broker() { # DIR PORT -> BROKER_PID
     mosquitto -c "$1/mosquitto.conf" &
     BROKER_PID=$!
@@ -61,31 +37,10 @@ start_broker() { # DIR PORT -> BROKER_PID
 }
 
 pa=$(free_port); pb=$(free_port)
-broker_conf "$tmp/a" "$pa"; start_broker "$tmp/a" "$pa"
-broker_conf "$tmp/b" "$pb"; start_broker "$tmp/b" "$pb"; bpid=$BROKER_PID
-cat > "$tmp/flow.yaml" <<EOF
-apiVersion: connectivity.iotoperations.azure.com/v1
-kind: DataflowEndpoint
-metadata: {name: site}
-spec:
-  endpointType: Mqtt
-  mqttSettings:
-    host: 127.0.0.1:$pa
-    authentication: {method: Anonymous, anonymousSettings: {}}
-    tls: {mode: Disabled}
-    clientIdPrefix: fault-
----
-apiVersion: connectivity.iotoperations.azure.com/v1
-kind: DataflowEndpoint
-metadata: {name: cloud}
-spec:
-  endpointType: Mqtt
-  mqttSettings:
-    host: 127.0.0.1:$pb
-    authentication: {method: Anonymous, anonymousSettings: {}}
-    tls: {mode: Disabled}
-    clientIdPrefix: fault-
----
+write_broker_conf "$tmp/a" "$pa" true; start_broker "$tmp/a" "$pa"
+write_broker_conf "$tmp/b" "$pb" true; start_broker "$tmp/b" "$pb"; bpid=$BROKER_PID
+{ anon_endpoint site "$pa" fault-; anon_endpoint cloud "$pb" fault-; } > "$tmp/flow.yaml"
+cat >> "$tmp/flow.yaml" <<EOF
 apiVersion: connectivity.iotoperations.azure.com/v1
 kind: Dataflow
 metadata: {name: fault}

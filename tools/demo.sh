@@ -90,18 +90,9 @@ demo_validate_seed() {
 # Owned by the aioe-bridge change (docs/bridge.md). Everything it starts is
 # killed, and its temporary directory removed, when the section returns.
 
-# wait_for SECONDS COMMAND...: polls COMMAND until it succeeds or time runs out.
-wait_for() {
-    local deadline=$(( $(date +%s) + $1 )); shift
-    until "$@"; do
-        [[ $(date +%s) -lt $deadline ]] || return 1
-        sleep 0.05
-    done
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# free_port, wait_for, port_open, write_broker_conf, anon_endpoint
+# shellcheck source=broker-lib.sh
+. tools/broker-lib.sh
 
 demo_bridge() {
     section "aioe-bridge: a Dataflow moving messages between two local brokers"
@@ -116,43 +107,12 @@ demo_bridge() {
     pa=$(free_port); pb=$(free_port)
     for b in a b; do
         local port=$pa; [[ $b == b ]] && port=$pb
-        mkdir -p "$tmp/$b"
-        cat > "$tmp/$b/mosquitto.conf" <<EOF2
-listener $port 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location $tmp/$b/
-max_inflight_messages 1000
-max_queued_messages 1000000
-log_dest file $tmp/$b/mosquitto.log
-user $(id -un)
-EOF2
+        write_broker_conf "$tmp/$b" "$port" true
         mosquitto -c "$tmp/$b/mosquitto.conf" & pids+=($!)
     done
     say "broker A (site) on 127.0.0.1:$pa, broker B (cloud) on 127.0.0.1:$pb"
-    cat > "$tmp/dataflow.yaml" <<EOF2
-apiVersion: connectivity.iotoperations.azure.com/v1
-kind: DataflowEndpoint
-metadata: {name: site}
-spec:
-  endpointType: Mqtt
-  mqttSettings:
-    host: 127.0.0.1:$pa
-    authentication: {method: Anonymous, anonymousSettings: {}}
-    tls: {mode: Disabled}
-    clientIdPrefix: demo-
----
-apiVersion: connectivity.iotoperations.azure.com/v1
-kind: DataflowEndpoint
-metadata: {name: cloud}
-spec:
-  endpointType: Mqtt
-  mqttSettings:
-    host: 127.0.0.1:$pb
-    authentication: {method: Anonymous, anonymousSettings: {}}
-    tls: {mode: Disabled}
-    clientIdPrefix: demo-
----
+    { anon_endpoint site "$pa" demo-; anon_endpoint cloud "$pb" demo-; } > "$tmp/dataflow.yaml"
+    cat >> "$tmp/dataflow.yaml" <<EOF2
 apiVersion: connectivity.iotoperations.azure.com/v1
 kind: Dataflow
 metadata: {name: site-to-cloud}
@@ -167,7 +127,7 @@ spec:
         endpointRef: cloud
         dataDestination: cloud/\${inputTopic.2}/\${inputTopic}
 EOF2
-    wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$pa && exec 3<>/dev/tcp/127.0.0.1/$pb" 2>/dev/null \
+    { wait_for 5 port_open "$pa" && wait_for 5 port_open "$pb"; } \
         || { say "FAILED: brokers did not start"; return 1; }
     # The subscriber on B keeps a persistent session (-c) so it misses nothing.
     mosquitto_sub -p "$pb" -i demo-watcher -c -q 1 -t 'cloud/#' -v > "$tmp/received.txt" & pids+=($!)
