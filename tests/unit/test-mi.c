@@ -19,32 +19,10 @@
 #include <aioendpoint/aioendpoint.h>
 #include "mi.h"
 
+#define TMPDIR_FIXTURE_NAME "mi"
+#include "tmpdir-fixture.h"
+
 /* ---- helpers ---------------------------------------------------------- */
-
-static char root[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(root, sizeof root, "/tmp/aioe-mi-XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void put(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static void b64url(const char *in, char *out)
 {

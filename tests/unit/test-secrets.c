@@ -35,6 +35,9 @@
 #include "tls.h"
 #include "token_source.h"
 
+#define TMPDIR_FIXTURE_NAME "secrets"
+#include "tmpdir-fixture.h"
+
 void __real_free(void *p);
 void __wrap_free(void *p);
 
@@ -63,31 +66,6 @@ static int unwatch(void)
 {
     marker = NULL;
     return leaks_seen;
-}
-
-static char root[64];
-
-static void put(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(root, sizeof root, "/tmp/aioe-secrets-XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 /* The scanner itself: a block freed with the secret in it is seen. */
