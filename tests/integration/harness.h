@@ -28,6 +28,7 @@
 #ifndef AIOE_TEST_HARNESS_H
 #define AIOE_TEST_HARNESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,12 @@ int64_t harness_now_ms(void);
 
 /* Wall clock, seconds since the epoch (what JWT exp/iat/nbf use). */
 int64_t harness_time(void);
+
+/* With mu held: waits on cond until it is signalled or deadline_ms (the
+ * harness_now_ms() clock; cond uses the default CLOCK_REALTIME) passes.
+ * Returns false without waiting when the deadline has passed already, so
+ * `while (!done && harness_cond_wait_until(...)) {}` waits for done. */
+bool harness_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_ms);
 
 /* Polls cond(arg) every ~2 ms until it returns true or timeout_ms elapses.
  * Returns true if the condition became true. Use this instead of sleeps. */

@@ -283,19 +283,7 @@ static void obs_on_message(struct mosquitto *mosq, void *ud,
 static int wait_field(observer *o, int *field, int64_t deadline)
 {
     pthread_mutex_lock(&o->lock);
-    while (*field == -1) {
-        int64_t left = deadline - harness_now_ms();
-        if (left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+    while (*field == -1 && harness_cond_wait_until(&o->cond, &o->lock, deadline)) {
     }
     int v = *field;
     pthread_mutex_unlock(&o->lock);
@@ -384,19 +372,7 @@ size_t observer_wait(observer *o, size_t count, int timeout_ms)
     int64_t deadline = harness_now_ms() + timeout_ms;
 
     pthread_mutex_lock(&o->lock);
-    while (o->count < count) {
-        int64_t left = deadline - harness_now_ms();
-        if (left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+    while (o->count < count && harness_cond_wait_until(&o->cond, &o->lock, deadline)) {
     }
     size_t n = o->count;
     pthread_mutex_unlock(&o->lock);
@@ -497,19 +473,7 @@ static bool pub_wait(pub_state *s, bool (*done)(pub_state *, size_t), size_t n,
                      int64_t deadline)
 {
     pthread_mutex_lock(&s->lock);
-    while (!done(s, n)) {
-        int64_t left = deadline - harness_now_ms();
-        if (left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    while (!done(s, n) && harness_cond_wait_until(&s->cond, &s->lock, deadline)) {
     }
     bool ok = done(s, n);
     pthread_mutex_unlock(&s->lock);

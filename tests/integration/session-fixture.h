@@ -212,18 +212,10 @@ static inline bool fx_wait(recorder *r, bool (*pred)(recorder *, const void *),
     pthread_mutex_lock(&r->mu);
     bool ok;
     while (!(ok = pred(r, arg))) {
-        int64_t left = deadline - harness_now_ms();
-        if (left <= 0)
+        /* re-check at least every 20 ms: some predicates read the clock */
+        int64_t step = harness_now_ms() + 20;
+        if (!harness_cond_wait_until(&r->cv, &r->mu, step < deadline ? step : deadline))
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t step = left < 20 ? left : 20;
-        ts.tv_nsec += step * 1000000;
-        while (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
     }
     pthread_mutex_unlock(&r->mu);
     return ok;
