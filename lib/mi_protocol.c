@@ -41,7 +41,7 @@ static bool json_int_field(json_object *obj, const char *name, int64_t *out)
     }
     if (json_object_is_type(v, json_type_double)) {
         double d = json_object_get_double(v);
-        if (d < 0 || d > 9.0e15)
+        if (!(d >= 0 && d <= 9.0e15)) /* also refuses NaN */
             return false;
         *out = (int64_t)d;
         return true;

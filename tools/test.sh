@@ -3,6 +3,9 @@
 #
 #   1. tools/install-deps.sh (fast when everything is installed)
 #   2. build/test  gcc, -Wall -Wextra -Werror: every meson test suite
+#      build/release-gcc, build/release-clang: `--buildtype=release` with
+#                  default options (werror off), no compiler warning
+#                  allowed; suite `unit`
 #   3. build/asan  gcc, ASan + UBSan, leaks fatal: every suite except
 #                  `abi` and `install` (sanitizers change the exports)
 #   4. build/tsan  gcc, ThreadSanitizer: the unit and integration suites
@@ -102,10 +105,18 @@ run_build() {
     fi
 
     section "$label: compile $dir"
-    if ! meson compile -C "$dir"; then
+    local clog=$dir/compile.log
+    if ! meson compile -C "$dir" 2>&1 | tee "$clog"; then
         failed+=("$dir: compile failed")
         total_fail=$((total_fail + 1))
         summary+=("$(printf '%-10s %-44s compile FAILED' "$dir" "$label")")
+        return
+    fi
+    # Builds with default options (werror off) must still be warning-free.
+    if [[ ${NO_WARNINGS:-0} -eq 1 ]] && grep -q 'warning:' "$clog"; then
+        failed+=("$dir: compiler warnings (see $clog)")
+        total_fail=$((total_fail + 1))
+        summary+=("$(printf '%-10s %-44s compile WARNINGS' "$dir" "$label")")
         return
     fi
 
@@ -159,6 +170,14 @@ fi
 # --- 1. Normal build: every suite. ------------------------------------------
 run_build "gcc, all suites" build/test "${common_opts[@]}" -- \
     --timeout-multiplier 1
+
+# --- 1b. Release builds with default options, gcc and clang. ---------------
+# What a packager runs: `meson setup --buildtype=release` and nothing else
+# (werror is off by default). Any compiler warning fails the step.
+NO_WARNINGS=1 run_build "gcc, release, default options, unit" build/release-gcc \
+    --buildtype=release -- --suite unit
+NO_WARNINGS=1 CC=clang CXX=clang++ run_build "clang, release, default options, unit" build/release-clang \
+    --buildtype=release -- --suite unit
 
 # --- 2. ASan + UBSan: every suite but abi/install; leaks fail the run. ------
 if [[ $run_asan -eq 1 ]]; then

@@ -292,6 +292,8 @@ static inline bool pred_sub_done(recorder *r, const void *arg)
 /* mqttSettings body (indented 4) via printf format; returns the result,
  * endpoint 0 is the one. */
 static inline aioe_parse_result *fx_endpoint(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static inline aioe_parse_result *fx_endpoint(const char *fmt, ...)
 {
     char body[4096], yaml[5000];
     va_list ap;

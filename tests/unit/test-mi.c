@@ -257,6 +257,9 @@ static void parse_rejects_bad_responses(void **state)
         "{\"access_token\":42,\"expires_in\":5}",
         "{\"access_token\":\"opaque\"}", /* no expiry anywhere */
         "{\"access_token\":\"opaque\",\"expires_in\":\"soon\"}",
+        /* json-c reads NaN and Infinity as doubles (found by fuzz-token-response) */
+        "{\"access_token\":\"opaque\",\"expires_in\":NaN}",
+        "{\"access_token\":\"opaque\",\"expires_in\":-Infinity}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
