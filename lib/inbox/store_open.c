@@ -289,8 +289,10 @@ static int recover(aioe__store *s, char *err, size_t errlen)
     if (rc != AIOE_OK)
         goto out;
 
-    qsort(ss.acks, ss.nacks, sizeof *ss.acks, cmp_u64);
-    qsort(ss.recs, ss.nrecs, sizeof *ss.recs, cmp_found);
+    if (ss.nacks)
+        qsort(ss.acks, ss.nacks, sizeof *ss.acks, cmp_u64);
+    if (ss.nrecs)
+        qsort(ss.recs, ss.nrecs, sizeof *ss.recs, cmp_found);
     uint64_t max_seq = ss.nacks ? ss.acks[ss.nacks - 1] : 0;
     /* first pass: which messages are live (a copied-forward duplicate of a
      * sequence number counts once, in its oldest segment) */
@@ -302,7 +304,8 @@ static int recover(aioe__store *s, char *err, size_t errlen)
         if (f->seq > max_seq)
             max_seq = f->seq;
         bool dup = i > 0 && ss.recs[i - 1].seq == f->seq;
-        bool acked = bsearch(&f->seq, ss.acks, ss.nacks, sizeof *ss.acks, cmp_u64) != NULL;
+        bool acked = ss.nacks &&
+                     bsearch(&f->seq, ss.acks, ss.nacks, sizeof *ss.acks, cmp_u64) != NULL;
         seg *g = aioe__st_seg_by_id(s, f->seg_id);
         if (dup || acked || !g) {
             f->len = 0; /* not live */
@@ -322,7 +325,7 @@ static int recover(aioe__store *s, char *err, size_t errlen)
     for (size_t i = 0; i < ss.nrecs; i++) {
         found *f = &ss.recs[i];
         seg *g = aioe__st_seg_by_id(s, f->seg_id);
-        if (f->len == 0 && g && g->live && !g->damaged &&
+        if (f->len == 0 && g && g->live && !g->damaged && ss.nacks &&
             bsearch(&f->seq, ss.acks, ss.nacks, sizeof *ss.acks, cmp_u64)) {
             if (!aioe__st_grow((void **)&keep, &keep_cap, nkeep + 1, sizeof *keep)) {
                 rc = AIOE_ERR_NOMEM;
@@ -467,7 +470,8 @@ int aioe__store_open(aioe__store **out, const char *dir, const aioe__store_confi
         for (size_t i = 0; i < s->tab_cap; i++)
             if (s->tab[i].seq)
                 seqs[n++] = s->tab[i].seq;
-        qsort(seqs, n, sizeof *seqs, cmp_u64);
+        if (n)
+            qsort(seqs, n, sizeof *seqs, cmp_u64);
         for (size_t i = 0; i < n; i++)
             replay(replay_ctx, seqs[i], aioe__st_tab_find(s, seqs[i])->len);
         free(seqs);
