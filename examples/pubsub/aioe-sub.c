@@ -10,6 +10,12 @@
  *     user-property: NAME=VALUE         (each, in wire order)
  *     payload (N bytes): TEXT           (non-printable bytes as \xHH)
  * With --payload-only just the payload, one line per message.
+ * With --inbox DIR every message goes through a durable inbox in DIR
+ * (<aioendpoint/inbox.h>): it is stored before the broker gets its PUBACK,
+ * printed and flushed, and only then acknowledged to the inbox, so with a
+ * persistent session (a fixed --instance) a SIGKILL at any moment loses
+ * nothing and a restart prints what was not acknowledged (marked
+ * `redelivered=1`; it may have been printed already: at-least-once).
  * Exit status: 0 after -C messages or SIGINT/SIGTERM, 2 usage, bad YAML or
  * an endpoint that cannot authenticate/connect, 1 a refused subscription.
  * Built only against the public API. */
@@ -38,6 +44,8 @@ static void usage(FILE *to)
         "  -C, --count N        exit after N messages\n"
         "  -q, --qos N          subscription QoS 0 or 1 (default: the endpoint's qos)\n"
         "  -p, --payload-only   print only payloads, one per line\n"
+        "  -I, --inbox DIR      store messages durably in DIR before acknowledging them\n"
+        "                       to the broker; print, then acknowledge (needs --instance)\n"
         PUBSUB_COMMON_USAGE
         "Exit status: 0 done, 1 subscription refused, 2 usage or connect error.\n");
 }
@@ -55,10 +63,8 @@ static void put_escaped(FILE *to, const char *s, size_t n)
     }
 }
 
-static void on_message(aioe_session *s, const aioe_message *m, void *ud)
+static void print_message(const aioe_message *m)
 {
-    (void)s;
-    (void)ud;
     size_t tlen, plen, ctlen;
     const char *topic = aioe_message_topic(m, &tlen);
     const char *payload = aioe_message_payload(m, &plen);
@@ -73,7 +79,8 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         fputc('\n', stdout);
     } else {
         fwrite(topic, 1, tlen, stdout);
-        printf(" qos=%d retain=%d\n", aioe_message_qos(m), aioe_message_retain(m) ? 1 : 0);
+        printf(" qos=%d retain=%d%s\n", aioe_message_qos(m), aioe_message_retain(m) ? 1 : 0,
+               aioe_inbox_message_redelivered(m) ? " redelivered=1" : "");
         if (ct) {
             fputs("  content-type: ", stdout);
             put_escaped(stdout, ct, ctlen);
@@ -96,6 +103,38 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
     fflush(stdout);
     atomic_fetch_add(&received, 1);
     pthread_mutex_unlock(&out_mu);
+}
+
+static void on_message(aioe_session *s, const aioe_message *m, void *ud)
+{
+    (void)s;
+    (void)ud;
+    print_message(m);
+}
+
+/* --inbox: print, flush, then acknowledge. */
+static int drain_inbox(aioe_inbox *inbox)
+{
+    aioe_message *m;
+    int rc = aioe_inbox_next(inbox, 20, &m);
+    if (rc == AIOE_ERR_TIMEOUT)
+        return 0;
+    if (rc != AIOE_OK) {
+        fprintf(stderr, "aioe-sub: inbox: %s\n", aioe_strerror(rc));
+        return 1;
+    }
+    print_message(m);
+    if (ferror(stdout)) {
+        aioe_message_free(m); /* not acknowledged: printed again next time */
+        return 1;
+    }
+    rc = aioe_inbox_ack(inbox, aioe_inbox_message_id(m));
+    aioe_message_free(m);
+    if (rc != AIOE_OK) {
+        fprintf(stderr, "aioe-sub: inbox ack: %s\n", aioe_strerror(rc));
+        return 1;
+    }
+    return 0;
 }
 
 static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
@@ -125,12 +164,13 @@ int main(int argc, char **argv)
         {"count", required_argument, NULL, 'C'},
         {"qos", required_argument, NULL, 'q'},
         {"payload-only", no_argument, NULL, 'p'},
+        {"inbox", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "C:q:phv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "C:q:pI:hv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -143,12 +183,18 @@ int main(int argc, char **argv)
             }
             break;
         case 'p': payload_only = true; break;
+        case 'I': c.inbox_dir = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     if (argc - optind < 2) {
         usage(stderr);
+        return 2;
+    }
+    if (c.inbox_dir && !c.instance) {
+        fprintf(stderr, "aioe-sub: --inbox needs --instance NAME: a stable client ID keeps the "
+                        "broker session across restarts\n");
         return 2;
     }
     c.file = argv[optind];
@@ -162,7 +208,7 @@ int main(int argc, char **argv)
     if (status == 0) {
         if (qos < 0)
             qos = aioe_endpoint_qos(c.ep);
-        status = pubsub_connect(&c, on_message, NULL);
+        status = pubsub_connect(&c, c.inbox_dir ? NULL : on_message, NULL);
     }
     for (int i = optind + 1; status == 0 && i < argc; i++) {
         int rc = aioe_session_subscribe(c.session, argv[i], qos, on_subscribed, argv[i]);
@@ -172,7 +218,9 @@ int main(int argc, char **argv)
         }
     }
     while (status == 0) {
-        struct timespec tick = {0, 20 * 1000000L};
+        struct timespec tick = {0, c.inbox ? 0 : 20 * 1000000L};
+        if (c.inbox && drain_inbox(c.inbox) != 0)
+            status = 1;
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM)
             break;

@@ -19,10 +19,12 @@ typedef struct pubsub_common {
     const char *token_file;
     bool verbose;
     unsigned timeout_s;          /* connect timeout */
+    const char *inbox_dir;       /* aioe-sub --inbox: a durable inbox there */
 
     aioe_parse_result *res;
     const aioe_endpoint *ep;
     aioe_session *session;
+    aioe_inbox *inbox;           /* with inbox_dir */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -53,9 +55,10 @@ bool pubsub_common_option(pubsub_common *c, int opt, const char *arg);
 
 /* Parses the file and picks the endpoint; 0 or an exit status (2). */
 int pubsub_load(pubsub_common *c);
-/* Creates the session (with @p on_message when not NULL), starts it and
- * waits until it is connected; 0 or an exit status (2: cannot
- * authenticate/connect, with a message on stderr). */
+/* Creates the session (with @p on_message when not NULL; with an inbox in
+ * inbox_dir when that is set), starts it and waits until it is connected;
+ * 0 or an exit status (2: cannot authenticate/connect, with a message on
+ * stderr). */
 int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data);
 /* Stops and frees everything. */
 void pubsub_close(pubsub_common *c);

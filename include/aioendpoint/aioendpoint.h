@@ -13,6 +13,7 @@
 #include "cloudevents.h"
 #include "session.h"
 #include "pubsub.h"
+#include "inbox.h"
 #include "identity.h"
 #include "eventgrid.h"
 
