@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aioendpoint/common.h"
@@ -48,6 +49,13 @@
 #include "store_private.h"
 
 /* ---- small helpers ---- */
+
+static int64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void aioe__st_log(aioe__store *s, int level, const char *fmt, ...)
 {
@@ -646,9 +654,15 @@ int aioe__store_ack(aioe__store *s, uint64_t seq)
     s->st.live_bytes -= e->len;
     s->st.acked++;
     tab_del(s, e);
-    if (aioe__st_grow((void **)&s->acks, &s->acks_cap, s->nacks + 1, sizeof *s->acks))
+    int64_t now = coarse_ms();
+    if (aioe__st_grow((void **)&s->acks, &s->acks_cap, s->nacks + 1, sizeof *s->acks)) {
+        if (!s->nacks)
+            s->acks_since_ms = now;
         s->acks[s->nacks++] = seq;
-    if (s->nacks >= ACK_FLUSH)
+    }
+    /* written in batches, and at least every ACK_FLUSH_MS while acks come:
+     * an ack lost in a crash is a duplicate delivery, not a loss */
+    if (s->nacks >= ACK_FLUSH || now - s->acks_since_ms >= ACK_FLUSH_MS)
         aioe__st_flush_acks(s);
     reclaim(s);
     pthread_mutex_unlock(&s->mu);

@@ -10,6 +10,7 @@
 #define DEFAULT_SEGMENT (4u << 20)
 #define MIN_SEGMENT 4096u
 #define ACK_FLUSH 256u
+#define ACK_FLUSH_MS 20
 #define MAX_SEGMENT_FILE (1ull << 32)
 
 typedef struct seg {
@@ -47,6 +48,7 @@ struct aioe__store {
     size_t wcap;
     uint64_t *acks;      /* acknowledged, not yet written */
     size_t nacks, acks_cap;
+    int64_t acks_since_ms; /* when the oldest buffered one came */
     uint64_t written, synced;
     bool syncing;
     aioe__store_stats st;

@@ -388,7 +388,7 @@ static pid_t spawn_sub(const char *yaml, const char *dir, const char *instance,
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(bin, bin, "--inbox", dir, "--instance", instance, "-p", "-q", "1", yaml, "kill/#",
+        execl(bin, bin, "-v", "--inbox", dir, "--instance", instance, "-p", "-q", "1", yaml, "kill/#",
               (char *)NULL);
         _exit(127);
     }
