@@ -222,8 +222,8 @@ static int open_inbox(bridge_instance *bi, char *err, size_t errlen)
     aioe_inbox_stats st = { .version = AIOE_INBOX_STATS_VERSION };
     aioe_inbox_get_stats(bi->inbox, &st);
     if (st.recovered)
-        blog(AIOE_LOG_INFO, bi, "store %s: %" PRIu64 " message(s) not yet acknowledged by "
-             "the destination (sent again, counted as suspected duplicates)", dir,
+        blog(AIOE_LOG_INFO, bi, "store %s: %" PRIu64 " not yet acknowledged by the "
+             "destination (sent again, counted as suspected duplicates)", dir,
              st.recovered);
     return 0;
 }

@@ -42,6 +42,8 @@ struct aioe_inbox {
     size_t q_cap, q_head, q_len;
     uint64_t first_new;         /* ids below were recovered at open */
     bool paused;                /* we asked the session to pause */
+    unsigned waiters;           /* threads waiting in aioe_inbox_next() */
+    bool holding;               /* the receive thread waits for space */
     aioe_user_property *props;  /* receive thread only */
     size_t props_cap;
 };
@@ -190,7 +192,8 @@ static bool store_one(aioe_inbox *ib, const aioe__rec_msg *r)
         return false;
     pthread_mutex_lock(&ib->mu);
     bool ok = queue_push(ib, id);
-    pthread_cond_broadcast(&ib->cv);
+    if (ib->waiters) /* a wake-up costs a system call: only when one waits */
+        pthread_cond_signal(&ib->cv);
     pthread_mutex_unlock(&ib->mu);
     if (!ok) /* stored; delivered after a restart */
         aioe_session_log(ib->s, AIOE_LOG_ERROR,
@@ -214,6 +217,7 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
     aioe__session_set_paused(s, true);
     pthread_mutex_lock(&ib->mu);
     ib->paused = true;
+    ib->holding = true;
     pthread_mutex_unlock(&ib->mu);
     aioe_session_log(s, AIOE_LOG_ERROR,
                      "inbox %s: cannot store a message: holding Paho's receive thread "
@@ -234,6 +238,9 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
         aioe__store_has_reserve(ib->st);
         fill_record(ib, msg, &r);
         if (r.prop_count == aioe_message_user_property_count(msg) && store_one(ib, &r)) {
+            pthread_mutex_lock(&ib->mu);
+            ib->holding = false;
+            pthread_mutex_unlock(&ib->mu);
             aioe_session_log(s, AIOE_LOG_WARNING, "inbox %s: message stored after %u tries",
                              aioe__store_dir(ib->st), tries);
             return;
@@ -447,7 +454,10 @@ int aioe_inbox_next(aioe_inbox *ib, uint32_t timeout_ms, aioe_message **out)
     for (;;) {
         pthread_mutex_lock(&ib->mu);
         while (ib->q_len == 0) {
-            if (pthread_cond_timedwait(&ib->cv, &ib->mu, &deadline) != 0 && ib->q_len == 0)
+            ib->waiters++;
+            int w = pthread_cond_timedwait(&ib->cv, &ib->mu, &deadline);
+            ib->waiters--;
+            if (w != 0 && ib->q_len == 0)
                 break;
         }
         if (ib->q_len == 0) {
@@ -484,7 +494,8 @@ int aioe_inbox_ack(aioe_inbox *ib, uint64_t id)
         return rc;
     pthread_mutex_lock(&ib->mu);
     bool paused = ib->paused;
-    pthread_cond_broadcast(&ib->cv); /* a held receive thread retries */
+    if (ib->holding)
+        pthread_cond_broadcast(&ib->cv); /* a held receive thread retries */
     pthread_mutex_unlock(&ib->mu);
     if (paused)
         check_flow(ib, true);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +75,15 @@ static bool all_zero(const unsigned char *p, size_t n)
         if (p[i])
             return false;
     return true;
+}
+
+/* A record cut short when the process died: written through a mapping,
+ * the magic goes in last (store.c), so such a record has none yet: its
+ * first four bytes are still zero. A complete record whose CRC fails has
+ * its magic: that is damage. */
+static bool torn_write(const unsigned char *p, size_t n)
+{
+    return n >= 4 && p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
 }
 
 static void damage(aioe__store *s, seg *g, const char *name, uint64_t off, uint64_t end,
@@ -170,7 +180,7 @@ static seg *recover_one(aioe__store *s, uint64_t id, bool newest, scan_state *ss
         /* nothing readable up to the end of the file */
         if (all_zero(buf + off, size - off))
             break; /* space written as zeros, not records */
-        if (newest && r == AIOE__REC_SHORT) {
+        if (newest && (r == AIOE__REC_SHORT || torn_write(buf + off, size - off))) {
             aioe__st_log(s, AIOE_LOG_WARNING,
                          "inbox %s/%s: incomplete record at offset %zu (%zu bytes) ignored: "
                          "it was being written when the process stopped and was never "
@@ -503,6 +513,10 @@ void aioe__store_close(aioe__store *s)
         aioe__st_seg_name(a->id, name, sizeof name);
         unlinkat(s->dir_fd, name, 0);
     } else if (a && a->reserved > a->size) {
+        if (a->map) {
+            munmap(a->map, a->map_len);
+            a->map = NULL;
+        }
         (void)!ftruncate(a->fd, (off_t)a->size); /* gives back the reservation */
     }
     for (size_t i = 0; i < s->nsegs; i++)

@@ -21,6 +21,9 @@ typedef struct seg {
     uint64_t live;       /* messages not acknowledged */
     uint64_t live_bytes;
     bool damaged;        /* recovery found unreadable ranges */
+    unsigned char *map;  /* the active segment, mapped shared: NULL when
+                          * written with pwrite(2) */
+    size_t map_len;
 } seg;
 
 typedef struct ent {
@@ -59,6 +62,8 @@ void aioe__st_log(aioe__store *s, int level, const char *fmt, ...)
 void aioe__st_seg_name(uint64_t id, char *out, size_t n);
 bool aioe__st_grow(void **p, size_t *cap, size_t need, size_t elem);
 bool aioe__st_read_all(int fd, unsigned char *buf, size_t len, uint64_t off);
+/* Reads bytes of a segment (from its mapping when it has one). */
+bool aioe__st_seg_read(const seg *g, unsigned char *buf, size_t len, uint64_t off);
 ent *aioe__st_tab_find(aioe__store *s, uint64_t seq);
 bool aioe__st_tab_put(aioe__store *s, const ent *e);
 seg *aioe__st_active(aioe__store *s);
