@@ -16,8 +16,9 @@
  * effect, or an I/O error) must not be followed by a normal return: Paho
  * would acknowledge a message that is not stored. The callback then holds
  * Paho's receive thread, retrying as acknowledgements free space, with an
- * error logged: the least bad honest behaviour available with Paho 1.3,
- * which has no way to withhold a PUBACK (docs/inbox.md). */
+ * error logged, for up to 30 s, and then aborts the process: the least bad
+ * honest behaviour available with Paho 1.3, which has no way to withhold a
+ * PUBACK (docs/inbox.md). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,10 @@
 #include "aioendpoint/inbox.h"
 #include "inbox_internal.h"
 #include "session_internal.h"
+
+/* How long a receive thread is held for space (100 ms a try) before the
+ * process is ended: 30 s. */
+#define HOLD_TRIES 300
 
 struct aioe_inbox_options {
     aioe_inbox_durability durability;
@@ -245,9 +250,22 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
                              aioe__store_dir(ib->st), tries);
             return;
         }
-        if (tries % 100 == 0)
+        if (tries % 50 == 0)
             aioe_session_log(s, AIOE_LOG_ERROR, "inbox %s: still cannot store a message",
                              aioe__store_dir(ib->st));
+        if (tries >= HOLD_TRIES) {
+            /* Nothing freed space: returning would acknowledge a message
+             * that is not stored. A host that acknowledges from Paho's
+             * threads (a bridge acking on the destination's PUBACK) cannot
+             * make progress while this thread is held, so end the process
+             * instead: the broker keeps the message and delivers it again
+             * after the restart. */
+            aioe_session_log(s, AIOE_LOG_ERROR,
+                             "inbox %s: no space for %u s: ending the process rather than "
+                             "acknowledging a message that is not stored",
+                             aioe__store_dir(ib->st), HOLD_TRIES / 10);
+            abort();
+        }
     }
 }
 

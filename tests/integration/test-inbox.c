@@ -372,6 +372,64 @@ static void byte_limit_back_pressure(void **state)
     broker_free(b);
 }
 
+/* Issue #15 case 3 with a real full disk: the inbox in a 512 KiB tmpfs
+ * (skipped when tmpfs cannot be mounted, e.g. without CAP_SYS_ADMIN). */
+static void full_tmpfs_back_pressure(void **state)
+{
+    (void)state;
+    char *mnt = harness_mkdir("tmpfs");
+    assert_non_null(mnt);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=512k tmpfs '%s' 2>/dev/null", mnt);
+    if (system(cmd) != 0) {
+        free(mnt);
+        skip();
+    }
+    broker *b = start_broker(0);
+    aioe_parse_result *res = endpoint_for(b);
+    const aioe_endpoint *ep = aioe_parse_result_endpoint(res, 0);
+    char *inst = harness_unique("tmpfs");
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/inbox", mnt);
+    recorder *r = recorder_new();
+    aioe_session *s = new_session(ep, r, inst);
+    aioe_inbox_options *o = NULL;
+    assert_int_equal(aioe_inbox_options_new(&o), AIOE_OK);
+    assert_int_equal(aioe_inbox_options_set_segment_bytes(o, 65536), AIOE_OK);
+    aioe_inbox *ib = NULL;
+    assert_int_equal(aioe_inbox_new(&ib, s, dir, o), AIOE_OK);
+    aioe_inbox_options_free(o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+    subscribe(s, r, "full/#");
+    publish_range(b, "full/a-topic-name-that-takes-some-room/x", 0, 8000);
+    assert_true(fx_wait(r, full_pred, ib, WAIT_MS));
+    aioe_inbox_stats st = { .version = AIOE_INBOX_STATS_VERSION };
+    assert_int_equal(aioe_inbox_get_stats(ib, &st), AIOE_OK);
+    assert_int_equal(st.full_status, AIOE_ERR_IO);
+    assert_false(fx_log_lacks(r, "disk full"));
+    print_message("full tmpfs: paused with %llu stored, %llu bytes in files, %llu append "
+                  "failure(s)\n",
+                  (unsigned long long)st.unacknowledged, (unsigned long long)st.file_bytes,
+                  (unsigned long long)st.append_failures);
+    unsigned char *seen = calloc(MAX_SEQ, 1);
+    assert_int_equal(drain(ib, seen, 8000, LONG_WAIT_MS), 8000);
+    aioe_session_stop(s, 2000);
+    aioe_inbox_free(ib);
+    /* no empty files left behind */
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | grep -c '\\.log$') -le 2", dir);
+    assert_int_equal(system(cmd), 0);
+    aioe_session_free(s);
+    snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
+    assert_int_equal(system(cmd), 0);
+    recorder_free(r);
+    free(seen);
+    free(inst);
+    free(mnt);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
 /* ---- aioe-sub --inbox as a child process ---- */
 
 static pid_t spawn_sub(const char *yaml, const char *dir, const char *instance,
@@ -510,6 +568,7 @@ int main(void)
         cmocka_unit_test(out_of_order_ack_and_redelivery),
         cmocka_unit_test(two_sessions_one_paused),
         cmocka_unit_test(byte_limit_back_pressure),
+        cmocka_unit_test(full_tmpfs_back_pressure),
         cmocka_unit_test(sigkill_consumer_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
