@@ -6,15 +6,17 @@
 #    and runs `--version` with LD_LIBRARY_PATH unset, whatever the prefix;
 #  - with -Dtools_rpath=false (distribution packages) none carries an
 #    RPATH or RUNPATH;
-#  - every man page (docs/man) is installed.
+#  - every man page (docs/man) is installed, and every page of docs/ with
+#    README.md and CHANGELOG.md under DATADIR/doc/libaioendpoint.
 #
-# Usage: check-installed-tools.sh BUILD_ROOT PREFIX BINDIR LIBDIR MANDIR TOOLS_RPATH
+# Usage: check-installed-tools.sh BUILD_ROOT PREFIX BINDIR LIBDIR MANDIR DATADIR TOOLS_RPATH
 set -euo pipefail
-if [[ $# -ne 6 ]]; then
-    echo "usage: $0 BUILD_ROOT PREFIX BINDIR LIBDIR MANDIR TOOLS_RPATH" >&2
+if [[ $# -ne 7 ]]; then
+    echo "usage: $0 BUILD_ROOT PREFIX BINDIR LIBDIR MANDIR DATADIR TOOLS_RPATH" >&2
     exit 2
 fi
-build=$1 prefix=$2 bindir=$3 libdir=$4 mandir=$5 rpath=$6
+build=$1 prefix=$2 bindir=$3 libdir=$4 mandir=$5 datadir=$6 rpath=$7
+src=$(cd "$(dirname "$0")/../.." && pwd)
 tools=(aioe-validate aioe-bridge aioe-pub aioe-sub)
 abs() { case $1 in /*) echo "$1" ;; *) echo "$prefix/$1" ;; esac; }
 
@@ -32,6 +34,7 @@ fi
 bin=$dest$(abs "$bindir")
 lib=$dest$(abs "$libdir")
 man=$dest$(abs "$mandir")
+doc=$dest$(abs "$datadir")/doc/libaioendpoint
 
 for t in "${tools[@]}"; do
     exe=$bin/$t
@@ -53,13 +56,16 @@ for t in "${tools[@]}"; do
 done
 
 # Man pages: docs/man/*.[0-9] are installed in their sections.
-if [[ -d $man ]]; then
-    for page in "$(dirname "$0")"/../../docs/man/*.[0-9]; do
-        [[ -e $page ]] || continue
-        name=$(basename "$page")
-        [[ -f $man/man${name##*.}/$name ]] || fail "man page $name not installed in $man/man${name##*.}"
-    done
-fi
+for page in "$src"/docs/man/*.[0-9]; do
+    [[ -e $page ]] || continue
+    name=$(basename "$page")
+    [[ -f $man/man${name##*.}/$name ]] || fail "man page $name not installed in $man/man${name##*.}"
+done
+# Documentation: docs/*.md, README.md, CHANGELOG.md.
+for f in "$src"/docs/*.md "$src/README.md" "$src/CHANGELOG.md"; do
+    [[ -f $doc/$(basename "$f") ]] || fail "$(basename "$f") not installed in $doc"
+done
+[[ ! -e $doc/meson.build && ! -e $doc/man ]] || fail "$doc holds build files or the man sources"
 
 if [[ $failures -ne 0 ]]; then
     echo "check-installed-tools: $failures check(s) failed"
