@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session_internal.h"
+#include "session/session.h"
 
 #define MQTT_MAX_STRING 65535u
 #define MQTT_MAX_PAYLOAD 268435455u

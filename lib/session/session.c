@@ -12,8 +12,7 @@
 #include <time.h>
 
 #include "aioendpoint/eventgrid.h"
-#include "jwt.h"
-#include "mi.h"
+#include "auth/auth.h"
 #include "session_internal.h"
 #include "session_reason.h"
 

@@ -13,10 +13,8 @@
 #include "aioendpoint/identity.h"
 #include "aioendpoint/pubsub.h"
 #include "aioendpoint/session.h"
-#include "backoff.h"
-#include "resolver.h"
-#include "tls.h"
-#include "token_source.h"
+#include "util/util.h"
+#include "auth/auth.h"
 
 struct aioe_session_options {
     aioe_session_state_cb state_cb;

@@ -189,3 +189,17 @@ int aioe_session_options_set_max_token_bytes(aioe_session_options *o, uint32_t m
     o->max_token_bytes = max_bytes;
     return AIOE_OK;
 }
+
+int aioe_session_options_set_identity(aioe_session_options *so,
+                                      const aioe_identity_options *identity)
+{
+    if (!so)
+        return AIOE_ERR_INVALID_ARG;
+    aioe_identity_options *c;
+    int rc = aioe_identity_options_copy(identity, &c);
+    if (rc != AIOE_OK)
+        return rc;
+    aioe_identity_options_free(so->identity);
+    so->identity = c;
+    return AIOE_OK;
+}
