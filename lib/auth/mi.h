@@ -189,7 +189,8 @@ int aioe_token_source_mi_new(mi_config *cfg, aioe_token_source *out);
 /* For tests: how many HTTP fetches the cache entry for key made. */
 unsigned mi_cache_fetch_count(const char *key);
 
-/* The wall clock the cache uses (seconds), replaceable by tests. */
+/* The wall clock the cache and the fetch flow use (seconds), replaceable
+ * by tests. Defined in mi_fetch.c. */
 extern int64_t (*mi_wall_clock)(void);
 
 #endif
