@@ -26,15 +26,16 @@ import sys
 # other: what two of them share belongs in a lower layer.
 LAYERS = {
     'util': 0,
-    'spec': 1,
-    'auth': 2,          # service account tokens, managed identity, TLS material
-    'session': 3,
-    'pubsub': 4,
-    'cloudevents': 4,
-    'inbox': 4,
+    'transform': 1,     # pure expression engine; spec/ checks Dataflow rules with it
+    'spec': 2,
+    'auth': 3,          # service account tokens, managed identity, TLS material
+    'session': 4,
+    'pubsub': 5,
+    'cloudevents': 5,
+    'inbox': 5,
 }
-LAYER_NAMES = {0: 'util', 1: 'spec', 2: 'auth/tls', 3: 'session',
-               4: 'pubsub/cloudevents/inbox'}
+LAYER_NAMES = {0: 'util', 1: 'transform', 2: 'spec', 3: 'auth/tls', 4: 'session',
+               5: 'pubsub/cloudevents/inbox'}
 
 # Generated into the build directory from include/aioendpoint/version.h.in.
 GENERATED_PUBLIC = {'version.h'}
