@@ -189,3 +189,49 @@ int aioe_session_options_set_max_token_bytes(aioe_session_options *o, uint32_t m
     o->max_token_bytes = max_bytes;
     return AIOE_OK;
 }
+
+int aioe_session_options_set_identity(aioe_session_options *so,
+                                      const aioe_identity_options *identity)
+{
+    if (!so)
+        return AIOE_ERR_INVALID_ARG;
+    aioe_identity_options *c;
+    int rc = aioe_identity_options_copy(identity, &c);
+    if (rc != AIOE_OK)
+        return rc;
+    aioe_identity_options_free(so->identity);
+    so->identity = c;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_max_queued_bytes(aioe_session_options *opts, size_t max_bytes)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    opts->max_queued_bytes = max_bytes;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_cloudevents(aioe_session_options *opts,
+                                         const char *target_name,
+                                         const char *content_type, const char *schema)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    char *t = target_name ? strdup(target_name) : NULL;
+    char *c = content_type ? strdup(content_type) : NULL;
+    char *sc = schema ? strdup(schema) : NULL;
+    if ((target_name && !t) || (content_type && !c) || (schema && !sc)) {
+        free(t);
+        free(c);
+        free(sc);
+        return AIOE_ERR_NOMEM;
+    }
+    free(opts->ce_target);
+    free(opts->ce_content_type);
+    free(opts->ce_schema);
+    opts->ce_target = t;
+    opts->ce_content_type = c;
+    opts->ce_schema = sc;
+    return AIOE_OK;
+}

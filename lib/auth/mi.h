@@ -16,7 +16,7 @@
 
 #include "aioendpoint/identity.h"
 #include "aioendpoint/spec.h"
-#include "token_source.h"
+#include "auth.h"
 
 #define MI_IMDS_DEFAULT_URL "http://169.254.169.254/metadata/identity/oauth2/token"
 #define MI_ARC_DEFAULT_URL "http://127.0.0.1:40342/metadata/identity/oauth2/token"
@@ -43,8 +43,7 @@ struct aioe_identity_options {
         gone_window_ms;
 };
 
-int aioe_identity_options_copy(const aioe_identity_options *src,
-                               aioe_identity_options **out);
+/* aioe_identity_options_copy(): declared in the door, auth.h. */
 
 /* ---- HTTP seam ----------------------------------------------------- */
 
@@ -185,18 +184,13 @@ int mi_fetch(const mi_config *cfg, bool retry, mi_token *out, char *err,
  * share one cache entry. */
 int aioe_token_source_mi_new(mi_config *cfg, aioe_token_source *out);
 
-/* What the session calls for a managed-identity endpoint: resolves the
- * configuration from opts (may be NULL) and the process environment. A
- * configuration error does not fail here: the source's fetch reports it,
- * so aioe_session_start() can show it. */
-int aioe_token_source_mi_for_endpoint(const aioe_endpoint *ep,
-                                      const aioe_identity_options *opts,
-                                      aioe_token_source *out);
+/* aioe_token_source_mi_for_endpoint(): declared in the door, auth.h. */
 
 /* For tests: how many HTTP fetches the cache entry for key made. */
 unsigned mi_cache_fetch_count(const char *key);
 
-/* The wall clock the cache uses (seconds), replaceable by tests. */
+/* The wall clock the cache and the fetch flow use (seconds), replaceable
+ * by tests. Defined in mi_fetch.c. */
 extern int64_t (*mi_wall_clock)(void);
 
 #endif

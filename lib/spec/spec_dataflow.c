@@ -287,39 +287,6 @@ void spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
     *slot = p;
 }
 
-/* ---- public getters ----------------------------------------------------- */
-
-size_t aioe_parse_result_dataflow_count(const aioe_parse_result *res)
-{
-    return res ? res->dataflows.len : 0;
-}
-
-const aioe_dataflow *aioe_parse_result_dataflow(const aioe_parse_result *res, size_t i)
-{
-    return res && i < res->dataflows.len ? res->dataflows.items[i] : NULL;
-}
-
-size_t aioe_parse_result_profile_count(const aioe_parse_result *res)
-{
-    return res ? res->profiles.len : 0;
-}
-
-const aioe_profile *aioe_parse_result_profile(const aioe_parse_result *res, size_t i)
-{
-    return res && i < res->profiles.len ? res->profiles.items[i] : NULL;
-}
-
-const aioe_profile *aioe_parse_result_find_profile(const aioe_parse_result *res,
-                                                   const char *name)
-{
-    if (!res || !name)
-        return NULL;
-    for (size_t i = 0; i < res->profiles.len; i++)
-        if (strcmp(res->profiles.items[i]->name, name) == 0)
-            return res->profiles.items[i];
-    return NULL;
-}
-
 aioe_dataflow *aioe_dataflow_ref(const aioe_dataflow *df)
 {
     aioe_dataflow *mut = (aioe_dataflow *)df;

@@ -11,66 +11,43 @@
 #include <string.h>
 #include <time.h>
 
+#include "aioendpoint/cloudevents.h"
 #include "aioendpoint/eventgrid.h"
-#include "jwt.h"
-#include "mi.h"
+#include "auth/auth.h"
 #include "session_internal.h"
 #include "session_reason.h"
-
-static _Thread_local aioe_session *tl_callback_session;
-
-aioe_session *aioe_session_enter_callback(aioe_session *s)
-{
-    aioe_session *prev = tl_callback_session;
-    tl_callback_session = s;
-    return prev;
-}
-
-void aioe_session_leave_callback(aioe_session *prev)
-{
-    tl_callback_session = prev;
-}
-
-bool aioe_session_in_own_callback(const aioe_session *s)
-{
-    return tl_callback_session == s;
-}
 
 static int64_t wall_s(void)
 {
     return (int64_t)time(NULL);
 }
 
-void aioe_session_log(aioe_session *s, aioe_log_level lvl, const char *fmt, ...)
-{
-    if (!s->opt.log_cb || lvl > s->opt.log_level)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    aioe_session *prev = aioe_session_enter_callback(s);
-    s->opt.log_cb(s, lvl, line, s->opt.log_data);
-    aioe_session_leave_callback(prev);
-}
-
-void aioe_session_set_error(aioe_session *s, int status, int reason,
-                            const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    pthread_mutex_lock(&s->mu);
-    s->last_status = status;
-    s->last_reason = reason;
-    memcpy(s->last_msg, msg, sizeof msg);
-    pthread_mutex_unlock(&s->mu);
-}
-
 /* ---- creation ------------------------------------------------------ */
+
+/* The endpoint's CloudEvents stage (cloudEventAttributes), made once per
+ * session through the stage's public API; publishing runs it
+ * (pubsub/message.c). */
+static int cloudevents_init(aioe_session *s)
+{
+    aioe_cloud_event_attributes mode = aioe_endpoint_cloud_event_attributes(s->ep);
+    if (mode == AIOE_CLOUD_EVENTS_NONE)
+        return AIOE_OK;
+    aioe_cloudevents_options *o = NULL;
+    int rc = aioe_cloudevents_options_new(&o);
+    if (rc == AIOE_OK)
+        rc = aioe_cloudevents_options_set_mode(o, mode);
+    if (rc == AIOE_OK)
+        rc = aioe_cloudevents_options_set_target_name(
+            o, s->opt.ce_target ? s->opt.ce_target : aioe_endpoint_name(s->ep));
+    if (rc == AIOE_OK && s->opt.ce_content_type)
+        rc = aioe_cloudevents_options_set_output_content_type(o, s->opt.ce_content_type);
+    if (rc == AIOE_OK && s->opt.ce_schema)
+        rc = aioe_cloudevents_options_set_output_schema(o, s->opt.ce_schema);
+    if (rc == AIOE_OK)
+        rc = aioe_cloudevents_new(&s->ce, o);
+    aioe_cloudevents_options_free(o);
+    return rc;
+}
 
 static int copy_options(aioe_session *s, const aioe_session_options *o)
 {
@@ -181,7 +158,7 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
         rc = build_uri(s);
     }
     if (rc == AIOE_OK)
-        rc = aioe_pubsub_ce_init(s); /* the endpoint's cloudEventAttributes */
+        rc = cloudevents_init(s); /* the endpoint's cloudEventAttributes */
     if (rc == AIOE_OK && m == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN)
         rc = aioe_token_source_sat_new(s->opt.token_file, &s->tokens);
     else if (rc == AIOE_OK && (m == AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY ||

@@ -1,6 +1,8 @@
-/* Messages with MQTT v5 properties: the reusable builder, publishing it
- * through the endpoint's CloudEvents stage, more getters for received
- * messages, and owned copies of them.
+/* Publishing: aioe_session_publish(), the reusable message builder with
+ * MQTT v5 properties, publishing a builder through the endpoint's
+ * CloudEvents stage, and the publish-window queries. The window itself and
+ * the records of outstanding publishes belong to the session
+ * (session/session_inflight.c: aioe_pubsub_send()).
  *
  * Hot path: the builder keeps borrowed views and a reusable array of Paho
  * property descriptors pointing at them, so a publish copies the message
@@ -8,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session_internal.h"
+#include "session/session.h"
 
 #define MQTT_MAX_STRING 65535u
 #define MQTT_MAX_PAYLOAD 268435455u
@@ -244,28 +246,6 @@ int aioe_message_builder_set_from_message(aioe_message_builder *b, const aioe_me
 
 /* ---- publishing --------------------------------------------------------- */
 
-int aioe_pubsub_ce_init(aioe_session *s)
-{
-    aioe_cloud_event_attributes mode = aioe_endpoint_cloud_event_attributes(s->ep);
-    if (mode == AIOE_CLOUD_EVENTS_NONE)
-        return AIOE_OK;
-    aioe_cloudevents_options *o = NULL;
-    int rc = aioe_cloudevents_options_new(&o);
-    if (rc == AIOE_OK)
-        rc = aioe_cloudevents_options_set_mode(o, mode);
-    if (rc == AIOE_OK)
-        rc = aioe_cloudevents_options_set_target_name(
-            o, s->opt.ce_target ? s->opt.ce_target : aioe_endpoint_name(s->ep));
-    if (rc == AIOE_OK && s->opt.ce_content_type)
-        rc = aioe_cloudevents_options_set_output_content_type(o, s->opt.ce_content_type);
-    if (rc == AIOE_OK && s->opt.ce_schema)
-        rc = aioe_cloudevents_options_set_output_schema(o, s->opt.ce_schema);
-    if (rc == AIOE_OK)
-        rc = aioe_cloudevents_new(&s->ce, o);
-    aioe_cloudevents_options_free(o);
-    return rc;
-}
-
 /* Encoded size of a string/binary property: id + 2-byte length + bytes. */
 static size_t str_prop_size(size_t len)
 {
@@ -278,6 +258,43 @@ static MQTTProperty *next_prop(MQTTProperty *wire, size_t *n, enum MQTTPropertyC
     memset(p, 0, sizeof *p);
     p->identifier = id;
     return p;
+}
+
+int aioe_session_publish(aioe_session *s, const char *topic,
+                         const void *payload, size_t len, int qos, bool retain,
+                         aioe_publish_cb cb, void *user_data)
+{
+    if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
+        len > 268435455u || strpbrk(topic, "+#"))
+        return AIOE_ERR_INVALID_ARG;
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = qos;
+    msg.retained = retain;
+    return aioe_pubsub_send(s, topic, &msg, 0, cb, user_data);
+}
+
+size_t aioe_session_publish_window(const aioe_session *cs)
+{
+    if (!cs)
+        return 0;
+    aioe_session *s = (aioe_session *)cs;
+    pthread_mutex_lock(&s->mu);
+    size_t w = s->window;
+    pthread_mutex_unlock(&s->mu);
+    return w;
+}
+
+size_t aioe_session_publish_outstanding(const aioe_session *cs)
+{
+    if (!cs)
+        return 0;
+    aioe_session *s = (aioe_session *)cs;
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->outstanding;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 int aioe_session_publish_message(aioe_session *s, aioe_message_builder *b,
@@ -363,120 +380,4 @@ int aioe_session_publish_message(aioe_session *s, aioe_message_builder *b,
     msg.properties.length = (int)props_len;
     msg.properties.array = n ? b->wire : NULL;
     return aioe_pubsub_send(s, b->topic, &msg, props_len, cb, user_data);
-}
-
-int aioe_session_options_set_cloudevents(aioe_session_options *opts,
-                                         const char *target_name,
-                                         const char *content_type, const char *schema)
-{
-    if (!opts)
-        return AIOE_ERR_INVALID_ARG;
-    char *t = target_name ? strdup(target_name) : NULL;
-    char *c = content_type ? strdup(content_type) : NULL;
-    char *sc = schema ? strdup(schema) : NULL;
-    if ((target_name && !t) || (content_type && !c) || (schema && !sc)) {
-        free(t);
-        free(c);
-        free(sc);
-        return AIOE_ERR_NOMEM;
-    }
-    free(opts->ce_target);
-    free(opts->ce_content_type);
-    free(opts->ce_schema);
-    opts->ce_target = t;
-    opts->ce_content_type = c;
-    opts->ce_schema = sc;
-    return AIOE_OK;
-}
-
-/* ---- received messages ---------------------------------------------------- */
-
-static MQTTProperty *prop(const aioe_message *msg, enum MQTTPropertyCodes id)
-{
-    return msg ? MQTTProperties_getProperty(&msg->m->properties, id) : NULL;
-}
-
-bool aioe_message_dup(const aioe_message *msg)
-{
-    return msg && msg->m->dup;
-}
-
-const void *aioe_message_correlation_data(const aioe_message *msg, size_t *len)
-{
-    MQTTProperty *p = prop(msg, MQTTPROPERTY_CODE_CORRELATION_DATA);
-    if (len)
-        *len = p ? (size_t)p->value.data.len : 0;
-    return p ? p->value.data.data : NULL;
-}
-
-const char *aioe_message_response_topic(const aioe_message *msg, size_t *len)
-{
-    MQTTProperty *p = prop(msg, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
-    if (len)
-        *len = p ? (size_t)p->value.data.len : 0;
-    return p ? p->value.data.data : NULL;
-}
-
-bool aioe_message_expiry(const aioe_message *msg, uint32_t *seconds)
-{
-    MQTTProperty *p = prop(msg, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL);
-    if (p && seconds)
-        *seconds = p->value.integer4;
-    return p != NULL;
-}
-
-int aioe_message_payload_format(const aioe_message *msg)
-{
-    MQTTProperty *p = prop(msg, MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR);
-    return p ? p->value.byte : -1;
-}
-
-int aioe_message_copy(const aioe_message *msg, aioe_message **out)
-{
-    if (!msg || !out)
-        return AIOE_ERR_INVALID_ARG;
-    *out = NULL;
-    aioe_message *c = calloc(1, sizeof *c);
-    MQTTAsync_message *m = calloc(1, sizeof *m);
-    char *topic = malloc(msg->topic_len + 1);
-    void *payload = msg->m->payloadlen > 0 ? malloc((size_t)msg->m->payloadlen) : NULL;
-    if (!c || !m || !topic || (msg->m->payloadlen > 0 && !payload)) {
-        free(c);
-        free(m);
-        free(topic);
-        free(payload);
-        return AIOE_ERR_NOMEM;
-    }
-    *m = *msg->m;
-    m->payload = payload;
-    if (payload)
-        memcpy(payload, msg->m->payload, (size_t)msg->m->payloadlen);
-    m->properties = MQTTProperties_copy(&msg->m->properties);
-    if (msg->m->properties.count > 0 && m->properties.count != msg->m->properties.count) {
-        MQTTProperties_free(&m->properties);
-        free(c);
-        free(m);
-        free(topic);
-        free(payload);
-        return AIOE_ERR_NOMEM;
-    }
-    memcpy(topic, msg->topic, msg->topic_len);
-    topic[msg->topic_len] = '\0';
-    c->topic = topic;
-    c->topic_len = msg->topic_len;
-    c->m = m;
-    c->owned = true;
-    *out = c;
-    return AIOE_OK;
-}
-
-void aioe_message_free(aioe_message *msg)
-{
-    if (!msg || !msg->owned)
-        return;
-    MQTTProperties_free(&msg->m->properties);
-    free(msg->m->payload);
-    free(msg->m);
-    free((char *)msg->topic);
-    free(msg);
 }

@@ -102,6 +102,7 @@ struct aioe_parse_result {
     AIOE_VEC(aioe_skipped_document) skipped;
 };
 
+/* spec_errors.c: vectors, new results, the error list. */
 /* Grows a vector to hold one more item; false on allocation failure. */
 bool aioe_vec_reserve(void **items, size_t *cap, size_t len, size_t item_size);
 #define AIOE_VEC_PUSH_SLOT(vec) \

@@ -11,7 +11,7 @@
 
 #include <openssl/crypto.h>
 
-#include "jwt.h"
+#include "auth/auth.h"
 #include "session_internal.h"
 #include "session_reason.h"
 

@@ -9,7 +9,6 @@
 
 #include "aioendpoint/common.h"
 #include "mi.h"
-#include "session_internal.h"
 
 static void free_secret(char *s)
 {
@@ -147,20 +146,6 @@ int aioe_identity_options_set_timing(aioe_identity_options *o,
     o->backoff_initial_ms = backoff_initial_ms;
     o->retry_total_ms = retry_total_ms;
     o->gone_window_ms = gone_window_ms;
-    return AIOE_OK;
-}
-
-int aioe_session_options_set_identity(aioe_session_options *so,
-                                      const aioe_identity_options *identity)
-{
-    if (!so)
-        return AIOE_ERR_INVALID_ARG;
-    aioe_identity_options *c;
-    int rc = aioe_identity_options_copy(identity, &c);
-    if (rc != AIOE_OK)
-        return rc;
-    aioe_identity_options_free(so->identity);
-    so->identity = c;
     return AIOE_OK;
 }
 

@@ -8,7 +8,7 @@
 
 #include "spec_internal.h"
 #include "spec_util.h"
-#include "yaml_tree.h"
+#include "util/util.h"
 
 /* "host:port", with brackets around IPv6 addresses. */
 static char *host_port(const aioe_endpoint *ep)

@@ -7,7 +7,7 @@
 #include <yaml.h>
 
 #include "spec_internal.h"
-#include "yaml_tree.h"
+#include "util/util.h"
 
 /* Mappings the schema walks may hold at most this many keys. */
 #define MAX_SCHEMA_KEYS 256

@@ -32,13 +32,6 @@
  * connect would be dropped at once. */
 #define MI_MIN_VALIDITY_S 5
 
-static int64_t default_wall_clock(void)
-{
-    return (int64_t)time(NULL);
-}
-
-int64_t (*mi_wall_clock)(void) = default_wall_clock;
-
 static int64_t mono_ms(void)
 {
     struct timespec ts;

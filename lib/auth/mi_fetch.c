@@ -23,6 +23,15 @@
 #include "mi.h"
 #include "resolver.h"
 
+/* Defined here, the lower of the two files that read it (mi_cache.c calls
+ * mi_fetch(), not the other way round). */
+static int64_t default_wall_clock(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int64_t (*mi_wall_clock)(void) = default_wall_clock;
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;

@@ -1,4 +1,8 @@
-/* Publish window, subscriptions and received-message views.
+/* What is in flight on a session: the publish window and the records of
+ * outstanding publishes, the subscription table with its SUBSCRIBE /
+ * UNSUBSCRIBE exchanges (sent again after a reconnect), and the dispatch
+ * of received messages to the host's message callback. The public calls
+ * that feed it live in lib/pubsub/ (message.c, subscribe.c, received.c).
  *
  * Window: at most min(maxInflightMessages, server Receive Maximum - 1)
  * publishes are outstanding, so Paho's own in-flight limit is never
@@ -8,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aioendpoint/dataflow.h"
-#include "aioendpoint/eventgrid.h"
 #include "session_internal.h"
 #include "session_reason.h"
 
@@ -209,51 +211,6 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
     return AIOE_OK;
 }
 
-int aioe_session_publish(aioe_session *s, const char *topic,
-                         const void *payload, size_t len, int qos, bool retain,
-                         aioe_publish_cb cb, void *user_data)
-{
-    if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
-        len > 268435455u || strpbrk(topic, "+#"))
-        return AIOE_ERR_INVALID_ARG;
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = (void *)payload;
-    msg.payloadlen = (int)len;
-    msg.qos = qos;
-    msg.retained = retain;
-    return aioe_pubsub_send(s, topic, &msg, 0, cb, user_data);
-}
-
-size_t aioe_session_publish_window(const aioe_session *cs)
-{
-    if (!cs)
-        return 0;
-    aioe_session *s = (aioe_session *)cs;
-    pthread_mutex_lock(&s->mu);
-    size_t w = s->window;
-    pthread_mutex_unlock(&s->mu);
-    return w;
-}
-
-int aioe_session_options_set_max_queued_bytes(aioe_session_options *opts, size_t max_bytes)
-{
-    if (!opts)
-        return AIOE_ERR_INVALID_ARG;
-    opts->max_queued_bytes = max_bytes;
-    return AIOE_OK;
-}
-
-size_t aioe_session_publish_outstanding(const aioe_session *cs)
-{
-    if (!cs)
-        return 0;
-    aioe_session *s = (aioe_session *)cs;
-    pthread_mutex_lock(&s->mu);
-    size_t n = s->outstanding;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
 /* Fails outstanding records. With only_forgotten, just those Paho no
  * longer tracks (it drops in-flight publishes without a callback when a
  * reconnect finds the broker session gone). */
@@ -384,9 +341,7 @@ static void on_unsub_fail(void *ctx, MQTTAsync_failureData5 *r)
     sub_done(ctx, true, false, r ? (int)r->reasonCode : -1);
 }
 
-/* Sends SUBSCRIBE or UNSUBSCRIBE for e, unless one is outstanding or e is
- * dead. s->mu not held. */
-static void sub_send(aioe_session *s, sub_entry *e)
+void aioe__session_sub_send(aioe_session *s, sub_entry *e)
 {
     pthread_mutex_lock(&s->mu);
     MQTTAsync client = s->client;
@@ -422,180 +377,13 @@ static void sub_send(aioe_session *s, sub_entry *e)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* `$shared/<group>/...` (the AIO documentation's spelling) is MQTT's
- * `$share/<group>/...`. Returns a malloc'd filter, or NULL on NOMEM. */
-static char *map_filter(const char *filter)
-{
-    static const char aio[] = "$shared/";
-    if (strncmp(filter, aio, sizeof aio - 1) != 0)
-        return strdup(filter);
-    size_t n = strlen(filter);
-    char *out = malloc(n); /* one byte shorter, plus NUL */
-    if (out) {
-        memcpy(out, "$share/", 7);
-        memcpy(out + 7, filter + sizeof aio - 1, n - (sizeof aio - 1) + 1);
-    }
-    return out;
-}
-
-struct aioe_subscribe_options {
-    int qos; /* -1: the endpoint's */
-    bool no_local, retain_as_published;
-    aioe_retain_handling retain_handling;
-};
-
-int aioe_subscribe_options_new(aioe_subscribe_options **out)
-{
-    if (!out)
-        return AIOE_ERR_INVALID_ARG;
-    *out = calloc(1, sizeof **out);
-    if (!*out)
-        return AIOE_ERR_NOMEM;
-    (*out)->qos = -1;
-    return AIOE_OK;
-}
-
-void aioe_subscribe_options_free(aioe_subscribe_options *opts)
-{
-    free(opts);
-}
-
-int aioe_subscribe_options_set_qos(aioe_subscribe_options *opts, int qos)
-{
-    if (!opts || qos < 0 || qos > 1)
-        return AIOE_ERR_INVALID_ARG;
-    opts->qos = qos;
-    return AIOE_OK;
-}
-
-int aioe_subscribe_options_set_no_local(aioe_subscribe_options *opts, bool on)
-{
-    if (!opts)
-        return AIOE_ERR_INVALID_ARG;
-    opts->no_local = on;
-    return AIOE_OK;
-}
-
-int aioe_subscribe_options_set_retain_as_published(aioe_subscribe_options *opts, bool on)
-{
-    if (!opts)
-        return AIOE_ERR_INVALID_ARG;
-    opts->retain_as_published = on;
-    return AIOE_OK;
-}
-
-int aioe_subscribe_options_set_retain_handling(aioe_subscribe_options *opts,
-                                               aioe_retain_handling rh)
-{
-    if (!opts || rh < AIOE_RETAIN_SEND_ON_SUBSCRIBE || rh > AIOE_RETAIN_DO_NOT_SEND)
-        return AIOE_ERR_INVALID_ARG;
-    opts->retain_handling = rh;
-    return AIOE_OK;
-}
-
 /* The entry for a filter as sent, live or dead; s->mu held. */
-static sub_entry *sub_find(aioe_session *s, const char *filter)
+sub_entry *aioe__session_sub_find(aioe_session *s, const char *filter)
 {
     for (sub_entry *e = s->subs; e; e = e->next)
         if (strcmp(e->filter, filter) == 0)
             return e;
     return NULL;
-}
-
-int aioe_session_subscribe_with(aioe_session *s, const char *filter,
-                                const aioe_subscribe_options *opts,
-                                aioe_subscribe_cb cb, void *user_data)
-{
-    if (!s || !filter)
-        return AIOE_ERR_INVALID_ARG;
-    char *mapped = map_filter(filter);
-    if (!mapped)
-        return AIOE_ERR_NOMEM;
-    if (!aioe_topic_filter_is_valid(mapped)) {
-        free(mapped);
-        return AIOE_ERR_INVALID_ARG;
-    }
-    int qos = opts && opts->qos >= 0 ? opts->qos : aioe_endpoint_qos(s->ep);
-    pthread_mutex_lock(&s->mu);
-    if (!s->accepting) {
-        pthread_mutex_unlock(&s->mu);
-        free(mapped);
-        return AIOE_ERR_STATE;
-    }
-    sub_entry *e = sub_find(s, mapped);
-    if (e) {
-        free(mapped);
-        if (e->cb) {
-            /* the previous SUBSCRIBE has not been answered: one at a time */
-            pthread_mutex_unlock(&s->mu);
-            return AIOE_ERR_WOULD_BLOCK;
-        }
-    } else {
-        e = calloc(1, sizeof *e);
-        if (!e) {
-            pthread_mutex_unlock(&s->mu);
-            free(mapped);
-            return AIOE_ERR_NOMEM;
-        }
-        e->filter = mapped;
-        e->session = s;
-        e->next = s->subs;
-        s->subs = e;
-    }
-    e->qos = qos;
-    e->no_local = opts && opts->no_local;
-    e->retain_as_published = opts && opts->retain_as_published;
-    e->retain_handling = opts ? (unsigned char)opts->retain_handling : 0;
-    e->cb = cb;
-    e->user_data = user_data;
-    e->dead = false;
-    e->removing = false;
-    e->acked = false; /* (re)send with these options */
-    bool connected = s->state == AIOE_SESSION_CONNECTED;
-    pthread_mutex_unlock(&s->mu);
-    if (connected)
-        sub_send(s, e);
-    return AIOE_OK;
-}
-
-int aioe_session_subscribe(aioe_session *s, const char *filter, int qos,
-                           aioe_subscribe_cb cb, void *user_data)
-{
-    if (qos < 0 || qos > 1)
-        return AIOE_ERR_INVALID_ARG;
-    aioe_subscribe_options o = { .qos = qos };
-    return aioe_session_subscribe_with(s, filter, &o, cb, user_data);
-}
-
-int aioe_session_unsubscribe(aioe_session *s, const char *filter,
-                             aioe_subscribe_cb cb, void *user_data)
-{
-    if (!s || !filter)
-        return AIOE_ERR_INVALID_ARG;
-    char *mapped = map_filter(filter);
-    if (!mapped)
-        return AIOE_ERR_NOMEM;
-    pthread_mutex_lock(&s->mu);
-    if (!s->accepting) {
-        pthread_mutex_unlock(&s->mu);
-        free(mapped);
-        return AIOE_ERR_STATE;
-    }
-    sub_entry *e = sub_find(s, mapped);
-    free(mapped);
-    if (!e || e->dead || e->removing) {
-        pthread_mutex_unlock(&s->mu);
-        return AIOE_ERR_NOT_FOUND;
-    }
-    e->removing = true;
-    e->acked = false;
-    e->unsub_cb = cb;
-    e->unsub_data = user_data;
-    bool connected = s->state == AIOE_SESSION_CONNECTED;
-    pthread_mutex_unlock(&s->mu);
-    if (connected)
-        sub_send(s, e);
-    return AIOE_OK;
 }
 
 void aioe_pubsub_connected(aioe_session *s, bool no_session)
@@ -618,7 +406,7 @@ void aioe_pubsub_connected(aioe_session *s, bool no_session)
         if (gone)
             unsub_report(e, AIOE_OK, -1);
         else if (need)
-            sub_send(s, e);
+            aioe__session_sub_send(s, e);
     }
 }
 
@@ -681,69 +469,3 @@ int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
     return 1;
 }
 
-const char *aioe_message_topic(const aioe_message *msg, size_t *len)
-{
-    if (!msg) {
-        if (len)
-            *len = 0;
-        return NULL;
-    }
-    if (len)
-        *len = msg->topic_len;
-    return msg->topic;
-}
-
-const void *aioe_message_payload(const aioe_message *msg, size_t *len)
-{
-    size_t n = msg && msg->m->payloadlen > 0 ? (size_t)msg->m->payloadlen : 0;
-    if (len)
-        *len = n;
-    return n ? msg->m->payload : NULL;
-}
-
-int aioe_message_qos(const aioe_message *msg)
-{
-    return msg ? msg->m->qos : 0;
-}
-
-bool aioe_message_retain(const aioe_message *msg)
-{
-    return msg && msg->m->retained;
-}
-
-const char *aioe_message_content_type(const aioe_message *msg, size_t *len)
-{
-    MQTTProperty *p = msg ? MQTTProperties_getProperty(
-                                &msg->m->properties, MQTTPROPERTY_CODE_CONTENT_TYPE)
-                          : NULL;
-    if (len)
-        *len = p ? (size_t)p->value.data.len : 0;
-    return p ? p->value.data.data : NULL;
-}
-
-size_t aioe_message_user_property_count(const aioe_message *msg)
-{
-    if (!msg)
-        return 0;
-    int n = MQTTProperties_propertyCount(&msg->m->properties,
-                                         MQTTPROPERTY_CODE_USER_PROPERTY);
-    return n > 0 ? (size_t)n : 0;
-}
-
-int aioe_message_user_property(const aioe_message *msg, size_t i,
-                               aioe_user_property *out)
-{
-    if (!msg || !out)
-        return AIOE_ERR_INVALID_ARG;
-    if (i >= aioe_message_user_property_count(msg))
-        return AIOE_ERR_NOT_FOUND;
-    MQTTProperty *p = MQTTProperties_getPropertyAt(
-        &msg->m->properties, MQTTPROPERTY_CODE_USER_PROPERTY, (int)i);
-    if (!p)
-        return AIOE_ERR_NOT_FOUND;
-    out->name = p->value.data.data;
-    out->name_len = (size_t)p->value.data.len;
-    out->value = p->value.value.data;
-    out->value_len = (size_t)p->value.value.len;
-    return AIOE_OK;
-}

@@ -1,5 +1,5 @@
-/* Private session state shared by session.c (lifecycle, supervisor) and
- * session_pubsub.c (publish, subscribe, received messages). */
+/* Session state, shared by the files of lib/session/ and, through the
+ * door session.h, by lib/pubsub/ (publish, subscribe, received messages). */
 #ifndef AIOE_SESSION_INTERNAL_H
 #define AIOE_SESSION_INTERNAL_H
 
@@ -13,10 +13,8 @@
 #include "aioendpoint/identity.h"
 #include "aioendpoint/pubsub.h"
 #include "aioendpoint/session.h"
-#include "backoff.h"
-#include "resolver.h"
-#include "tls.h"
-#include "token_source.h"
+#include "util/util.h"
+#include "auth/auth.h"
 
 struct aioe_session_options {
     aioe_session_state_cb state_cb;
@@ -35,8 +33,8 @@ struct aioe_session_options {
     uint32_t backoff_max_ms;
     uint32_t connect_timeout_ms;
     char *ws_path;
-    aioe_identity_options *identity; /* mi_options.c */
-    char *ce_target;        /* CloudEvents stage (session_message.c); */
+    aioe_identity_options *identity; /* auth/ (mi_options.c) */
+    char *ce_target;        /* CloudEvents stage (session.c, pubsub/message.c); */
     char *ce_content_type;  /* NULL: defaults */
     char *ce_schema;
     uint32_t max_token_bytes;   /* 0: the MQTT limit, 65535 */
@@ -157,7 +155,7 @@ struct aioe_message {
     bool owned;
 };
 
-/* session.c */
+/* session_notify.c */
 void aioe_session_log(aioe_session *s, aioe_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void aioe_session_set_error(aioe_session *s, int status, int reason,
@@ -167,6 +165,7 @@ void aioe_session_set_error(aioe_session *s, int status, int reason,
 aioe_session *aioe_session_enter_callback(aioe_session *s);
 void aioe_session_leave_callback(aioe_session *prev);
 bool aioe_session_in_own_callback(const aioe_session *s);
+/* session.c */
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
 int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);
@@ -179,7 +178,8 @@ void aioe_session_on_server_disconnect(void *ctx, MQTTProperties *props,
 /* One-time Paho set-up (paho_init.c). */
 void aioe_paho_init(void);
 
-/* session_pubsub.c (called by the supervisor / lifecycle code) */
+/* session_inflight.c (called by the supervisor / lifecycle code, and by
+ * lib/pubsub/) */
 int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
                            MQTTAsync_message *m);
 /* Called with s->mu NOT held. */
@@ -195,8 +195,11 @@ size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos);
  * copied by Paho); props_len = encoded size of msg's properties. */
 int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
                      size_t props_len, aioe_publish_cb cb, void *user_data);
-/* session_message.c: the CloudEvents stage of a new session (s->ce). */
-int aioe_pubsub_ce_init(aioe_session *s);
+/* The subscription entry for a filter as sent, live or dead; s->mu held. */
+sub_entry *aioe__session_sub_find(aioe_session *s, const char *filter);
+/* Sends SUBSCRIBE or UNSUBSCRIBE for e, unless one is outstanding or e is
+ * dead. s->mu not held. */
+void aioe__session_sub_send(aioe_session *s, sub_entry *e);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
 
