@@ -33,7 +33,8 @@ typedef struct seg {
 /* A resolved input: the JSON node, or a metadata string. */
 typedef struct resolved {
     const void *ident;      /* what the input is, for specialization; NULL: missing */
-    struct json_object *j;
+    bool meta;              /* metadata: the value is s/slen */
+    struct json_object *j;  /* payload: the value (NULL: JSON null) */
     const char *s;          /* metadata text when j is NULL */
     size_t slen;
 } resolved;
@@ -262,31 +263,44 @@ int aioe_transform_add_map(aioe_transform *t, const char *const *inputs, size_t 
 
 /* ---- resolving inputs ------------------------------------------------- */
 
+/* The entry of the field at segs[0..n) below @p j, or NULL when there is
+ * none. The entry (not its value, NULL for a JSON null) says which field
+ * it is. */
+static struct lh_entry *walk_entry(struct json_object *j, char *const *segs, size_t n)
+{
+    struct lh_entry *e = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!json_object_is_type(j, json_type_object) ||
+            !(e = lh_table_lookup_entry(json_object_get_object(j), segs[i])))
+            return NULL;
+        j = (struct json_object *)lh_entry_v(e);
+    }
+    return e;
+}
+
 static struct json_object *walk(struct json_object *j, char *const *segs, size_t n)
 {
-    for (size_t i = 0; i < n && j; i++)
-        if (!json_object_is_type(j, json_type_object) ||
-            !json_object_object_get_ex(j, segs[i], &j))
-            return NULL;
-    return j;
+    struct lh_entry *e = n ? walk_entry(j, segs, n) : NULL;
+    return n == 0 ? j : e ? (struct json_object *)lh_entry_v(e) : NULL;
 }
 
 /* Resolves a payload path with the capture substituted for its `*`. */
-static struct json_object *walk_captured(struct json_object *root, const fpath *p,
-                                         const seg *cap, size_t ncap)
+static struct lh_entry *walk_captured(struct json_object *root, const fpath *p,
+                                      const seg *cap, size_t ncap)
 {
     if (p->star < 0)
-        return walk(root, p->segs, p->nseg);
+        return walk_entry(root, p->segs, p->nseg);
     struct json_object *j = walk(root, p->segs, (size_t)p->star);
-    for (size_t i = 0; i < ncap && j; i++) {
-        if (!json_object_is_type(j, json_type_object))
-            return NULL;
+    struct lh_entry *e = NULL;
+    for (size_t i = 0; i < ncap; i++) {
         /* captured keys come from the same record: NUL-terminated */
-        if (!json_object_object_get_ex(j, cap[i].p, &j))
+        if (!json_object_is_type(j, json_type_object) ||
+            !(e = lh_table_lookup_entry(json_object_get_object(j), cap[i].p)))
             return NULL;
+        j = (struct json_object *)lh_entry_v(e);
     }
     size_t rest = p->nseg - (size_t)p->star - 1;
-    return j ? walk(j, p->segs + p->star + 1, rest) : NULL;
+    return rest ? walk_entry(j, p->segs + p->star + 1, rest) : e;
 }
 
 static void resolve(const aioe_transform_message *in, struct json_object *root, rule *r,
@@ -295,20 +309,25 @@ static void resolve(const aioe_transform_message *in, struct json_object *root, 
     const fpath *p = &r->in[i];
     memset(out, 0, sizeof *out);
     switch (p->root) {
-    case FP_PAYLOAD:
-        out->j = walk_captured(root, p, cap, ncap);
+    case FP_PAYLOAD: {
+        struct lh_entry *e = walk_captured(root, p, cap, ncap);
+        out->ident = e;
+        out->j = e ? (struct json_object *)lh_entry_v(e) : NULL;
         if (p->last) {
+            /* a JSON null counts as missing here */
             if (out->j) {
                 json_object_put(r->last[i]);
                 r->last[i] = json_object_get(out->j);
-            } else {
+            } else if (r->last[i]) {
                 out->j = r->last[i];
+                out->ident = r->last[i];
             }
         }
-        out->ident = out->j;
         return;
+    }
     case FP_TOPIC:
         if (in->topic) {
+            out->meta = true;
             out->s = in->topic;
             out->slen = in->topic_len;
             out->ident = &in->topic;
@@ -316,6 +335,7 @@ static void resolve(const aioe_transform_message *in, struct json_object *root, 
         return;
     case FP_CONTENT_TYPE:
         if (in->content_type) {
+            out->meta = true;
             out->s = in->content_type;
             out->slen = in->content_type_len;
             out->ident = &in->content_type;
@@ -325,6 +345,7 @@ static void resolve(const aioe_transform_message *in, struct json_object *root, 
         for (size_t k = 0; k < in->nprops; k++)
             if (in->props[k].name_len == p->lens[0] &&
                 memcmp(in->props[k].name, p->segs[0], p->lens[0]) == 0) {
+                out->meta = true;
                 out->s = in->props[k].value;
                 out->slen = in->props[k].value_len;
                 out->ident = &in->props[k];
@@ -338,7 +359,7 @@ static bool to_tval(arena *a, const resolved *r, tval *v)
 {
     if (r->j)
         return aioe__tval_from_json(a, r->j, v);
-    if (r->ident) {
+    if (r->meta) {
         v->k = TV_STRING;
         v->u.s.p = r->s;
         v->u.s.len = r->slen;
@@ -461,7 +482,7 @@ static void enumerate(enum_ctx *c, struct json_object *j)
             else
                 capture(c);
         } else {
-            if (walk(val, p->segs + p->star + 1, suffix))
+            if (walk_entry(val, p->segs + p->star + 1, suffix))
                 capture(c);
             if (obj)
                 enumerate(c, val);
@@ -589,10 +610,10 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
             continue;
         }
         struct json_object *jv;
-        if (!r->ex && rs[0].j) {
+        if (!r->ex && !rs[0].meta) {
             /* copied as is: objects are copied so that later writes below
              * them cannot change the input record */
-            if (json_object_is_type(rs[0].j, json_type_object)) {
+            if (rs[0].j && json_object_is_type(rs[0].j, json_type_object)) {
                 jv = NULL;
                 if (json_object_deep_copy(rs[0].j, &jv, NULL) != 0)
                     return false;
