@@ -428,7 +428,7 @@ static bool add_instance(aioe_transform *t, const aioe_transform_message *in,
     resolved *rs = &t->res[t->nres];
     bool star = r->in[0].star >= 0;
     for (size_t i = 0; i < r->nin; i++) {
-        resolve(in, root, r, i, t->caps + cap_off, ncap, &rs[i]);
+        resolve(in, root, r, i, ncap ? t->caps + cap_off : NULL, ncap, &rs[i]);
         if (star && !rs[i].ident)
             return true; /* this capture does not resolve every input: skipped */
     }
@@ -637,7 +637,8 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
                 continue;
             }
         }
-        if (!write_payload(dst, &r->out, t->caps + ins->cap_off, ins->ncap, jv))
+        const seg *cap = ins->ncap ? t->caps + ins->cap_off : NULL;
+        if (!write_payload(dst, &r->out, cap, ins->ncap, jv))
             return false;
     }
     return true;
