@@ -17,6 +17,7 @@
  * per-instance buffers, records are built in the store's buffer, and the
  * publish completion's user_data carries (instance id, sequence number).
  */
+#include "../common/tool.h"
 #include "bridge.h"
 #include "store.h"
 #include "transform_step.h"
@@ -448,10 +449,11 @@ static void on_log(aioe_session *s, aioe_log_level lvl, const char *msg, void *u
     blog(lvl, bi, "%s: %s", s != bi->dst ? "source" : "destination", msg);
 }
 
-static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt, ...)
+/* @p exit_status: TOOL_EXIT_INVALID (refused) or TOOL_EXIT_FAILURE. */
+static void set_fatal(bridge_instance *bi, int exit_status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt, ...)
+static void set_fatal(bridge_instance *bi, int exit_status, const char *fmt, ...)
 {
     int expected = 0;
     char why[256];
@@ -463,7 +465,7 @@ static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt
     if (atomic_load(&bi->fatal) == 0)
         snprintf(bi->fatal_why, sizeof bi->fatal_why, "%s", why);
     pthread_mutex_unlock(&bi->mu);
-    atomic_compare_exchange_strong(&bi->fatal, &expected, never_connected ? 2 : 1);
+    atomic_compare_exchange_strong(&bi->fatal, &expected, exit_status);
 }
 
 static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
@@ -496,7 +498,7 @@ static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
             ev->status != AIOE_OK) {
             char buf[256];
             aioe_session_last_error(s, buf, sizeof buf);
-            set_fatal(bi, !atomic_load(ever), "%s endpoint '%s' stopped for good: %s (%s)",
+            set_fatal(bi, TOOL_EXIT_FAILURE, "%s endpoint '%s' stopped for good: %s (%s)",
                       side, aioe_endpoint_name(is_src ? bi->src_ep : bi->dst_ep),
                       aioe_strerror(ev->status), buf[0] ? buf : ev->message);
         }
@@ -518,7 +520,7 @@ static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
         blog(AIOE_LOG_INFO, f->bi, "subscription to %s not confirmed yet: %s", f->filter,
              aioe_strerror(status));
     else
-        set_fatal(f->bi, true, "source refused subscription to %s: %s (reason 0x%02x)",
+        set_fatal(f->bi, TOOL_EXIT_INVALID, "source refused subscription to %s: %s (reason 0x%02x)",
                   f->filter, aioe_strerror(status), reason < 0 ? 0u : (unsigned)reason);
 }
 
@@ -617,7 +619,7 @@ static void resume_source(bridge_instance *bi, uint64_t bytes)
     bi->src = n;
     aioe_session_free(old);
     if (start_source(bi, err, sizeof err) != AIOE_OK) {
-        set_fatal(bi, false, "cannot resume the source: %s", err);
+        set_fatal(bi, TOOL_EXIT_FAILURE, "cannot resume the source: %s", err);
         return;
     }
     atomic_store(&bi->paused, false);

@@ -74,9 +74,10 @@ void bridge_instance_stop_source(bridge_instance *bi);
 bool bridge_instance_drained(bridge_instance *bi);
 
 /**
- * Non-zero when a session stopped for good: 2 when it never connected
- * (cannot authenticate, TLS, refused subscription), 1 otherwise. @p why
- * gets the reason.
+ * Non-zero when a session stopped for good: the tool's exit status
+ * (examples/common/tool.h), TOOL_EXIT_INVALID for a subscription the
+ * source broker refused, TOOL_EXIT_FAILURE otherwise (cannot
+ * authenticate, TLS, lost for good). @p why gets the reason.
  */
 int bridge_instance_fatal(bridge_instance *bi, char *why, size_t len);
 

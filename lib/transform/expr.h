@@ -55,6 +55,6 @@ struct expr {
 
 /* The built-in function named @p name (length @p len), or NULL.
  * *graphs_only is set for functions only data flow graphs have. */
-const func *aioe__func_lookup(const char *name, size_t len, bool *graphs_only);
+const func *aioe__transform_func_lookup(const char *name, size_t len, bool *graphs_only);
 
 #endif /* AIOE_TRANSFORM_EXPR_H */

@@ -57,11 +57,11 @@ static bool concat(arena *a, const tval *x, const tval *y, tval *out, const char
         *why = "'+' with an empty value";
         return false;
     }
-    if (!aioe__tval_to_text(a, x, &p1, &l1) || !aioe__tval_to_text(a, y, &p2, &l2)) {
+    if (!aioe__transform_tval_to_text(a, x, &p1, &l1) || !aioe__transform_tval_to_text(a, y, &p2, &l2)) {
         *why = "out of memory";
         return false;
     }
-    char *s = aioe__arena_alloc(a, l1 + l2 + 1);
+    char *s = aioe__transform_arena_alloc(a, l1 + l2 + 1);
     if (!s) {
         *why = "out of memory";
         return false;
@@ -149,7 +149,7 @@ static bool arith(op o, const tval *x, const tval *y, tval *out, const char **wh
 static bool compare(op o, const tval *x, const tval *y, tval *out, const char **why)
 {
     if (o == OP_EQ || o == OP_NE) {
-        bool eq = aioe__tval_equal(x, y);
+        bool eq = aioe__transform_tval_equal(x, y);
         set_b(out, o == OP_EQ ? eq : !eq);
         return true;
     }
@@ -268,7 +268,7 @@ static bool eval(const node *n, const tval *vars, arena *a, tval *out, const cha
             out->k = TV_MISSING;
             return true;
         }
-        tval *items = aioe__arena_alloc(a, n->nargs * sizeof *items);
+        tval *items = aioe__transform_arena_alloc(a, n->nargs * sizeof *items);
         if (!items) {
             *why = "out of memory";
             return false;
@@ -289,7 +289,7 @@ static bool eval(const node *n, const tval *vars, arena *a, tval *out, const cha
             return eval(n->args[c ? 1 : 2], vars, a, out, why);
         }
         tval stack[8];
-        tval *args = n->nargs <= 8 ? stack : aioe__arena_alloc(a, n->nargs * sizeof *args);
+        tval *args = n->nargs <= 8 ? stack : aioe__transform_arena_alloc(a, n->nargs * sizeof *args);
         if (!args) {
             *why = "out of memory";
             return false;
@@ -304,7 +304,7 @@ static bool eval(const node *n, const tval *vars, arena *a, tval *out, const cha
     return false;
 }
 
-bool aioe__expr_eval(const expr *e, const tval *vars, arena *a, tval *out, const char **why)
+bool aioe__transform_expr_eval(const expr *e, const tval *vars, arena *a, tval *out, const char **why)
 {
     *why = NULL;
     return eval(e->root, vars, a, out, why);

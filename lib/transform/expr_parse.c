@@ -372,7 +372,7 @@ static node *parse_primary(parser *p)
     }
     case T_IDENT: {
         bool graphs_only = false;
-        const func *f = aioe__func_lookup(s, t.len, &graphs_only);
+        const func *f = aioe__transform_func_lookup(s, t.len, &graphs_only);
         next(p);
         if (p->t.kind != T_LPAREN) {
             if (!p->failed)
@@ -530,7 +530,7 @@ static node *parse_expr(parser *p)
     return n;
 }
 
-void aioe__expr_free(expr *e)
+void aioe__transform_expr_free(expr *e)
 {
     if (!e)
         return;
@@ -540,7 +540,7 @@ void aioe__expr_free(expr *e)
     free(e);
 }
 
-expr *aioe__expr_parse(const char *text, size_t n_vars, char *err, size_t errlen,
+expr *aioe__transform_expr_parse(const char *text, size_t n_vars, char *err, size_t errlen,
                        size_t *err_offset, bool *unsupported)
 {
     *unsupported = false;
@@ -560,7 +560,7 @@ expr *aioe__expr_parse(const char *text, size_t n_vars, char *err, size_t errlen
     e->argv = malloc(e->argv_cap * sizeof *e->argv);
     e->strings = malloc(e->strings_cap);
     if (!e->nodes || !e->argv || !e->strings) {
-        aioe__expr_free(e);
+        aioe__transform_expr_free(e);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -579,7 +579,7 @@ expr *aioe__expr_parse(const char *text, size_t n_vars, char *err, size_t errlen
             perr(&p, p.t.pos, "invalid expression");
         *err_offset = p.err_off;
         *unsupported = p.unsupported;
-        aioe__expr_free(e);
+        aioe__transform_expr_free(e);
         return NULL;
     }
     e->root = root;

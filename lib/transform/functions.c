@@ -249,7 +249,7 @@ static bool f_len(const tval *args, size_t n, arena *a, tval *out, const char **
 
 static bool ret_str(arena *a, const char *p, size_t len, tval *out, const char **why)
 {
-    char *s = aioe__arena_alloc(a, len + 1);
+    char *s = aioe__transform_arena_alloc(a, len + 1);
     if (!s)
         FAIL("out of memory");
     memcpy(s, p, len);
@@ -308,7 +308,7 @@ static bool f_from(const tval *args, size_t n, arena *a, tval *out, const char *
     (void)n;
     const char *p;
     size_t len;
-    if (!aioe__tval_to_text(a, &args[0], &p, &len))
+    if (!aioe__transform_tval_to_text(a, &args[0], &p, &len))
         FAIL("out of memory");
     out->k = TV_STRING;
     out->u.s.p = p;
@@ -343,7 +343,7 @@ static bool f_contains(const tval *args, size_t n, arena *a, tval *out, const ch
     out->k = TV_BOOL;
     out->u.b = false;
     for (size_t i = 0; i < args[0].u.t.n && !out->u.b; i++)
-        out->u.b = aioe__tval_equal(&args[0].u.t.items[i], &args[1]);
+        out->u.b = aioe__transform_tval_equal(&args[0].u.t.items[i], &args[1]);
     return true;
 }
 
@@ -357,7 +357,7 @@ static bool f_contains_any(const tval *args, size_t n, arena *a, tval *out, cons
     out->u.b = false;
     for (size_t i = 0; i < args[0].u.t.n && !out->u.b; i++)
         for (size_t j = 0; j < args[1].u.t.n && !out->u.b; j++)
-            out->u.b = aioe__tval_equal(&args[0].u.t.items[i], &args[1].u.t.items[j]);
+            out->u.b = aioe__transform_tval_equal(&args[0].u.t.items[i], &args[1].u.t.items[j]);
     return true;
 }
 
@@ -366,7 +366,7 @@ static bool f_typeof(const tval *args, size_t n, arena *a, tval *out, const char
     (void)n;
     (void)a;
     (void)why;
-    const char *t = args[0].k == TV_BOOL ? "boolean" : aioe__tval_kind_name(args[0].k);
+    const char *t = args[0].k == TV_BOOL ? "boolean" : aioe__transform_tval_kind_name(args[0].k);
     out->k = TV_STRING;
     out->u.s.p = t;
     out->u.s.len = strlen(t);
@@ -430,7 +430,7 @@ static const char *const graphs_only_funcs[] = {
     NULL
 };
 
-const func *aioe__func_lookup(const char *name, size_t len, bool *graphs_only)
+const func *aioe__transform_func_lookup(const char *name, size_t len, bool *graphs_only)
 {
     *graphs_only = false;
     for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)

@@ -118,7 +118,7 @@ int aioe_transform_message_user_property(const aioe_transform_message *m, size_t
     return AIOE_OK;
 }
 
-int aioe__tmsg_set_owned_payload(aioe_transform_message *m, const char *p, size_t len)
+int aioe__transform_tmsg_set_owned_payload(aioe_transform_message *m, const char *p, size_t len)
 {
     if (len + 1 > m->owned_cap) {
         size_t cap = len + 1 > 256 ? len + 1 : 256;
@@ -136,7 +136,7 @@ int aioe__tmsg_set_owned_payload(aioe_transform_message *m, const char *p, size_
     return AIOE_OK;
 }
 
-int aioe__tmsg_add_owned_property(aioe_transform_message *m, const char *name, size_t nlen,
+int aioe__transform_tmsg_add_owned_property(aioe_transform_message *m, const char *name, size_t nlen,
                                   const char *value, size_t vlen)
 {
     if (m->nstrs == m->strs_cap) {
@@ -159,7 +159,7 @@ int aioe__tmsg_add_owned_property(aioe_transform_message *m, const char *name, s
     return rc;
 }
 
-void aioe__tmsg_remove_property(aioe_transform_message *m, const char *name, size_t nlen)
+void aioe__transform_tmsg_remove_property(aioe_transform_message *m, const char *name, size_t nlen)
 {
     size_t w = 0;
     for (size_t i = 0; i < m->nprops; i++)

@@ -24,7 +24,7 @@ static int fail(int rc, char *err, size_t errlen, size_t *off, size_t at, const 
     return rc;
 }
 
-void aioe__fpath_clear(fpath *p)
+void aioe__transform_fpath_clear(fpath *p)
 {
     for (size_t i = 0; i < p->nseg; i++)
         free(p->segs[i]);
@@ -129,7 +129,7 @@ static int split(const char *s, size_t from, size_t len, bool allow_star, fpath 
     }
 }
 
-int aioe__fpath_parse(const char *text, fpath_use use, fpath *p, char *err, size_t errlen,
+int aioe__transform_fpath_parse(const char *text, fpath_use use, fpath *p, char *err, size_t errlen,
                       size_t *off)
 {
     memset(p, 0, sizeof *p);
@@ -161,7 +161,7 @@ int aioe__fpath_parse(const char *text, fpath_use use, fpath *p, char *err, size
     p->segs = calloc(MAX_SEGMENTS, sizeof *p->segs);
     p->lens = calloc(MAX_SEGMENTS, sizeof *p->lens);
     if (!p->segs || !p->lens) {
-        aioe__fpath_clear(p);
+        aioe__transform_fpath_clear(p);
         return fail(AIOE_ERR_NOMEM, err, errlen, off, 0, "out of memory");
     }
     const char *s = text;
@@ -221,7 +221,7 @@ int aioe__fpath_parse(const char *text, fpath_use use, fpath *p, char *err, size
         rc = fail(AIOE_ERR_INVALID_SPEC, err, errlen, off, st,
                   "'? $last' cannot be used with a wildcard");
     if (rc) {
-        aioe__fpath_clear(p);
+        aioe__transform_fpath_clear(p);
         return rc;
     }
     return 0;

@@ -92,14 +92,14 @@ int aioe_transform_new(aioe_transform **out)
 static void rule_clear(rule *r)
 {
     for (size_t i = 0; i < r->nin; i++) {
-        aioe__fpath_clear(&r->in[i]);
+        aioe__transform_fpath_clear(&r->in[i]);
         if (r->last)
             json_object_put(r->last[i]);
     }
     free(r->in);
     free(r->last);
-    aioe__fpath_clear(&r->out);
-    aioe__expr_free(r->ex);
+    aioe__transform_fpath_clear(&r->out);
+    aioe__transform_expr_free(r->ex);
 }
 
 void aioe_transform_free(aioe_transform *t)
@@ -112,7 +112,7 @@ void aioe_transform_free(aioe_transform *t)
         rule_clear(&t->maps[i]);
     free(t->filters);
     free(t->maps);
-    aioe__arena_free(&t->ar);
+    aioe__transform_arena_free(&t->ar);
     json_tokener_free(t->tok);
     free(t->inst);
     free(t->caps);
@@ -174,7 +174,7 @@ static int add_rule(aioe_transform *t, bool filter, const char *const *inputs, s
     size_t off = 0;
     size_t parsed = 0;
     for (; parsed < nin; parsed++) {
-        rc = aioe__fpath_parse(inputs[parsed], FPATH_INPUT, &r.in[parsed], msg, sizeof msg,
+        rc = aioe__transform_fpath_parse(inputs[parsed], FPATH_INPUT, &r.in[parsed], msg, sizeof msg,
                                &off);
         if (rc) {
             set_err(t, AIOE_TRANSFORM_FIELD_INPUT, parsed, off, "%s", msg);
@@ -199,7 +199,7 @@ static int add_rule(aioe_transform *t, bool filter, const char *const *inputs, s
     r.nin = parsed;
     bool star = rc == 0 && r.in[0].star >= 0;
     if (rc == 0 && !filter) {
-        rc = aioe__fpath_parse(output ? output : "", FPATH_OUTPUT, &r.out, msg, sizeof msg,
+        rc = aioe__transform_fpath_parse(output ? output : "", FPATH_OUTPUT, &r.out, msg, sizeof msg,
                                &off);
         if (rc)
             set_err(t, AIOE_TRANSFORM_FIELD_OUTPUT, 0, off, "%s", msg);
@@ -216,7 +216,7 @@ static int add_rule(aioe_transform *t, bool filter, const char *const *inputs, s
     }
     if (rc == 0 && expression) {
         bool unsupported = false;
-        r.ex = aioe__expr_parse(expression, nin, msg, sizeof msg, &off, &unsupported);
+        r.ex = aioe__transform_expr_parse(expression, nin, msg, sizeof msg, &off, &unsupported);
         if (!r.ex) {
             rc = unsupported ? AIOE_ERR_UNSUPPORTED : AIOE_ERR_INVALID_SPEC;
             set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, 0, off, "%s", msg);
@@ -358,7 +358,7 @@ static void resolve(const aioe_transform_message *in, struct json_object *root, 
 static bool to_tval(arena *a, const resolved *r, tval *v)
 {
     if (r->j)
-        return aioe__tval_from_json(a, r->j, v);
+        return aioe__transform_tval_from_json(a, r->j, v);
     if (r->meta) {
         v->k = TV_STRING;
         v->u.s.p = r->s;
@@ -386,7 +386,7 @@ static bool filtered(aioe_transform *t, const aioe_transform_message *in,
         }
         tval v;
         const char *why = NULL;
-        if (!aioe__expr_eval(r->ex, vars, &t->ar, &v, &why) || v.k != TV_BOOL) {
+        if (!aioe__transform_expr_eval(r->ex, vars, &t->ar, &v, &why) || v.k != TV_BOOL) {
             count(t, AIOE_TRANSFORM_COUNT_EVAL_ERRORS);
             set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, f, 0,
                     "filter[%zu]: %s; the rule drops nothing", f,
@@ -582,7 +582,7 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
                 if (!to_tval(&t->ar, &rs[i], &vars[i]))
                     return false;
             const char *why = NULL;
-            if (!aioe__expr_eval(r->ex, vars, &t->ar, &v, &why)) {
+            if (!aioe__transform_expr_eval(r->ex, vars, &t->ar, &v, &why)) {
                 count(t, AIOE_TRANSFORM_COUNT_EVAL_ERRORS);
                 set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, (size_t)(r - t->maps), 0,
                         "map[%zu]: %s; nothing written", (size_t)(r - t->maps), why);
@@ -599,13 +599,13 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
             if (v.k == TV_MISSING) {
                 if (missing)
                     *incomplete = true;
-                aioe__tmsg_remove_property(out, r->out.segs[0], r->out.lens[0]);
+                aioe__transform_tmsg_remove_property(out, r->out.segs[0], r->out.lens[0]);
                 continue;
             }
             const char *s;
             size_t len;
-            if (!aioe__tval_to_text(&t->ar, &v, &s, &len) ||
-                aioe__tmsg_add_owned_property(out, r->out.segs[0], r->out.lens[0], s, len))
+            if (!aioe__transform_tval_to_text(&t->ar, &v, &s, &len) ||
+                aioe__transform_tmsg_add_owned_property(out, r->out.segs[0], r->out.lens[0], s, len))
                 return false;
             continue;
         }
@@ -627,7 +627,7 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
                 continue;
             }
             bool err = false;
-            jv = aioe__tval_to_json(&v, &err);
+            jv = aioe__transform_tval_to_json(&v, &err);
             if (err) {
                 count(t, AIOE_TRANSFORM_COUNT_EVAL_ERRORS);
                 set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, (size_t)(r - t->maps), 0,
@@ -668,7 +668,7 @@ int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
     if (!t || !in || !out || !outcome || in == out)
         return AIOE_ERR_INVALID_ARG;
     aioe_transform_message_reset(out);
-    aioe__arena_reset(&t->ar);
+    aioe__transform_arena_reset(&t->ar);
     t->err[0] = 0;
     t->err_field = AIOE_TRANSFORM_FIELD_NONE;
 
@@ -711,7 +711,7 @@ int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
     }
     bool incomplete = false;
     if (t->nmaps == 0) {
-        rc = aioe__tmsg_set_owned_payload(out, (const char *)in->payload, in->payload_len);
+        rc = aioe__transform_tmsg_set_owned_payload(out, (const char *)in->payload, in->payload_len);
     } else {
         struct json_object *dst = json_object_new_object();
         if (!dst || !map(t, in, out, root, dst, &incomplete)) {
@@ -720,7 +720,7 @@ int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
             size_t n = 0;
             const char *s = json_object_to_json_string_length(
                 dst, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-            rc = s ? aioe__tmsg_set_owned_payload(out, s, n) : AIOE_ERR_NOMEM;
+            rc = s ? aioe__transform_tmsg_set_owned_payload(out, s, n) : AIOE_ERR_NOMEM;
         }
         json_object_put(dst);
     }

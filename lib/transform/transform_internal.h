@@ -51,22 +51,22 @@ typedef struct arena {
     arena_chunk *head;
 } arena;
 
-void *aioe__arena_alloc(arena *a, size_t n);
-void aioe__arena_reset(arena *a);
-void aioe__arena_free(arena *a);
+void *aioe__transform_arena_alloc(arena *a, size_t n);
+void aioe__transform_arena_reset(arena *a);
+void aioe__transform_arena_free(arena *a);
 
 /* The value a JSON object stands for in an expression (NULL: missing). */
-bool aioe__tval_from_json(arena *a, struct json_object *j, tval *out);
+bool aioe__transform_tval_from_json(arena *a, struct json_object *j, tval *out);
 /* A new JSON object for a value (NULL for a missing one, or on failure:
  * *err says which). */
-struct json_object *aioe__tval_to_json(const tval *v, bool *err);
+struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err);
 /* The text of a value as `str::from` and string `+` write it. */
-bool aioe__tval_to_text(arena *a, const tval *v, const char **p, size_t *len);
+bool aioe__transform_tval_to_text(arena *a, const tval *v, const char **p, size_t *len);
 /* The shortest text that reads back as exactly d ("%.17g" at most). */
-void aioe__format_double(double d, char *buf, size_t len);
+void aioe__transform_format_double(double d, char *buf, size_t len);
 /* Element-wise equality as `==` has it. */
-bool aioe__tval_equal(const tval *a, const tval *b);
-const char *aioe__tval_kind_name(tv_kind k);
+bool aioe__transform_tval_equal(const tval *a, const tval *b);
+const char *aioe__transform_tval_kind_name(tv_kind k);
 
 /* ---- expressions --------------------------------------------------------- */
 
@@ -74,13 +74,13 @@ typedef struct expr expr;
 
 /* Parses @p text with @p n_vars positional variables ($1..$n). On error
  * returns NULL and writes a message and the 0-based byte offset. */
-expr *aioe__expr_parse(const char *text, size_t n_vars, char *err, size_t errlen,
+expr *aioe__transform_expr_parse(const char *text, size_t n_vars, char *err, size_t errlen,
                        size_t *err_offset, bool *unsupported);
-void aioe__expr_free(expr *e);
+void aioe__transform_expr_free(expr *e);
 
 /* Evaluates with vars[0..n_vars). On a run-time error returns false with a
  * static message in *why. Values live in @p a until it is reset. */
-bool aioe__expr_eval(const expr *e, const tval *vars, arena *a, tval *out, const char **why);
+bool aioe__transform_expr_eval(const expr *e, const tval *vars, arena *a, tval *out, const char **why);
 
 /* ---- field paths --------------------------------------------------------- */
 
@@ -105,9 +105,9 @@ typedef enum { FPATH_INPUT, FPATH_OUTPUT } fpath_use;
 /* Parses a field path. 0, or AIOE_ERR_INVALID_SPEC / AIOE_ERR_UNSUPPORTED /
  * AIOE_ERR_NOMEM with a message and an offset. An empty output path gives
  * nseg == 0 (write nothing). */
-int aioe__fpath_parse(const char *text, fpath_use use, fpath *out, char *err, size_t errlen,
+int aioe__transform_fpath_parse(const char *text, fpath_use use, fpath *out, char *err, size_t errlen,
                       size_t *err_offset);
-void aioe__fpath_clear(fpath *p);
+void aioe__transform_fpath_clear(fpath *p);
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -126,11 +126,11 @@ struct aioe_transform_message {
     size_t nstrs, strs_cap;
 };
 
-int aioe__tmsg_set_owned_payload(aioe_transform_message *m, const char *p, size_t len);
+int aioe__transform_tmsg_set_owned_payload(aioe_transform_message *m, const char *p, size_t len);
 /* Appends a property whose strings are copied into the message. */
-int aioe__tmsg_add_owned_property(aioe_transform_message *m, const char *name, size_t nlen,
+int aioe__transform_tmsg_add_owned_property(aioe_transform_message *m, const char *name, size_t nlen,
                                   const char *value, size_t vlen);
 /* Removes every property named @p name. */
-void aioe__tmsg_remove_property(aioe_transform_message *m, const char *name, size_t nlen);
+void aioe__transform_tmsg_remove_property(aioe_transform_message *m, const char *name, size_t nlen);
 
 #endif /* AIOE_TRANSFORM_INTERNAL_H */

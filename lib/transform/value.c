@@ -18,7 +18,7 @@ struct arena_chunk {
 
 enum { ARENA_CHUNK = 4096 };
 
-void *aioe__arena_alloc(arena *a, size_t n)
+void *aioe__transform_arena_alloc(arena *a, size_t n)
 {
     n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     if (n == 0)
@@ -40,7 +40,7 @@ void *aioe__arena_alloc(arena *a, size_t n)
 }
 
 /* Keeps the newest chunk for the next message, frees the others. */
-void aioe__arena_reset(arena *a)
+void aioe__transform_arena_reset(arena *a)
 {
     arena_chunk *c = a->head;
     if (!c)
@@ -55,16 +55,16 @@ void aioe__arena_reset(arena *a)
     }
 }
 
-void aioe__arena_free(arena *a)
+void aioe__transform_arena_free(arena *a)
 {
-    aioe__arena_reset(a);
+    aioe__transform_arena_reset(a);
     free(a->head);
     a->head = NULL;
 }
 
 /* ---- JSON -> value --------------------------------------------------- */
 
-bool aioe__tval_from_json(arena *a, struct json_object *j, tval *out)
+bool aioe__transform_tval_from_json(arena *a, struct json_object *j, tval *out)
 {
     switch (json_object_get_type(j)) {
     case json_type_null:
@@ -95,11 +95,11 @@ bool aioe__tval_from_json(arena *a, struct json_object *j, tval *out)
         return true;
     case json_type_array: {
         size_t n = json_object_array_length(j);
-        tval *items = n ? aioe__arena_alloc(a, n * sizeof *items) : NULL;
+        tval *items = n ? aioe__transform_arena_alloc(a, n * sizeof *items) : NULL;
         if (n && !items)
             return false;
         for (size_t i = 0; i < n; i++)
-            if (!aioe__tval_from_json(a, json_object_array_get_idx(j, i), &items[i]))
+            if (!aioe__transform_tval_from_json(a, json_object_array_get_idx(j, i), &items[i]))
                 return false;
         out->k = TV_TUPLE;
         out->u.t.items = items;
@@ -116,7 +116,7 @@ bool aioe__tval_from_json(arena *a, struct json_object *j, tval *out)
 
 /* ---- value -> JSON --------------------------------------------------- */
 
-void aioe__format_double(double d, char *buf, size_t len)
+void aioe__transform_format_double(double d, char *buf, size_t len)
 {
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, d);
@@ -128,7 +128,7 @@ void aioe__format_double(double d, char *buf, size_t len)
         strcat(buf, ".0");
 }
 
-struct json_object *aioe__tval_to_json(const tval *v, bool *err)
+struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err)
 {
     char buf[40];
     struct json_object *j = NULL;
@@ -146,7 +146,7 @@ struct json_object *aioe__tval_to_json(const tval *v, bool *err)
             *err = true; /* JSON has no NaN or infinity */
             return NULL;
         }
-        aioe__format_double(v->u.f, buf, sizeof buf);
+        aioe__transform_format_double(v->u.f, buf, sizeof buf);
         j = json_object_new_double_s(v->u.f, buf);
         break;
     case TV_STRING:
@@ -155,7 +155,7 @@ struct json_object *aioe__tval_to_json(const tval *v, bool *err)
     case TV_TUPLE:
         j = json_object_new_array_ext((int)v->u.t.n);
         for (size_t i = 0; j && i < v->u.t.n; i++) {
-            struct json_object *e = aioe__tval_to_json(&v->u.t.items[i], err);
+            struct json_object *e = aioe__transform_tval_to_json(&v->u.t.items[i], err);
             if (*err || json_object_array_add(j, e) != 0) {
                 json_object_put(e);
                 json_object_put(j);
@@ -176,7 +176,7 @@ struct json_object *aioe__tval_to_json(const tval *v, bool *err)
 
 /* ---- text ------------------------------------------------------------ */
 
-bool aioe__tval_to_text(arena *a, const tval *v, const char **p, size_t *len)
+bool aioe__transform_tval_to_text(arena *a, const tval *v, const char **p, size_t *len)
 {
     char buf[40];
     switch (v->k) {
@@ -196,18 +196,18 @@ bool aioe__tval_to_text(arena *a, const tval *v, const char **p, size_t *len)
         snprintf(buf, sizeof buf, "%" PRId64, v->u.i);
         break;
     case TV_FLOAT:
-        aioe__format_double(v->u.f, buf, sizeof buf);
+        aioe__transform_format_double(v->u.f, buf, sizeof buf);
         break;
     case TV_TUPLE:
     case TV_JSON: {
         bool err = false;
-        struct json_object *j = aioe__tval_to_json(v, &err);
+        struct json_object *j = aioe__transform_tval_to_json(v, &err);
         if (err)
             return false;
         size_t n = 0;
         const char *s = json_object_to_json_string_length(
             j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-        char *copy = s ? aioe__arena_alloc(a, n + 1) : NULL;
+        char *copy = s ? aioe__transform_arena_alloc(a, n + 1) : NULL;
         if (copy)
             memcpy(copy, s, n + 1);
         json_object_put(j);
@@ -217,7 +217,7 @@ bool aioe__tval_to_text(arena *a, const tval *v, const char **p, size_t *len)
     }
     }
     size_t n = strlen(buf);
-    char *copy = aioe__arena_alloc(a, n + 1);
+    char *copy = aioe__transform_arena_alloc(a, n + 1);
     if (!copy)
         return false;
     memcpy(copy, buf, n + 1);
@@ -226,7 +226,7 @@ bool aioe__tval_to_text(arena *a, const tval *v, const char **p, size_t *len)
     return true;
 }
 
-bool aioe__tval_equal(const tval *a, const tval *b)
+bool aioe__transform_tval_equal(const tval *a, const tval *b)
 {
     if ((a->k == TV_INT || a->k == TV_FLOAT) && (b->k == TV_INT || b->k == TV_FLOAT)) {
         if (a->k == TV_INT && b->k == TV_INT)
@@ -248,7 +248,7 @@ bool aioe__tval_equal(const tval *a, const tval *b)
         if (a->u.t.n != b->u.t.n)
             return false;
         for (size_t i = 0; i < a->u.t.n; i++)
-            if (!aioe__tval_equal(&a->u.t.items[i], &b->u.t.items[i]))
+            if (!aioe__transform_tval_equal(&a->u.t.items[i], &b->u.t.items[i]))
                 return false;
         return true;
     case TV_JSON:
@@ -258,7 +258,7 @@ bool aioe__tval_equal(const tval *a, const tval *b)
     }
 }
 
-const char *aioe__tval_kind_name(tv_kind k)
+const char *aioe__transform_tval_kind_name(tv_kind k)
 {
     static const char *const names[] = { "empty", "boolean", "int",  "float",
                                          "string", "tuple", "object" };

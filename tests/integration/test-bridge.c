@@ -13,8 +13,9 @@
  *   store stays bounded, nothing is dropped, everything arrives later
  * - shared_instances: instanceCount 3 shares the source ($share/), three
  *   stable client IDs, every message exactly once
- * - exit_codes: bad YAML, unknown endpointRef, Event Grid instanceCount,
- *   unreadable token, broker refusing the credentials: exit 2
+ * - exit_codes: bad YAML, unknown endpointRef, Event Grid instanceCount:
+ *   exit 1; unreadable token, broker refusing the credentials: exit 3
+ *   (examples/common/tool.h)
  *
  * The bridge runs as a child process (AIOE_BRIDGE); every wait is on a
  * condition with a deadline. */
@@ -566,12 +567,12 @@ static void test_exit_codes(void **state)
 
     /* bad YAML */
     char *p = write_yaml("bad.yaml", "kind: [unclosed\n", NULL, NULL);
-    assert_int_equal(run_for_status(p, NULL, "bad.yaml:"), 2);
+    assert_int_equal(run_for_status(p, NULL, "bad.yaml:"), 1);
     free(p);
     /* unknown endpointRef */
     char *df2 = dataflow_yaml("x", "site", "nowhere", "a/#", "b", NULL, 0);
     p = write_yaml("unknown.yaml", ea, df2, NULL);
-    assert_int_equal(run_for_status(p, NULL, "unknown endpointRef 'nowhere'"), 2);
+    assert_int_equal(run_for_status(p, NULL, "unknown endpointRef 'nowhere'"), 1);
     free(p);
     free(df2);
     /* a dataflow without a Destination operation */
@@ -582,12 +583,12 @@ static void test_exit_codes(void **state)
         "    - operationType: Source\n      sourceSettings:\n"
         "        endpointRef: site\n        dataSources: [\"a/#\"]\n") > 0);
     p = write_yaml("nodst.yaml", ea, nodst, NULL);
-    assert_int_equal(run_for_status(p, NULL, "no Destination operation"), 2);
+    assert_int_equal(run_for_status(p, NULL, "no Destination operation"), 1);
     free(p);
     free(nodst);
     /* no dataflow at all */
     p = write_yaml("nodf.yaml", ea, NULL, NULL);
-    assert_int_equal(run_for_status(p, NULL, "no Dataflow"), 2);
+    assert_int_equal(run_for_status(p, NULL, "no Dataflow"), 1);
     free(p);
     /* Event Grid source with instanceCount 2 */
     char *eg = NULL;
@@ -600,7 +601,7 @@ static void test_exit_codes(void **state)
         "    tls:\n      mode: Enabled\n---\n") > 0);
     char *df3 = dataflow_yaml("x", "eg", "cloud", "a/#", "b", "two", 2);
     p = write_yaml("eg.yaml", eg, eb, df3);
-    assert_int_equal(run_for_status(p, NULL, "instanceCount 2"), 2);
+    assert_int_equal(run_for_status(p, NULL, "instanceCount 2"), 1);
     free(p);
     free(df3);
     free(eg);
@@ -615,13 +616,13 @@ static void test_exit_codes(void **state)
         "    tls:\n      mode: Disabled\n---\n", port) > 0);
     p = write_yaml("sat.yaml", sat, eb, df);
     char *missing = harness_path("no-such-token");
-    assert_int_equal(run_for_status(p, missing, "cannot start"), 2);
+    assert_int_equal(run_for_status(p, missing, "cannot start"), 3);
     free(missing);
     free(p);
     free(sat);
     /* the broker refuses anonymous clients: CONNACK "not authorized" */
     p = write_yaml("refused.yaml", ea, eb, df);
-    assert_int_equal(run_for_status(p, NULL, "stopped for good"), 2);
+    assert_int_equal(run_for_status(p, NULL, "stopped for good"), 3);
     free(p);
 
     free(ea); free(eb); free(df);
@@ -668,12 +669,12 @@ static void test_pubsub_tools(void **state)
     assert_non_null(strstr(out, "payload (13 bytes): from-aioe-pub"));
     free(out);
 
-    /* an endpoint that cannot connect: exit 2 with the reason */
+    /* an endpoint that cannot connect: exit 3 with the reason */
     char *bad = endpoint_yaml("local", harness_free_port(), NULL);
     char *byaml = write_yaml("pubsub-bad.yaml", bad, NULL, NULL);
     const char *bargs[] = {"--timeout", "1", byaml, "tools/c", NULL};
     bridge_proc bpp = spawn_bin(pub, bargs);
-    assert_int_equal(bridge_wait_exit(&bpp, WAIT_MS), 2);
+    assert_int_equal(bridge_wait_exit(&bpp, WAIT_MS), 3);
     assert_true(count_in_file(bpp.log, "cannot connect to endpoint") == 1);
 
     free(bad); free(byaml); free(bpp.log);

@@ -21,7 +21,7 @@
 
 #include <aioendpoint/aioendpoint.h>
 
-#include "transform/transform_internal.h"
+#include "transform_internal.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -234,14 +234,14 @@ static void expect_segments(const char *path, size_t n, ...)
     fpath p;
     char err[200];
     size_t off;
-    assert_int_equal(aioe__fpath_parse(path, FPATH_INPUT, &p, err, sizeof err, &off), 0);
+    assert_int_equal(aioe__transform_fpath_parse(path, FPATH_INPUT, &p, err, sizeof err, &off), 0);
     assert_int_equal(p.nseg, n);
     va_list ap;
     va_start(ap, n);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(p.segs[i], va_arg(ap, const char *));
     va_end(ap);
-    aioe__fpath_clear(&p);
+    aioe__transform_fpath_clear(&p);
 }
 
 static void paths_dot_notation_and_escaping(void **state)
@@ -280,7 +280,7 @@ static void paths_dot_notation_and_escaping(void **state)
         fpath p;
         char err[200];
         size_t off = 99;
-        assert_int_equal(aioe__fpath_parse(bad[i].path, FPATH_INPUT, &p, err, sizeof err, &off),
+        assert_int_equal(aioe__transform_fpath_parse(bad[i].path, FPATH_INPUT, &p, err, sizeof err, &off),
                          AIOE_ERR_INVALID_SPEC);
         if (off != bad[i].off)
             print_error("%s: offset %zu, want %zu (%s)\n", bad[i].path, off, bad[i].off, err);
@@ -558,20 +558,20 @@ static tval ev(const char *text, size_t n, const tval *vars, bool *ok)
     char err[200];
     size_t off;
     bool unsup;
-    expr *e = aioe__expr_parse(text, n, err, sizeof err, &off, &unsup);
+    expr *e = aioe__transform_expr_parse(text, n, err, sizeof err, &off, &unsup);
     if (!e)
         print_error("%s: %s at %zu\n", text, err, off);
     assert_non_null(e);
     tval out = { 0 };
     const char *why;
-    *ok = aioe__expr_eval(e, vars, &g_arena, &out, &why);
+    *ok = aioe__transform_expr_eval(e, vars, &g_arena, &out, &why);
     if (*ok && out.k == TV_STRING) { /* literals live in the expression */
-        char *copy = aioe__arena_alloc(&g_arena, out.u.s.len + 1);
+        char *copy = aioe__transform_arena_alloc(&g_arena, out.u.s.len + 1);
         assert_non_null(copy);
         memcpy(copy, out.u.s.p, out.u.s.len);
         out.u.s.p = copy;
     }
-    aioe__expr_free(e);
+    aioe__transform_expr_free(e);
     return out;
 }
 
@@ -775,7 +775,7 @@ static void expression_errors_have_positions(void **state)
         char err[200];
         size_t off = 99;
         bool unsup;
-        expr *e = aioe__expr_parse(bad[i].text, bad[i].n_vars, err, sizeof err, &off, &unsup);
+        expr *e = aioe__transform_expr_parse(bad[i].text, bad[i].n_vars, err, sizeof err, &off, &unsup);
         if (e || off != bad[i].off || !strstr(err, bad[i].needle))
             print_error("'%s': %s at %zu\n", bad[i].text, e ? "(parsed)" : err, off);
         assert_null(e);
@@ -791,7 +791,7 @@ static void expression_errors_have_positions(void **state)
     char err[200];
     size_t off;
     bool unsup;
-    assert_null(aioe__expr_parse(deep, 0, err, sizeof err, &off, &unsup));
+    assert_null(aioe__transform_expr_parse(deep, 0, err, sizeof err, &off, &unsup));
     assert_non_null(strstr(err, "nested too deeply"));
 
     /* through the stage: field and offset */
@@ -977,6 +977,6 @@ int main(void)
         cmocka_unit_test(dataflow_yaml_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    aioe__arena_free(&g_arena);
+    aioe__transform_arena_free(&g_arena);
     return rc;
 }
