@@ -116,8 +116,53 @@ bool aioe__transform_tval_from_json(arena *a, struct json_object *j, tval *out)
 
 /* ---- value -> JSON --------------------------------------------------- */
 
+/* Fast path: d == m / 10^k for an integer |m| < 2^53 and a small k. The
+ * division of two exact doubles is correctly rounded, like strtod() of
+ * the decimal text m·10^-k, so that text reads back as exactly d; the
+ * smallest such k gives the shortest plain text. */
+static bool format_short_decimal(double d, char *buf, size_t len)
+{
+    static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+    if (!(d > -1e15 && d < 1e15) || len < 32)
+        return false;
+    for (int k = 0; k < 10; k++) {
+        double m = round(d * pow10[k]);
+        if (fabs(m) >= 9007199254740992.0)
+            return false;
+        if (m / pow10[k] != d)
+            continue;
+        long long n = (long long)m;
+        unsigned long long u = n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n;
+        char digits[24];
+        int nd = 0;
+        do {
+            digits[nd++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (nd <= k)
+            digits[nd++] = '0'; /* at least one digit before the point */
+        size_t o = 0;
+        if (n < 0 || (n == 0 && signbit(d)))
+            buf[o++] = '-';
+        for (int i = nd - 1; i >= 0; i--) {
+            buf[o++] = digits[i];
+            if (i == k && k > 0)
+                buf[o++] = '.';
+        }
+        if (k == 0) {
+            buf[o++] = '.';
+            buf[o++] = '0';
+        }
+        buf[o] = 0;
+        return true;
+    }
+    return false;
+}
+
 void aioe__transform_format_double(double d, char *buf, size_t len)
 {
+    if (format_short_decimal(d, buf, len))
+        return;
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, d);
         if (strtod(buf, NULL) == d)

@@ -666,6 +666,30 @@ static void expressions_operators(void **state)
     expect_fail("2.0 ^ 5000");
 }
 
+/* Floats are written in the shortest text that reads back exactly. */
+static void float_output_round_trips(void **state)
+{
+    (void)state;
+    static const struct {
+        double d;
+        const char *text;
+    } cases[] = {
+        { 71.15, "71.15" },     { 0.1, "0.1" },       { 2.5, "2.5" },
+        { 100.0, "100.0" },     { -0.5, "-0.5" },     { 212.0, "212.0" },
+        { 1e20, "1e+20" },      { 1e-7, "0.0000001" },    { 0.1 + 0.2, "0.30000000000000004" },
+        { 123456.789, "123456.789" }, { -0.0, "-0.0" }, { 21.75 * 9 / 5 + 32, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[40];
+        aioe__transform_format_double(cases[i].d, buf, sizeof buf);
+        assert_true(strtod(buf, NULL) == cases[i].d);
+        if (cases[i].text && strcmp(buf, cases[i].text) != 0) {
+            print_error("%.17g -> %s, want %s\n", cases[i].d, buf, cases[i].text);
+            fail();
+        }
+    }
+}
+
 static void expressions_functions(void **state)
 {
     (void)state;
@@ -971,6 +995,7 @@ int main(void)
         cmocka_unit_test_teardown(published_example, teardown),
         cmocka_unit_test_teardown(invalid_and_incomplete_messages, teardown),
         cmocka_unit_test(expressions_operators),
+        cmocka_unit_test(float_output_round_trips),
         cmocka_unit_test_teardown(expressions_functions, teardown),
         cmocka_unit_test_teardown(expression_errors_have_positions, teardown),
         cmocka_unit_test_teardown(dataflow_yaml, teardown),
