@@ -182,7 +182,8 @@ int aioe__transform_fpath_parse(const char *text, fpath_use use, fpath *p, char 
             size_t mlen = len - st - 10;
             if (mlen == 5 && memcmp(m, "topic", 5) == 0 && use == FPATH_INPUT) {
                 p->root = FP_TOPIC;
-            } else if (mlen == 26 && memcmp(m, "system_property.content_type", 26) == 0 &&
+            } else if (mlen == strlen("system_property.content_type") &&
+                       memcmp(m, "system_property.content_type", mlen) == 0 &&
                        use == FPATH_INPUT) {
                 p->root = FP_CONTENT_TYPE;
             } else if (mlen > 14 && memcmp(m, "user_property.", 14) == 0) {

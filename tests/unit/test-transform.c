@@ -206,6 +206,28 @@ static void metadata_topic_and_user_properties(void **state)
     assert_memory_equal(p.name, "level", 5);
     assert_memory_equal(p.value, "3", 1);
     assert_int_equal(aioe_transform_count(t, AIOE_TRANSFORM_COUNT_EVAL_ERRORS), 1);
+    /* [EXPR] "Read from metadata": $1 + "/" + $2 */
+    assert_int_equal(run_full(t, "{\"priority\": 3}", "plant/a", "device_id", "d7", &out),
+                     AIOE_TRANSFORM_PASSED);
+    expect_json(out, "{\"origin_topic\": \"plant/a\", \"key\": \"plant/a/d7\"}");
+    /* the content type (system property) */
+    aioe_transform *ct = stage();
+    assert_int_equal(add_map(ct, "$metadata.system_property.content_type", "ct", NULL), AIOE_OK);
+    aioe_transform_message *in = NULL;
+    assert_int_equal(aioe_transform_message_new(&in), AIOE_OK);
+    assert_int_equal(aioe_transform_message_set_payload(in, "{}", 2), AIOE_OK);
+    assert_int_equal(aioe_transform_message_set_content_type(in, "application/json", 16),
+                     AIOE_OK);
+    aioe_transform_outcome oc;
+    assert_int_equal(aioe_transform_apply(ct, in, g_out, &oc), AIOE_OK);
+    assert_int_equal(oc, AIOE_TRANSFORM_PASSED);
+    expect_json(aioe_transform_message_payload(g_out, NULL), "{\"ct\": \"application/json\"}");
+    size_t ctlen = 0;
+    assert_non_null(aioe_transform_message_content_type(g_out, &ctlen));
+    assert_int_equal(ctlen, 16);
+    assert_int_equal(aioe_transform_apply(ct, in, in, &oc), AIOE_ERR_INVALID_ARG);
+    aioe_transform_message_free(in);
+    aioe_transform_free(ct);
     /* Kafka headers and unknown metadata are refused at load time */
     assert_int_equal(add_map(t, "$metadata.header.priority", "p", NULL), AIOE_ERR_UNSUPPORTED);
     assert_int_equal(add_map(t, "$metadata.qos", "p", NULL), AIOE_ERR_INVALID_SPEC);
