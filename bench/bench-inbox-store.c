@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "inbox/inbox_internal.h"
+#include "inbox/inbox.h"
 
 static double cpu(void)
 {

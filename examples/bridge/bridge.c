@@ -5,6 +5,7 @@
  * pump thread of bridge_pump.c that moves messages from the inbox to the
  * destination and acknowledges them in the inbox once delivered. This
  * file: sessions, lifecycle and counters. */
+#include "../common/tool.h"
 #include "bridge_internal.h"
 
 #include <inttypes.h>
@@ -40,10 +41,11 @@ static void on_log(aioe_session *s, aioe_log_level lvl, const char *msg, void *u
     blog(lvl, bi, "%s: %s", s != bi->dst ? "source" : "destination", msg);
 }
 
-static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt, ...)
+/* @p exit_status: TOOL_EXIT_INVALID (refused) or TOOL_EXIT_FAILURE. */
+static void set_fatal(bridge_instance *bi, int exit_status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt, ...)
+static void set_fatal(bridge_instance *bi, int exit_status, const char *fmt, ...)
 {
     int expected = 0;
     char why[256];
@@ -55,7 +57,7 @@ static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt
     if (atomic_load(&bi->fatal) == 0)
         snprintf(bi->fatal_why, sizeof bi->fatal_why, "%s", why);
     pthread_mutex_unlock(&bi->mu);
-    atomic_compare_exchange_strong(&bi->fatal, &expected, never_connected ? 2 : 1);
+    atomic_compare_exchange_strong(&bi->fatal, &expected, exit_status);
 }
 
 static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
@@ -88,7 +90,7 @@ static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
             ev->status != AIOE_OK) {
             char buf[256];
             aioe_session_last_error(s, buf, sizeof buf);
-            set_fatal(bi, !atomic_load(ever), "%s endpoint '%s' stopped for good: %s (%s)",
+            set_fatal(bi, TOOL_EXIT_FAILURE, "%s endpoint '%s' stopped for good: %s (%s)",
                       side, aioe_endpoint_name(is_src ? bi->src_ep : bi->dst_ep),
                       aioe_strerror(ev->status), buf[0] ? buf : ev->message);
         }
@@ -110,7 +112,7 @@ static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
         blog(AIOE_LOG_INFO, f->bi, "subscription to %s not confirmed yet: %s", f->filter,
              aioe_strerror(status));
     else
-        set_fatal(f->bi, true, "source refused subscription to %s: %s (reason 0x%02x)",
+        set_fatal(f->bi, TOOL_EXIT_INVALID, "source refused subscription to %s: %s (reason 0x%02x)",
                   f->filter, aioe_strerror(status), reason < 0 ? 0u : (unsigned)reason);
 }
 
@@ -295,7 +297,7 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
         bridge_instance_free(bi);
         return -1;
     }
-    if (open_inbox(bi, err, errlen) != 0) {
+    if (transform_step_new(&bi->xf, df, err, errlen) != 0 || open_inbox(bi, err, errlen) != 0) {
         bridge_instance_free(bi);
         return -1;
     }
@@ -376,6 +378,8 @@ void bridge_instance_free(bridge_instance *bi)
     }
     bridge_pump_free_slots(bi);
     aioe_inbox_free(bi->inbox); /* the source is stopped: writes buffered acks */
+    transform_step_free(bi->xf);
+    free(bi->tprops);
     aioe_session_free(bi->src);
     pthread_mutex_lock(&g_instances_mu);
     if (bi->id < MAX_INSTANCES && g_bridge_instances[bi->id] == bi)
@@ -423,6 +427,14 @@ void bridge_instance_stats(bridge_instance *bi, bridge_stats *o)
     o->store_undone = st.unacknowledged;
     o->store_lost = st.records_lost;
     o->paused = st.paused;
+    if (bi->xf) {
+        transform_step_stats x;
+        transform_step_stats_get(bi->xf, &x);
+        o->dropped_filtered = x.filtered;
+        o->transform_incomplete = x.incomplete;
+        o->transform_eval_errors = x.eval_errors;
+    }
+    o->dropped_untransformable = atomic_load(&bi->dropped_untransformable);
 }
 
 void bridge_stats_add(bridge_stats *a, const bridge_stats *b)
@@ -445,6 +457,10 @@ void bridge_stats_add(bridge_stats *a, const bridge_stats *b)
     a->store_bytes += b->store_bytes;
     a->store_undone += b->store_undone;
     a->store_lost += b->store_lost;
+    a->dropped_filtered += b->dropped_filtered;
+    a->dropped_untransformable += b->dropped_untransformable;
+    a->transform_incomplete += b->transform_incomplete;
+    a->transform_eval_errors += b->transform_eval_errors;
     a->paused = a->paused || b->paused;
 }
 
@@ -458,10 +474,14 @@ void bridge_stats_print(FILE *to, const char *label, const bridge_stats *s)
             " store_errors=%" PRIu64 " reconnects_source=%" PRIu64
             " reconnects_destination=%" PRIu64 " pauses=%" PRIu64 " over_limit=%" PRIu64
             " in_flight=%" PRIu64 " queued=%" PRIu64 " store_bytes=%" PRIu64
-            " store_undone=%" PRIu64 " store_lost=%" PRIu64 " paused=%d\n",
+            " store_undone=%" PRIu64 " store_lost=%" PRIu64 " paused=%d dropped_filtered=%" PRIu64
+            " dropped_untransformable=%" PRIu64 " transform_incomplete=%" PRIu64
+            " transform_eval_errors=%" PRIu64 "\n",
             label, s->received, s->stored, s->forwarded, s->dropped_unresolved,
             s->dropped_rejected, s->dropped_invalid, s->dropped_qos0,
             s->duplicates_suspected, s->store_errors, s->reconnects_source,
             s->reconnects_destination, s->pauses, s->over_limit, s->in_flight, s->queued,
-            s->store_bytes, s->store_undone, s->store_lost, s->paused ? 1 : 0);
+            s->store_bytes, s->store_undone, s->store_lost, s->paused ? 1 : 0,
+            s->dropped_filtered, s->dropped_untransformable, s->transform_incomplete,
+            s->transform_eval_errors);
 }

@@ -5,6 +5,7 @@
 #define AIOE_BRIDGE_INTERNAL_H
 
 #include "bridge.h"
+#include "transform_step.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +26,14 @@ typedef struct slot {
     uint64_t id;               /* inbox id, acknowledged when done */
     char *topic;               /* destination topic, owned */
     size_t topic_len;
+    bool transformed;          /* the fields below replace msg's */
+    unsigned char *xblob;      /* owned: payload, content type, properties */
+    const void *xpayload;
+    size_t xpayload_len;
+    const char *xct;           /* NULL: none */
+    size_t xct_len;
+    aioe_user_property *xprops; /* owned array */
+    size_t xprop_count;
     size_t next_free;
 } slot;
 
@@ -33,6 +42,7 @@ struct bridge_instance {
     char name[256];
     bridge_options opts;
     aioe_dataflow *df;
+    transform_step *xf;        /* NULL: no BuiltInTransformation */
     aioe_endpoint *src_ep, *dst_ep;
     aioe_session *src, *dst;
     aioe_inbox *inbox;         /* bound to src: the durable store */
@@ -54,6 +64,9 @@ struct bridge_instance {
     pthread_t pump;
     uint64_t completions;
 
+    aioe_user_property *tprops; /* pump only: the transformation's input */
+    size_t tprops_cap;
+
     atomic_bool paused;
     atomic_bool stopping_src, stopping_dst;
     atomic_bool src_ever_connected, dst_ever_connected;
@@ -61,7 +74,8 @@ struct bridge_instance {
     char fatal_why[256];
 
     atomic_uint_fast64_t received, forwarded, dropped_unresolved, dropped_rejected,
-        dropped_invalid, dropped_invalid_event, dropped_qos0, duplicates, reconnects_src,
+        dropped_invalid, dropped_invalid_event, dropped_untransformable, dropped_qos0,
+        duplicates, reconnects_src,
         reconnects_dst, pauses;
 };
 

@@ -54,6 +54,8 @@ static void slot_release(bridge_instance *bi, size_t i)
     slot *s = &bi->slots[i];
     aioe_message_free(s->msg);
     free(s->topic);
+    free(s->xblob);
+    free(s->xprops);
     *s = (slot){ .next_free = bi->free_slot };
     bi->free_slot = i;
     bi->busy--;
@@ -178,13 +180,20 @@ static void on_published(aioe_session *s, int status, int reason, void *ud)
 static int publish(bridge_instance *bi, aioe_message_builder *b, size_t i)
 {
     pthread_mutex_lock(&bi->mu);
-    const aioe_message *m = bi->slots[i].msg;
-    const char *topic = bi->slots[i].topic;
-    size_t tlen = bi->slots[i].topic_len;
+    slot sl = bi->slots[i];
     pthread_mutex_unlock(&bi->mu);
+    const aioe_message *m = sl.msg;
+    const char *topic = sl.topic;
+    size_t tlen = sl.topic_len;
     size_t plen = 0, ctlen = 0;
     const void *payload = aioe_message_payload(m, &plen);
     const char *ct = aioe_message_content_type(m, &ctlen);
+    if (sl.transformed) {
+        payload = sl.xpayload;
+        plen = sl.xpayload_len;
+        ct = sl.xct;
+        ctlen = sl.xct_len;
+    }
     aioe_message_builder_reset(b);
     int rc = aioe_message_builder_set_topic(b, topic, tlen);
     if (rc == AIOE_OK)
@@ -195,12 +204,15 @@ static int publish(bridge_instance *bi, aioe_message_builder *b, size_t i)
         rc = aioe_message_builder_set_retain(b, aioe_message_retain(m) && bi->retain_keep);
     if (rc == AIOE_OK && ct)
         rc = aioe_message_builder_set_content_type(b, ct, ctlen);
-    size_t np = aioe_message_user_property_count(m);
+    size_t np = sl.transformed ? sl.xprop_count : aioe_message_user_property_count(m);
     for (size_t k = 0; rc == AIOE_OK && k < np; k++) {
         aioe_user_property up;
-        if (aioe_message_user_property(m, k, &up) == AIOE_OK)
-            rc = aioe_message_builder_add_user_property(b, up.name, up.name_len, up.value,
-                                                        up.value_len);
+        if (sl.transformed)
+            up = sl.xprops[k];
+        else if (aioe_message_user_property(m, k, &up) != AIOE_OK)
+            continue;
+        rc = aioe_message_builder_add_user_property(b, up.name, up.name_len, up.value,
+                                                    up.value_len);
     }
     if (rc != AIOE_OK)
         return rc;
@@ -213,6 +225,80 @@ static int publish(bridge_instance *bi, aioe_message_builder *b, size_t i)
                  (int)tlen, topic, n + 1);
     }
     return rc;
+}
+
+/* Runs the Dataflow's BuiltInTransformation on @p m and, when it passes,
+ * keeps the result in slot-owned memory (the stage's output is valid only
+ * until its next call; the message may be sent again later). Returns the
+ * stage's outcome, or AIOE_TRANSFORM_INVALID when out of memory. */
+static aioe_transform_outcome transform(bridge_instance *bi, const aioe_message *m,
+                                        const char *in_topic, size_t in_len, slot *out)
+{
+    bridge_msg rec = { 0 };
+    rec.payload = aioe_message_payload(m, &rec.payload_len);
+    rec.content_type = aioe_message_content_type(m, &rec.content_type_len);
+    size_t np = aioe_message_user_property_count(m);
+    if (np > bi->tprops_cap) {
+        aioe_user_property *p = realloc(bi->tprops, np * sizeof *p);
+        if (!p)
+            return AIOE_TRANSFORM_INVALID;
+        bi->tprops = p;
+        bi->tprops_cap = np;
+    }
+    for (size_t k = 0; k < np; k++)
+        aioe_message_user_property(m, k, &bi->tprops[k]);
+    rec.props = bi->tprops;
+    rec.prop_count = np;
+    const char *why = NULL;
+    aioe_transform_outcome oc = transform_step_apply(bi->xf, in_topic, in_len, &rec, &why);
+    if (oc == AIOE_TRANSFORM_INVALID) {
+        uint64_t n = atomic_fetch_add(&bi->dropped_untransformable, 1);
+        if (n == 0 || (n + 1) % 1000 == 0)
+            blog(AIOE_LOG_WARNING, bi, "dropped a message on '%s': cannot transform it: %s "
+                 "(%" PRIu64 " so far)", in_topic, why ? why : "", n + 1);
+    }
+    if (oc != AIOE_TRANSFORM_PASSED)
+        return oc;
+    size_t blob = rec.payload_len + rec.content_type_len + 1;
+    for (size_t k = 0; k < rec.prop_count; k++)
+        blob += rec.props[k].name_len + rec.props[k].value_len;
+    unsigned char *b = malloc(blob);
+    aioe_user_property *xp = rec.prop_count ? malloc(rec.prop_count * sizeof *xp) : NULL;
+    if (!b || (rec.prop_count && !xp)) {
+        free(b);
+        free(xp);
+        return AIOE_TRANSFORM_INVALID;
+    }
+    unsigned char *w = b;
+    if (rec.payload_len)
+        memcpy(w, rec.payload, rec.payload_len);
+    out->xpayload = w;
+    out->xpayload_len = rec.payload_len;
+    w += rec.payload_len;
+    out->xct = NULL;
+    out->xct_len = 0;
+    if (rec.content_type) {
+        memcpy(w, rec.content_type, rec.content_type_len);
+        out->xct = (const char *)w;
+        out->xct_len = rec.content_type_len;
+        w += rec.content_type_len;
+    }
+    for (size_t k = 0; k < rec.prop_count; k++) {
+        const aioe_user_property *p = &rec.props[k];
+        memcpy(w, p->name, p->name_len);
+        xp[k].name = (const char *)w;
+        xp[k].name_len = p->name_len;
+        w += p->name_len;
+        memcpy(w, p->value, p->value_len);
+        xp[k].value = (const char *)w;
+        xp[k].value_len = p->value_len;
+        w += p->value_len;
+    }
+    out->xblob = b;
+    out->xprops = xp;
+    out->xprop_count = rec.prop_count;
+    out->transformed = true;
+    return oc;
 }
 
 /* Takes one message from the inbox into a slot: 1 taken, 0 none in time,
@@ -260,6 +346,16 @@ static int take(bridge_instance *bi, char *in_topic, char *out_topic, size_t *ou
         return -1;
     }
     memcpy(topic, out_topic, olen + 1);
+    slot x = { 0 };
+    if (bi->xf) {
+        /* filtered (counted by the stage) or untransformable: dropped */
+        if (transform(bi, m, in_topic, tlen, &x) != AIOE_TRANSFORM_PASSED) {
+            free(topic);
+            aioe_message_free(m);
+            aioe_inbox_ack(bi->inbox, id);
+            return -1;
+        }
+    }
     pthread_mutex_lock(&bi->mu);
     size_t i = slot_alloc(bi);
     if (i != SIZE_MAX) {
@@ -267,9 +363,19 @@ static int take(bridge_instance *bi, char *in_topic, char *out_topic, size_t *ou
         bi->slots[i].id = id;
         bi->slots[i].topic = topic;
         bi->slots[i].topic_len = olen;
+        bi->slots[i].transformed = x.transformed;
+        bi->slots[i].xblob = x.xblob;
+        bi->slots[i].xpayload = x.xpayload;
+        bi->slots[i].xpayload_len = x.xpayload_len;
+        bi->slots[i].xct = x.xct;
+        bi->slots[i].xct_len = x.xct_len;
+        bi->slots[i].xprops = x.xprops;
+        bi->slots[i].xprop_count = x.xprop_count;
     }
     pthread_mutex_unlock(&bi->mu);
     if (i == SIZE_MAX) {
+        free(x.xblob);
+        free(x.xprops);
         free(topic);
         aioe_message_free(m);
         return 0;

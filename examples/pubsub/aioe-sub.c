@@ -16,9 +16,10 @@
  * persistent session (a fixed --instance) a SIGKILL at any moment loses
  * nothing and a restart prints what was not acknowledged (marked
  * `redelivered=1`; it may have been printed already: at-least-once).
- * Exit status: 0 after -C messages or SIGINT/SIGTERM, 2 usage, bad YAML or
- * an endpoint that cannot authenticate/connect, 1 a refused subscription.
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 after -C messages or
+ * SIGINT/SIGTERM, 1 bad YAML or a refused subscription, 2 usage, 3 an
+ * endpoint that cannot authenticate/connect or a session that stops for
+ * good. Built only against the public API. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/tool.h"
 #include "pubsub-common.h"
 
 static atomic_ulong received;
@@ -47,7 +49,9 @@ static void usage(FILE *to)
         "  -I, --inbox DIR      store messages durably in DIR before acknowledging them\n"
         "                       to the broker; print, then acknowledge (needs --instance)\n"
         PUBSUB_COMMON_USAGE
-        "Exit status: 0 done, 1 subscription refused, 2 usage or connect error.\n");
+        TOOL_HELP_TRAILER
+        "(1: invalid endpoint file, or a subscription refused; 3: cannot read the\n"
+        "file, cannot connect or authenticate, or the session stopped for good.)\n");
 }
 
 static void put_escaped(FILE *to, const char *s, size_t n)
@@ -121,18 +125,18 @@ static int drain_inbox(aioe_inbox *inbox)
         return 0;
     if (rc != AIOE_OK) {
         fprintf(stderr, "aioe-sub: inbox: %s\n", aioe_strerror(rc));
-        return 1;
+        return TOOL_EXIT_FAILURE;
     }
     print_message(m);
     if (ferror(stdout)) {
         aioe_message_free(m); /* not acknowledged: printed again next time */
-        return 1;
+        return TOOL_EXIT_FAILURE;
     }
     rc = aioe_inbox_ack(inbox, aioe_inbox_message_id(m));
     aioe_message_free(m);
     if (rc != AIOE_OK) {
         fprintf(stderr, "aioe-sub: inbox ack: %s\n", aioe_strerror(rc));
-        return 1;
+        return TOOL_EXIT_FAILURE;
     }
     return 0;
 }
@@ -166,11 +170,12 @@ int main(int argc, char **argv)
         {"payload-only", no_argument, NULL, 'p'},
         {"inbox", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "C:q:pI:hv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "C:q:pI:hVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -179,29 +184,30 @@ int main(int argc, char **argv)
             qos = atoi(optarg);
             if (qos < 0 || qos > 1) {
                 fprintf(stderr, "aioe-sub: --qos must be 0 or 1\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'p': payload_only = true; break;
         case 'I': c.inbox_dir = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return TOOL_EXIT_OK;
+        case 'V': return tool_print_version("aioe-sub");
+        default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
     if (argc - optind < 2) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     if (c.inbox_dir && !c.instance) {
         fprintf(stderr, "aioe-sub: --inbox needs --instance NAME: a stable client ID keeps the "
                         "broker session across restarts\n");
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     c.file = argv[optind];
     for (int i = optind + 1; i < argc; i++) {
         if (!aioe_topic_filter_is_valid(argv[i])) {
             fprintf(stderr, "aioe-sub: '%s' is not a valid MQTT topic filter\n", argv[i]);
-            return 2;
+            return TOOL_EXIT_USAGE;
         }
     }
     int status = pubsub_load(&c);
@@ -214,26 +220,26 @@ int main(int argc, char **argv)
         int rc = aioe_session_subscribe(c.session, argv[i], qos, on_subscribed, argv[i]);
         if (rc != AIOE_OK) {
             fprintf(stderr, "aioe-sub: subscribe %s: %s\n", argv[i], aioe_strerror(rc));
-            status = 2;
+            status = tool_exit_for(rc);
         }
     }
     while (status == 0) {
         struct timespec tick = {0, c.inbox ? 0 : 20 * 1000000L};
         if (c.inbox && drain_inbox(c.inbox) != 0)
-            status = 1;
+            status = TOOL_EXIT_FAILURE;
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM)
             break;
         if (max_count && atomic_load(&received) >= max_count)
             break;
         if (atomic_load(&sub_failed))
-            status = 1;
+            status = TOOL_EXIT_INVALID;
         pthread_mutex_lock(&c.mu);
         bool stopped = c.stopped;
         pthread_mutex_unlock(&c.mu);
         if (stopped) {
             fprintf(stderr, "aioe-sub: session stopped: %s\n", c.stop_why);
-            status = 1;
+            status = TOOL_EXIT_FAILURE;
         }
     }
     pubsub_close(&c);

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "inbox_internal.h"
+#include "inbox.h"
 
 #define POLY 0x82F63B78u
 

@@ -24,8 +24,8 @@
 #include <time.h>
 
 #include "aioendpoint/inbox.h"
-#include "inbox_internal.h"
-#include "session_internal.h"
+#include "inbox.h"
+#include "session/session.h"
 
 /* How long a receive thread is held for space (100 ms a try) before the
  * process is ended: 30 s. */
@@ -161,33 +161,73 @@ static bool queue_push(aioe_inbox *ib, uint64_t id)
     return true;
 }
 
-static void fill_record(aioe_inbox *ib, const aioe_message *msg, aioe__rec_msg *r)
+/* Reads a received message into a record, in one pass over its MQTT v5
+ * properties (the view's Paho message, as lib/pubsub/received.c reads it;
+ * the first of a repeated property wins). False when out of memory. */
+static bool fill_record(aioe_inbox *ib, const aioe_message *msg, aioe__rec_msg *r)
 {
+    const MQTTAsync_message *m = msg->m;
     memset(r, 0, sizeof *r);
-    r->topic = aioe_message_topic(msg, &r->topic_len);
-    r->payload = aioe_message_payload(msg, &r->payload_len);
-    r->qos = aioe_message_qos(msg);
-    r->retain = aioe_message_retain(msg);
-    r->dup = aioe_message_dup(msg);
-    r->content_type = aioe_message_content_type(msg, &r->content_type_len);
-    r->correlation = aioe_message_correlation_data(msg, &r->correlation_len);
-    r->response_topic = aioe_message_response_topic(msg, &r->response_topic_len);
-    r->has_expiry = aioe_message_expiry(msg, &r->expiry);
-    r->payload_format = aioe_message_payload_format(msg);
-    size_t n = aioe_message_user_property_count(msg);
+    r->topic = msg->topic;
+    r->topic_len = msg->topic_len;
+    r->payload = m->payloadlen > 0 ? m->payload : NULL;
+    r->payload_len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    r->qos = m->qos;
+    r->retain = m->retained;
+    r->dup = m->dup;
+    r->payload_format = -1;
+    size_t n = 0;
+    for (int k = 0; k < m->properties.count; k++)
+        n += m->properties.array[k].identifier == MQTTPROPERTY_CODE_USER_PROPERTY;
     if (n > ib->props_cap) {
         aioe_user_property *p = realloc(ib->props, n * sizeof *p);
         if (!p)
-            n = 0; /* caught below: the count no longer matches */
-        else {
-            ib->props = p;
-            ib->props_cap = n;
+            return false;
+        ib->props = p;
+        ib->props_cap = n;
+    }
+    for (int k = 0; k < m->properties.count; k++) {
+        const MQTTProperty *p = &m->properties.array[k];
+        switch (p->identifier) {
+        case MQTTPROPERTY_CODE_USER_PROPERTY:
+            ib->props[r->prop_count++] = (aioe_user_property){
+                p->value.data.data, (size_t)p->value.data.len, p->value.value.data,
+                (size_t)p->value.value.len };
+            break;
+        case MQTTPROPERTY_CODE_CONTENT_TYPE:
+            if (!r->content_type) {
+                r->content_type = p->value.data.data ? p->value.data.data : "";
+                r->content_type_len = (size_t)p->value.data.len;
+            }
+            break;
+        case MQTTPROPERTY_CODE_CORRELATION_DATA:
+            if (!r->correlation) {
+                r->correlation = p->value.data.data ? p->value.data.data : "";
+                r->correlation_len = (size_t)p->value.data.len;
+            }
+            break;
+        case MQTTPROPERTY_CODE_RESPONSE_TOPIC:
+            if (!r->response_topic) {
+                r->response_topic = p->value.data.data ? p->value.data.data : "";
+                r->response_topic_len = (size_t)p->value.data.len;
+            }
+            break;
+        case MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL:
+            if (!r->has_expiry) {
+                r->has_expiry = true;
+                r->expiry = (uint32_t)p->value.integer4;
+            }
+            break;
+        case MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR:
+            if (r->payload_format < 0)
+                r->payload_format = p->value.byte ? 1 : 0;
+            break;
+        default:
+            break;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        aioe_message_user_property(msg, i, &ib->props[i]);
     r->props = ib->props;
-    r->prop_count = n;
+    return true;
 }
 
 static bool store_one(aioe_inbox *ib, const aioe__rec_msg *r)
@@ -211,8 +251,7 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
 {
     aioe_inbox *ib = ctx;
     aioe__rec_msg r;
-    fill_record(ib, msg, &r);
-    if (r.prop_count != aioe_message_user_property_count(msg)) {
+    if (!fill_record(ib, msg, &r)) {
         aioe_session_log(s, AIOE_LOG_ERROR, "inbox: out of memory reading a message");
     } else if (store_one(ib, &r)) {
         check_flow(ib, false);
@@ -241,8 +280,7 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
         pthread_cond_timedwait(&ib->cv, &ib->mu, &ts);
         pthread_mutex_unlock(&ib->mu);
         aioe__store_has_reserve(ib->st);
-        fill_record(ib, msg, &r);
-        if (r.prop_count == aioe_message_user_property_count(msg) && store_one(ib, &r)) {
+        if (fill_record(ib, msg, &r) && store_one(ib, &r)) {
             pthread_mutex_lock(&ib->mu);
             ib->holding = false;
             pthread_mutex_unlock(&ib->mu);
@@ -365,7 +403,7 @@ static int add_data(MQTTProperties *props, enum MQTTPropertyCodes id, const void
 }
 
 /* An owned aioe_message from a stored record: it looks like one received
- * live (aioe_message_free() frees it). */
+ * live (the caller frees it with aioe_message_free()). */
 static int make_message(const aioe__rec_msg *r, uint64_t id, bool redelivered,
                         aioe_message **out)
 {
@@ -446,7 +484,11 @@ static int make_message(const aioe__rec_msg *r, uint64_t id, bool redelivered,
     c->inbox_id = id;
     c->inbox_redelivered = redelivered;
     if (rc != AIOE_OK) {
-        aioe_message_free(c);
+        MQTTProperties_free(&m->properties);
+        free(payload);
+        free(m);
+        free(topic);
+        free(c);
         return rc;
     }
     *out = c;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "aioendpoint/common.h"
-#include "inbox_internal.h"
+#include "inbox.h"
 
 enum {
     F_RETAIN = 1u << 0,

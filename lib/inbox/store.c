@@ -45,7 +45,7 @@
 
 #include "aioendpoint/common.h"
 #include "aioendpoint/session.h"
-#include "inbox_internal.h"
+#include "inbox.h"
 
 #include "store_private.h"
 

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "inbox_internal.h"
+#include "inbox.h"
 
 #define DEFAULT_SEGMENT (4u << 20)
 #define MIN_SEGMENT 4096u

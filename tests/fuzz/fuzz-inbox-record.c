@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "aioendpoint/common.h"
-#include "inbox/inbox_internal.h"
+#include "inbox/inbox.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

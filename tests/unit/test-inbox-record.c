@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "aioendpoint/common.h"
-#include "inbox/inbox_internal.h"
+#include "inbox/inbox.h"
 
 static void crc32c_rfc3720_vectors(void **state)
 {

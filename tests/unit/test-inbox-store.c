@@ -30,7 +30,7 @@
 
 #include "aioendpoint/common.h"
 #include "aioendpoint/session.h"
-#include "inbox/inbox_internal.h"
+#include "inbox/inbox.h"
 
 #define TMPDIR_FIXTURE_NAME "inbox-store"
 #include "tmpdir-fixture.h"
