@@ -385,7 +385,7 @@ static int roll(aioe__store *s, uint64_t need)
 void aioe__st_reserve_ahead(aioe__store *s)
 {
     seg *a = aioe__st_active(s);
-    if (s->spare || (a && a->size < a->reserved / 2))
+    if (s->spare || (a && a->size < a->reserved / 2 && !s->st.full))
         return;
     seg *g;
     int rc = aioe__st_seg_create(s, s->cfg.segment_bytes, &g);
