@@ -417,7 +417,10 @@ int aioe__st_write_record(aioe__store *s, const unsigned char *rec, size_t len)
         /* the magic last: a record cut short by a SIGKILL has none, and
          * recovery tells it from damage by that (store_open.c) */
         memcpy(a->map + a->size + 4, rec + 4, len - 4);
-        __atomic_thread_fence(__ATOMIC_RELEASE);
+        /* only program order matters (a SIGKILL stops this thread at an
+         * instruction boundary; no other thread reads the record before
+         * the append returns), so a compiler barrier is enough */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         memcpy(a->map + a->size, rec, 4);
         goto written;
     }
