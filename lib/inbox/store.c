@@ -58,6 +58,10 @@ static int64_t coarse_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Log lines are made under s->mu and queued; aioe__st_emit_logs() hands
+ * them to the host's log callback after the mutex is released, so the
+ * callback never runs under the store's lock (it may take the host's own
+ * locks, which may be held around a call into the inbox). */
 void aioe__st_log(aioe__store *s, int level, const char *fmt, ...)
 {
     if (!s->cfg.log)
@@ -65,9 +69,35 @@ void aioe__st_log(aioe__store *s, int level, const char *fmt, ...)
     char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(line + 1, sizeof line - 1, fmt, ap);
     va_end(ap);
-    s->cfg.log(s->cfg.log_ctx, level, line);
+    if (n < 0)
+        return;
+    size_t len = strlen(line + 1) + 2; /* level byte, text, NUL */
+    line[0] = (char)('0' + level);
+    if (!aioe__st_grow((void **)&s->logq, &s->logq_cap, s->logq_len + len, 1))
+        return; /* out of memory: the line is lost, nothing else */
+    memcpy(s->logq + s->logq_len, line, len);
+    __atomic_store_n(&s->logq_len, s->logq_len + len, __ATOMIC_RELAXED);
+}
+
+void aioe__st_emit_logs(aioe__store *s)
+{
+    if (!s || !__atomic_load_n(&s->logq_len, __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&s->mu);
+    char *q = s->logq;
+    size_t n = s->logq_len;
+    s->logq = NULL;
+    s->logq_cap = 0;
+    __atomic_store_n(&s->logq_len, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t off = 0; off < n;) {
+        size_t len = strlen(q + off);
+        s->cfg.log(s->cfg.log_ctx, q[off] - '0', q + off + 1);
+        off += len + 1;
+    }
+    free(q);
 }
 
 void aioe__st_seg_name(uint64_t id, char *out, size_t n)
@@ -639,6 +669,7 @@ out:
     if (rc != AIOE_OK)
         s->st.append_failures++;
     pthread_mutex_unlock(&s->mu);
+    aioe__st_emit_logs(s);
     return rc;
 }
 
@@ -651,6 +682,7 @@ int aioe__store_read(aioe__store *s, uint64_t seq, unsigned char **buf, size_t *
     ent *e = aioe__st_tab_find(s, seq);
     if (!e) {
         pthread_mutex_unlock(&s->mu);
+        aioe__st_emit_logs(s);
         return AIOE_ERR_NOT_FOUND;
     }
     seg *g = aioe__st_seg_by_id(s, e->seg_id);
@@ -682,6 +714,7 @@ int aioe__store_read(aioe__store *s, uint64_t seq, unsigned char **buf, size_t *
     }
 out:
     pthread_mutex_unlock(&s->mu);
+    aioe__st_emit_logs(s);
     return rc;
 }
 
@@ -693,6 +726,7 @@ int aioe__store_ack(aioe__store *s, uint64_t seq)
     ent *e = aioe__st_tab_find(s, seq);
     if (!e) {
         pthread_mutex_unlock(&s->mu);
+        aioe__st_emit_logs(s);
         return AIOE_ERR_NOT_FOUND;
     }
     seg *g = aioe__st_seg_by_id(s, e->seg_id);
@@ -716,6 +750,7 @@ int aioe__store_ack(aioe__store *s, uint64_t seq)
         aioe__st_flush_acks(s);
     reclaim(s);
     pthread_mutex_unlock(&s->mu);
+    aioe__st_emit_logs(s);
     return AIOE_OK;
 }
 
@@ -728,6 +763,7 @@ int aioe__store_flush(aioe__store *s)
     if (rc == AIOE_OK && s->cfg.durability == AIOE__DURABLE_POWER)
         rc = aioe__st_wait_durable(s);
     pthread_mutex_unlock(&s->mu);
+    aioe__st_emit_logs(s);
     return rc;
 }
 
@@ -742,6 +778,7 @@ bool aioe__store_has_reserve(aioe__store *s)
     }
     bool ok = !s->st.full;
     pthread_mutex_unlock(&s->mu);
+    aioe__st_emit_logs(s);
     return ok;
 }
 

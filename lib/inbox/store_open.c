@@ -467,6 +467,7 @@ int aioe__store_open(aioe__store **out, const char *dir, const aioe__store_confi
     pthread_mutex_lock(&s->mu);
     rc = recover(s, err, errlen);
     pthread_mutex_unlock(&s->mu);
+    aioe__st_emit_logs(s);
     if (rc != AIOE_OK)
         goto fail;
     if (replay) {
@@ -522,6 +523,7 @@ void aioe__store_close(aioe__store *s)
     for (size_t i = 0; i < s->nsegs; i++)
         aioe__st_seg_close(s->segs[i]);
     pthread_mutex_unlock(&s->mu);
+    aioe__st_emit_logs(s);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     if (s->dir_fd >= 0)
@@ -532,6 +534,7 @@ void aioe__store_close(aioe__store *s)
     free(s->tab);
     free(s->wbuf);
     free(s->acks);
+    free(s->logq);
     free(s->dir);
     free(s);
 }

@@ -52,6 +52,8 @@ struct aioe__store {
     uint64_t *acks;      /* acknowledged, not yet written */
     size_t nacks, acks_cap;
     int64_t acks_since_ms; /* when the oldest buffered one came */
+    char *logq;          /* log lines waiting for the mutex to be released */
+    size_t logq_len, logq_cap;
     uint64_t written, synced;
     bool syncing;
     aioe__store_stats st;
@@ -59,6 +61,8 @@ struct aioe__store {
 
 void aioe__st_log(aioe__store *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Hands the queued log lines to the log callback; s->mu NOT held. */
+void aioe__st_emit_logs(aioe__store *s);
 void aioe__st_seg_name(uint64_t id, char *out, size_t n);
 bool aioe__st_grow(void **p, size_t *cap, size_t need, size_t elem);
 bool aioe__st_read_all(int fd, unsigned char *buf, size_t len, uint64_t off);
