@@ -20,6 +20,7 @@
 #include "../common/tool.h"
 #include "bridge.h"
 #include "store.h"
+#include "transform_step.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,6 +50,7 @@ struct bridge_instance {
     char name[256];
     bridge_options opts;
     aioe_dataflow *df;
+    transform_step *xf;        /* NULL: no BuiltInTransformation */
     aioe_endpoint *src_ep, *dst_ep;
     aioe_session *src, *dst;
     bstore *store;
@@ -79,7 +81,8 @@ struct bridge_instance {
 
     /* counters */
     atomic_uint_fast64_t received, stored, forwarded, dropped_unresolved,
-        dropped_rejected, dropped_invalid, dropped_invalid_event, dropped_qos0, duplicates,
+        dropped_rejected, dropped_invalid, dropped_invalid_event, dropped_untransformable,
+        dropped_qos0, duplicates,
         store_errors,
         reconnects_src, reconnects_dst, pauses, over_limit;
 
@@ -358,6 +361,21 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         aioe_message_user_property(m, i, &bi->props[i]);
     rec.props = bi->props;
     rec.prop_count = np;
+
+    /* the Dataflow's BuiltInTransformation: filtered and untransformable
+     * messages are dropped, counted and logged (docs/transform.md) */
+    const char *why = NULL;
+    aioe_transform_outcome oc =
+        bi->xf ? transform_step_apply(bi->xf, bi->in_topic, tlen, &rec, &why)
+               : AIOE_TRANSFORM_PASSED;
+    if (oc == AIOE_TRANSFORM_INVALID) {
+        uint64_t n = atomic_fetch_add(&bi->dropped_untransformable, 1);
+        if (n == 0 || (n + 1) % 1000 == 0)
+            blog(AIOE_LOG_WARNING, bi, "dropped a message on '%s': cannot transform it: %s "
+                 "(%" PRIu64 " so far)", bi->in_topic, why, n + 1);
+    }
+    if (oc != AIOE_TRANSFORM_PASSED)
+        return;
 
     /* QoS 0 in: at most once, so try without the store first */
     if (qos == 0) {
@@ -759,6 +777,10 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
     bi->props = bi->props_inline;
     bi->props_cap = PROPS_INLINE;
     bi->df = aioe_dataflow_ref(df);
+    if (transform_step_new(&bi->xf, df, err, errlen) != 0) {
+        bridge_instance_free(bi);
+        return -1;
+    }
     bi->src_ep = aioe_endpoint_ref(src);
     bi->dst_ep = aioe_endpoint_ref(dst);
     snprintf(bi->name, sizeof bi->name, "%s-%u", aioe_dataflow_name(df), index);
@@ -933,6 +955,7 @@ void bridge_instance_free(bridge_instance *bi)
     free(bi->cbuf);
     pthread_mutex_destroy(&bi->cb_mu);
     pthread_mutex_destroy(&bi->src_mu);
+    transform_step_free(bi->xf);
     aioe_dataflow_unref(bi->df);
     aioe_endpoint_unref(bi->src_ep);
     aioe_endpoint_unref(bi->dst_ep);
@@ -956,6 +979,14 @@ void bridge_instance_stats(bridge_instance *bi, bridge_stats *o)
     o->dropped_rejected = atomic_load(&bi->dropped_rejected);
     o->dropped_invalid = atomic_load(&bi->dropped_invalid);
     o->dropped_qos0 = atomic_load(&bi->dropped_qos0);
+    if (bi->xf) {
+        transform_step_stats x;
+        transform_step_stats_get(bi->xf, &x);
+        o->dropped_filtered = x.filtered;
+        o->transform_incomplete = x.incomplete;
+        o->transform_eval_errors = x.eval_errors;
+    }
+    o->dropped_untransformable = atomic_load(&bi->dropped_untransformable);
     o->duplicates_suspected = atomic_load(&bi->duplicates);
     o->store_errors = atomic_load(&bi->store_errors);
     o->reconnects_source = atomic_load(&bi->reconnects_src);
@@ -980,6 +1011,10 @@ void bridge_stats_add(bridge_stats *a, const bridge_stats *b)
     a->dropped_rejected += b->dropped_rejected;
     a->dropped_invalid += b->dropped_invalid;
     a->dropped_qos0 += b->dropped_qos0;
+    a->dropped_filtered += b->dropped_filtered;
+    a->dropped_untransformable += b->dropped_untransformable;
+    a->transform_incomplete += b->transform_incomplete;
+    a->transform_eval_errors += b->transform_eval_errors;
     a->duplicates_suspected += b->duplicates_suspected;
     a->store_errors += b->store_errors;
     a->reconnects_source += b->reconnects_source;
@@ -1003,10 +1038,13 @@ void bridge_stats_print(FILE *to, const char *label, const bridge_stats *s)
             " store_errors=%" PRIu64 " reconnects_source=%" PRIu64
             " reconnects_destination=%" PRIu64 " pauses=%" PRIu64 " over_limit=%" PRIu64
             " in_flight=%" PRIu64 " queued=%" PRIu64 " store_bytes=%" PRIu64
-            " store_undone=%" PRIu64 " paused=%d\n",
+            " store_undone=%" PRIu64 " paused=%d dropped_filtered=%" PRIu64
+            " dropped_untransformable=%" PRIu64 " transform_incomplete=%" PRIu64
+            " transform_eval_errors=%" PRIu64 "\n",
             label, s->received, s->stored, s->forwarded, s->dropped_unresolved,
             s->dropped_rejected, s->dropped_invalid, s->dropped_qos0,
             s->duplicates_suspected, s->store_errors, s->reconnects_source,
             s->reconnects_destination, s->pauses, s->over_limit, s->in_flight, s->queued,
-            s->store_bytes, s->store_undone, s->paused ? 1 : 0);
+            s->store_bytes, s->store_undone, s->paused ? 1 : 0, s->dropped_filtered,
+            s->dropped_untransformable, s->transform_incomplete, s->transform_eval_errors);
 }

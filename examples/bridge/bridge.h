@@ -35,6 +35,10 @@ typedef struct bridge_stats {
     uint64_t dropped_rejected;    /* destination refused (PUBACK >= 0x80) */
     uint64_t dropped_invalid;     /* cannot be published at all (too long...) */
     uint64_t dropped_qos0;        /* QoS 0 lost with a broken connection */
+    uint64_t dropped_filtered;    /* a BuiltInTransformation filter rule was true */
+    uint64_t dropped_untransformable; /* payload not a JSON object (transformation) */
+    uint64_t transform_incomplete;/* passed with a map rule that wrote nothing */
+    uint64_t transform_eval_errors; /* rule evaluations that failed */
     uint64_t duplicates_suspected;/* replayed after restart or re-sent */
     uint64_t store_errors;        /* append failed (message sent non-durably) */
     uint64_t reconnects_source;

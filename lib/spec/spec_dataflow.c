@@ -115,12 +115,6 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
                         operation_types[type]);
         }
     }
-    if (type == OP_TRANSFORMATION) {
-        spec_err_at(c, spec_field(c, op, "operationType"), path,
-                    "remove the transformation; this library moves messages unchanged",
-                    "operationType BuiltInTransformation is not supported");
-        return;
-    }
     char p[PATH_MAX_LEN];
     spec_join_path(p, path, settings_key[type]);
     if (seen[type]++) {
@@ -132,8 +126,14 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
     yaml_node_t *settings = spec_get_map(c, op, path, settings_key[type], &st);
     if (!settings) {
         if (st != MAP_WRONG)
-            spec_err_at(c, op, p, "add the settings with endpointRef",
+            spec_err_at(c, op, p, type == OP_TRANSFORMATION
+                                      ? "add the settings with map and/or filter"
+                                      : "add the settings with endpointRef",
                         "required field '%s' is missing", settings_key[type]);
+        return;
+    }
+    if (type == OP_TRANSFORMATION) {
+        spec_parse_transformation(c, df, settings, p);
         return;
     }
     if (type == OP_SOURCE) {
@@ -208,6 +208,8 @@ void aioe_dataflow_destroy(aioe_dataflow *df)
     for (size_t i = 0; i < df->source_topic_count; i++)
         free(df->source_topics[i]);
     free(df->source_topics);
+    spec_df_rules_free(df->filters, df->filter_count);
+    spec_df_rules_free(df->maps, df->map_count);
     char *strings[] = { df->file, df->api_version, df->name, df->namespace_,
                         df->profile_ref, df->source_endpoint_ref,
                         df->destination_endpoint_ref, df->destination_topic };

@@ -72,6 +72,18 @@ struct aioe_dataflow {
     size_t source_topic_count;
     char *destination_endpoint_ref;
     char *destination_topic;
+    /* the BuiltInTransformation operation, checked by compiling it */
+    bool has_transformation;
+    struct aioe_df_rule *filters, *maps;
+    size_t filter_count, map_count;
+};
+
+/* One filter or map rule of a Dataflow, as written. */
+struct aioe_df_rule {
+    char **inputs;
+    size_t input_count;
+    char *output;     /* map only; NULL: write nothing */
+    char *expression; /* NULL when absent */
 };
 
 struct aioe_profile {

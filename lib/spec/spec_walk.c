@@ -39,6 +39,15 @@ void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
     va_end(ap);
 }
 
+void spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
+                  ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    spec_verr(c, pos, path, hint, fmt, ap);
+    va_end(ap);
+}
+
 /* parent + "." + key into a PATH_MAX_LEN buffer; over-long paths (only
  * possible with unknown user keys) are cut, never overflowed. */
 void spec_join_path(char *out, const char *parent, const char *key)
