@@ -56,6 +56,8 @@ struct aioe_transform {
     size_t ncaps, caps_cap;
     resolved *res;
     size_t nres, res_cap;
+    struct ordkey *order;        /* instances grouped by first input */
+    size_t order_cap;
 };
 
 static void set_err(aioe_transform *t, aioe_transform_field f, size_t idx, size_t off,
@@ -117,6 +119,7 @@ void aioe_transform_free(aioe_transform *t)
     free(t->inst);
     free(t->caps);
     free(t->res);
+    free(t->order);
     free(t);
 }
 
@@ -503,6 +506,47 @@ static bool same_inputs(const aioe_transform *t, const instance *a, const instan
     return true;
 }
 
+typedef struct ordkey {
+    uintptr_t id; /* the first input's field */
+    size_t k;     /* the instance */
+} ordkey;
+
+static int by_first_input(const void *a, const void *b)
+{
+    const ordkey *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k; /* rule order within a field */
+}
+
+/* Specialization: a later instance on the same fields with a lower rank
+ * (fewer captured segments) overrides the earlier one. Only instances on
+ * the same first input can match, so they are grouped by it first:
+ * O(n log n) for a `*` over a large record, not O(n^2). */
+static bool specialize(aioe_transform *t)
+{
+    if (t->ninst < 2)
+        return true;
+    if (!grow((void **)&t->order, &t->order_cap, t->ninst, sizeof *t->order))
+        return false;
+    for (size_t k = 0; k < t->ninst; k++)
+        t->order[k] = (ordkey){ (uintptr_t)t->res[t->inst[k].res_off].ident, k };
+    qsort(t->order, t->ninst, sizeof *t->order, by_first_input);
+    for (size_t g = 0; g < t->ninst;) {
+        size_t e = g + 1;
+        while (e < t->ninst && t->order[e].id == t->order[g].id)
+            e++;
+        for (size_t j = g + 1; t->order[g].id && j < e; j++)
+            for (size_t i = g; i < j; i++) {
+                instance *x = &t->inst[t->order[i].k], *y = &t->inst[t->order[j].k];
+                if (x->r != y->r && y->ncap < x->ncap && same_inputs(t, x, y))
+                    x->overridden = true;
+            }
+        g = e;
+    }
+    return true;
+}
+
 /* Writes @p v at the output path (capture substituted); takes @p v. */
 static bool write_payload(struct json_object *out, const fpath *p, const seg *cap, size_t ncap,
                           struct json_object *v)
@@ -560,12 +604,8 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
     }
     /* specialization: a later instance on the same fields with a lower
      * rank (fewer captured segments) replaces the earlier one */
-    if (t->wildcards)
-        for (size_t j = 1; j < t->ninst; j++)
-            for (size_t i = 0; i < j; i++)
-                if (t->inst[i].r != t->inst[j].r && t->inst[j].ncap < t->inst[i].ncap &&
-                    same_inputs(t, &t->inst[i], &t->inst[j]))
-                    t->inst[i].overridden = true;
+    if (t->wildcards && !specialize(t))
+        return false;
     for (size_t k = 0; k < t->ninst; k++) {
         instance *ins = &t->inst[k];
         const rule *r = ins->r;
