@@ -547,6 +547,11 @@ static bool specialize(aioe_transform *t)
     return true;
 }
 
+/* Output keys are the rules' segments (alive as long as the stage) or
+ * keys of the input record, which is freed after the output: json-c need
+ * not copy them. */
+#define KEY_FLAGS JSON_C_OBJECT_ADD_CONSTANT_KEY
+
 /* Writes @p v at the output path (capture substituted); takes @p v. */
 static bool write_payload(struct json_object *out, const fpath *p, const seg *cap, size_t ncap,
                           struct json_object *v)
@@ -567,7 +572,7 @@ static bool write_payload(struct json_object *out, const fpath *p, const seg *ca
         if (!json_object_object_get_ex(j, keys[i], &next) ||
             !json_object_is_type(next, json_type_object)) {
             next = json_object_new_object();
-            if (!next || json_object_object_add(j, keys[i], next) != 0) {
+            if (!next || json_object_object_add_ex(j, keys[i], next, KEY_FLAGS) != 0) {
                 json_object_put(next);
                 json_object_put(v);
                 return false;
@@ -575,7 +580,7 @@ static bool write_payload(struct json_object *out, const fpath *p, const seg *ca
         }
         j = next;
     }
-    if (total == 0 || json_object_object_add(j, keys[total - 1], v) != 0) {
+    if (total == 0 || json_object_object_add_ex(j, keys[total - 1], v, KEY_FLAGS) != 0) {
         json_object_put(v);
         return total == 0;
     }
