@@ -29,6 +29,10 @@ DEBIAN_PACKAGES=(
     groff-base             # groff: tests/docs/check-man.sh renders the man pages
     man-db                 # man --warnings -l: the same man page check as lintian
     abigail-tools          # abidw, abidiff (tests/abi/check-abidiff.sh)
+    # Debian packaging (tools/debian-packages.sh, docs/packaging.md)
+    dpkg-dev
+    debhelper
+    lintian
     # library dependencies
     libyaml-dev
     libssl-dev
