@@ -650,7 +650,8 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
             const char *s;
             size_t len;
             if (!aioe__transform_tval_to_text(&t->ar, &v, &s, &len) ||
-                aioe__transform_tmsg_add_owned_property(out, r->out.segs[0], r->out.lens[0], s, len))
+                aioe__transform_tmsg_add_owned_property(out, r->out.segs[0], r->out.lens[0], s,
+                                                        len))
                 return false;
             continue;
         }
@@ -756,7 +757,8 @@ int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
     }
     bool incomplete = false;
     if (t->nmaps == 0) {
-        rc = aioe__transform_tmsg_set_owned_payload(out, (const char *)in->payload, in->payload_len);
+        rc = aioe__transform_tmsg_set_owned_payload(out, (const char *)in->payload,
+                                                    in->payload_len);
     } else {
         struct json_object *dst = json_object_new_object();
         if (!dst || !map(t, in, out, root, dst, &incomplete)) {
