@@ -10,11 +10,13 @@
 #include "spec_util.h"
 #include "yaml_tree.h"
 
-/* "host:port", with brackets around IPv6 addresses. */
+/* "host:port", with brackets around IPv6 addresses, and the WebSocket
+ * path when the host gave one. */
 static char *host_port(const aioe_endpoint *ep)
 {
-    return strchr(ep->host, ':') ? aioe_strdup_printf("[%s]:%u", ep->host, ep->port)
-                                 : aioe_strdup_printf("%s:%u", ep->host, ep->port);
+    const char *path = ep->ws_path ? ep->ws_path : "";
+    return strchr(ep->host, ':') ? aioe_strdup_printf("[%s]:%u%s", ep->host, ep->port, path)
+                                 : aioe_strdup_printf("%s:%u%s", ep->host, ep->port, path);
 }
 
 /* The settings object of the endpoint's auth method, as a flat list of

@@ -195,6 +195,13 @@ AIOE_API const char *aioe_endpoint_host(const aioe_endpoint *ep);
 AIOE_API uint16_t aioe_endpoint_port(const aioe_endpoint *ep);
 /** True when `host` was omitted and the built-in broker defaults apply. */
 AIOE_API bool aioe_endpoint_host_is_default(const aioe_endpoint *ep);
+/**
+ * The HTTP path of the WebSocket URL when `protocol` is `WebSockets`: the
+ * path written after the host (`ns.region-1.ts.eventgrid.azure.net:443/mqtt`),
+ * or "/mqtt" when the host has none. NULL when `protocol` is `Mqtt` (or
+ * @p ep is NULL). Owned by the endpoint.
+ */
+AIOE_API const char *aioe_endpoint_websocket_path(const aioe_endpoint *ep);
 
 AIOE_API aioe_auth_method aioe_endpoint_auth_method(const aioe_endpoint *ep);
 /** Audience for ServiceAccountToken (default "aio-internal") and
