@@ -77,6 +77,18 @@ struct aioe_endpoint {
     aioe_cloud_event_attributes cloud_event_attributes;
 };
 
+/* Where a reference was written, for errors found when references are
+ * resolved across streams (aioe_parse_results_check_references()). */
+typedef struct aioe_ref_pos {
+    unsigned line, column;
+    char path[256]; /* e.g. spec.operations[0].sourceSettings.endpointRef */
+} aioe_ref_pos;
+
+/* builtInTransformationSettings.serializationFormat (REST
+ * DataflowBuiltInTransformationSettings: Delta, Json, Parquet). */
+typedef enum { AIOE_FORMAT_NONE, AIOE_FORMAT_DELTA, AIOE_FORMAT_JSON,
+               AIOE_FORMAT_PARQUET } aioe_transform_format;
+
 struct aioe_dataflow {
     atomic_uint refs;
     char *file;
@@ -91,6 +103,9 @@ struct aioe_dataflow {
     size_t source_topic_count;
     char *destination_endpoint_ref;
     char *destination_topic;
+    bool has_transformation;
+    aioe_transform_format transform_format;
+    aioe_ref_pos profile_ref_pos, source_ref_pos, destination_ref_pos, format_pos;
 };
 
 struct aioe_profile {

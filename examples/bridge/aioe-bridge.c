@@ -285,6 +285,15 @@ int main(int argc, char **argv)
                         line, aioe_dataflow_name(df));
                 continue;
             }
+            if (aioe_dataflow_has_transformation(df)) {
+                /* The parser accepts BuiltInTransformation operations;
+                 * moving their messages unchanged would be wrong. */
+                fprintf(stderr, "%s:%u: error: dataflow '%s' has a BuiltInTransformation, "
+                        "which aioe-bridge does not run\n", file, line,
+                        aioe_dataflow_name(df));
+                status = 2;
+                continue;
+            }
             plan_item it = {.df = df};
             const char *sref = aioe_dataflow_source_endpoint_ref(df);
             const char *dref = aioe_dataflow_destination_endpoint_ref(df);
