@@ -10,9 +10,10 @@
  *     user-property: NAME=VALUE         (each, in wire order)
  *     payload (N bytes): TEXT           (non-printable bytes as \xHH)
  * With --payload-only just the payload, one line per message.
- * Exit status: 0 after -C messages or SIGINT/SIGTERM, 2 usage, bad YAML or
- * an endpoint that cannot authenticate/connect, 1 a refused subscription.
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 after -C messages or
+ * SIGINT/SIGTERM, 1 bad YAML or a refused subscription, 2 usage, 3 an
+ * endpoint that cannot authenticate/connect or a session that stops for
+ * good. Built only against the public API. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/tool.h"
 #include "pubsub-common.h"
 
 static atomic_ulong received;
@@ -39,7 +41,9 @@ static void usage(FILE *to)
         "  -q, --qos N          subscription QoS 0 or 1 (default: the endpoint's qos)\n"
         "  -p, --payload-only   print only payloads, one per line\n"
         PUBSUB_COMMON_USAGE
-        "Exit status: 0 done, 1 subscription refused, 2 usage or connect error.\n");
+        TOOL_HELP_TRAILER
+        "(1: invalid endpoint file, or a subscription refused; 3: cannot read the\n"
+        "file, cannot connect or authenticate, or the session stopped for good.)\n");
 }
 
 static void put_escaped(FILE *to, const char *s, size_t n)
@@ -126,11 +130,12 @@ int main(int argc, char **argv)
         {"qos", required_argument, NULL, 'q'},
         {"payload-only", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "C:q:phv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "C:q:phVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -139,23 +144,24 @@ int main(int argc, char **argv)
             qos = atoi(optarg);
             if (qos < 0 || qos > 1) {
                 fprintf(stderr, "aioe-sub: --qos must be 0 or 1\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'p': payload_only = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return TOOL_EXIT_OK;
+        case 'V': return tool_print_version("aioe-sub");
+        default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
     if (argc - optind < 2) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     c.file = argv[optind];
     for (int i = optind + 1; i < argc; i++) {
         if (!aioe_topic_filter_is_valid(argv[i])) {
             fprintf(stderr, "aioe-sub: '%s' is not a valid MQTT topic filter\n", argv[i]);
-            return 2;
+            return TOOL_EXIT_USAGE;
         }
     }
     int status = pubsub_load(&c);
@@ -168,7 +174,7 @@ int main(int argc, char **argv)
         int rc = aioe_session_subscribe(c.session, argv[i], qos, on_subscribed, argv[i]);
         if (rc != AIOE_OK) {
             fprintf(stderr, "aioe-sub: subscribe %s: %s\n", argv[i], aioe_strerror(rc));
-            status = 2;
+            status = tool_exit_for(rc);
         }
     }
     while (status == 0) {
@@ -179,13 +185,13 @@ int main(int argc, char **argv)
         if (max_count && atomic_load(&received) >= max_count)
             break;
         if (atomic_load(&sub_failed))
-            status = 1;
+            status = TOOL_EXIT_INVALID;
         pthread_mutex_lock(&c.mu);
         bool stopped = c.stopped;
         pthread_mutex_unlock(&c.mu);
         if (stopped) {
             fprintf(stderr, "aioe-sub: session stopped: %s\n", c.stop_why);
-            status = 1;
+            status = TOOL_EXIT_FAILURE;
         }
     }
     pubsub_close(&c);

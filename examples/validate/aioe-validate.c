@@ -7,8 +7,9 @@
  * The files are checked as one set: a Dataflow's endpointRef may name an
  * endpoint in another file. Errors go to stderr as
  * FILE:LINE:COL: error: FIELD.PATH: message (hint).
- * Exit status: 0 all valid, 1 any invalid, 2 usage or I/O error.
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 all valid, 1 any invalid (or too
+ * large), 2 usage, 3 a file that cannot be read. Built only against the
+ * public API. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <aioendpoint/aioendpoint.h>
 
 #include "../common/parse-error.h"
+#include "../common/tool.h"
 
 #define MAX_FILES 1024
 
@@ -25,9 +27,10 @@ static void usage(FILE *to)
             "usage: aioe-validate [--json] [--quiet] FILE...\n"
             "Validates every DataflowEndpoint, Dataflow and DataflowProfile in the YAML\n"
             "files, as one set: references between them are resolved across files.\n"
-            "  --json   print each valid resource as one JSON line, defaults filled in\n"
-            "  --quiet  print errors only\n"
-            "Exit status: 0 all valid, 1 any invalid, 2 usage or I/O error.\n");
+            "  --json               print each valid resource as one JSON line, defaults filled in\n"
+            "  --quiet              print errors only\n"
+            TOOL_HELP_TRAILER
+            "(1: a file is not valid; 3: a file cannot be read.)\n");
 }
 
 /* Prints one JSON line; false when serializing failed. */
@@ -45,7 +48,7 @@ static bool print_json(const char *path, int rc, char *text)
 
 static int report(aioe_parse_result *res, const char *path, bool json, bool quiet)
 {
-    int status = aioe_parse_result_error_count(res) > 0 ? 1 : 0;
+    int status = aioe_parse_result_error_count(res) > 0 ? TOOL_EXIT_INVALID : TOOL_EXIT_OK;
     for (size_t i = 0; i < aioe_parse_result_error_count(res); i++)
         example_print_parse_error(stderr, aioe_parse_result_error(res, i));
     for (size_t i = 0; !quiet && i < aioe_parse_result_skipped_count(res); i++) {
@@ -60,7 +63,7 @@ static int report(aioe_parse_result *res, const char *path, bool json, bool quie
             char *text = NULL;
             int rc = aioe_endpoint_to_json(ep, AIOE_JSON_SUMMARY, &text, NULL);
             if (!print_json(path, rc, text))
-                status = 2;
+                status = TOOL_EXIT_FAILURE;
         } else if (!quiet) {
             const char *host = aioe_endpoint_host(ep);
             const char *ws = aioe_endpoint_websocket_path(ep);
@@ -78,7 +81,7 @@ static int report(aioe_parse_result *res, const char *path, bool json, bool quie
             char *text = NULL;
             int rc = aioe_dataflow_to_json(df, 0, &text, NULL);
             if (!print_json(path, rc, text))
-                status = 2;
+                status = TOOL_EXIT_FAILURE;
         } else if (!quiet) {
             printf("%s:%u: ok: dataflow %s: %s (%zu topic filter%s)%s -> %s '%s'\n", path,
                    aioe_dataflow_source_line(df), aioe_dataflow_name(df),
@@ -95,7 +98,7 @@ static int report(aioe_parse_result *res, const char *path, bool json, bool quie
             char *text = NULL;
             int rc = aioe_profile_to_json(p, 0, &text, NULL);
             if (!print_json(path, rc, text))
-                status = 2;
+                status = TOOL_EXIT_FAILURE;
         } else if (!quiet) {
             printf("%s: ok: profile %s (%u instance%s)\n", path, aioe_profile_name(p),
                    aioe_profile_instance_count(p),
@@ -116,23 +119,25 @@ int main(int argc, char **argv)
             quiet = true;
         } else if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0) {
             usage(stdout);
-            return 0;
+            return TOOL_EXIT_OK;
+        } else if (strcmp(argv[first], "--version") == 0 || strcmp(argv[first], "-V") == 0) {
+            return tool_print_version("aioe-validate");
         } else if (strcmp(argv[first], "--") == 0) {
             first++;
             break;
         } else {
             fprintf(stderr, "aioe-validate: unknown option '%s'\n", argv[first]);
             usage(stderr);
-            return 2;
+            return TOOL_EXIT_USAGE;
         }
     }
     if (first >= argc) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     if (argc - first > MAX_FILES) {
         fprintf(stderr, "aioe-validate: more than %d files\n", MAX_FILES);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     aioe_parse_options *opts = NULL;
     if (aioe_parse_options_new(&opts) != AIOE_OK ||
@@ -140,22 +145,24 @@ int main(int argc, char **argv)
                                                AIOE_KIND_DATAFLOW_PROFILE) != AIOE_OK) {
         fprintf(stderr, "aioe-validate: %s\n", aioe_strerror(AIOE_ERR_NOMEM));
         aioe_parse_options_free(opts);
-        return 2;
+        return TOOL_EXIT_FAILURE;
     }
     static aioe_parse_result *results[MAX_FILES];
     static const char *paths[MAX_FILES];
     size_t n = 0;
-    int worst = 0;
+    int worst = TOOL_EXIT_OK;
     for (int i = first; i < argc; i++) {
         aioe_parse_result *res = NULL;
         int rc = aioe_parse_file(argv[i], opts, &res);
         if (!res) {
             fprintf(stderr, "%s: error: %s\n", argv[i], aioe_strerror(rc));
-            worst = 2;
+            if (tool_exit_for(rc) > worst)
+                worst = tool_exit_for(rc);
             continue;
         }
-        if (rc == AIOE_ERR_IO || rc == AIOE_ERR_TOO_LARGE)
-            worst = 2;
+        /* 3 for a file that cannot be read, 1 for one over the limit */
+        if (rc != AIOE_OK && tool_exit_for(rc) > worst)
+            worst = tool_exit_for(rc);
         paths[n] = argv[i];
         results[n++] = res;
     }
@@ -164,7 +171,7 @@ int main(int argc, char **argv)
     int lrc = aioe_parse_results_check_references(results, n);
     if (lrc < 0) {
         fprintf(stderr, "aioe-validate: %s\n", aioe_strerror(lrc));
-        worst = 2;
+        worst = TOOL_EXIT_FAILURE;
     }
     for (size_t i = 0; i < n; i++) {
         int s = report(results[i], paths[i], json, quiet);
@@ -173,6 +180,6 @@ int main(int argc, char **argv)
         aioe_parse_result_free(results[i]);
     }
     if (fflush(stdout) != 0)
-        return 2;
+        return TOOL_EXIT_FAILURE;
     return worst;
 }

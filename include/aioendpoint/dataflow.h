@@ -11,9 +11,13 @@
  *
  * Supported shape: one `Source` operation (`sourceSettings.endpointRef`,
  * `sourceSettings.dataSources` MQTT topic filters), at most one
- * `BuiltInTransformation`, and one `Destination` operation
+ * `BuiltInTransformation` (map and filter on JSON, run by
+ * aioe_transform_new_for_dataflow() in transform.h; datasets and schemaRef
+ * are refused), and one `Destination` operation
  * (`destinationSettings.endpointRef`, `dataDestination` topic with
- * `${inputTopic}` / `${inputTopic.N}`), in that order. See docs/spec.md.
+ * `${inputTopic}` / `${inputTopic.N}`), in that order. References between
+ * resources are resolved by aioe_parse_results_check_references(). See
+ * docs/spec.md and docs/transform.md.
  */
 #ifndef AIOENDPOINT_DATAFLOW_H
 #define AIOENDPOINT_DATAFLOW_H
@@ -92,7 +96,8 @@ AIOE_API const char *aioe_dataflow_destination_endpoint_ref(const aioe_dataflow 
  *  aioe_topic_expand(). */
 AIOE_API const char *aioe_dataflow_destination_topic(const aioe_dataflow *df);
 
-/** True when the dataflow has a BuiltInTransformation operation. */
+/** True when the dataflow has a BuiltInTransformation operation (make
+ *  its stage with aioe_transform_new_for_dataflow()). */
 AIOE_API bool aioe_dataflow_has_transformation(const aioe_dataflow *df);
 
 /**
@@ -111,13 +116,11 @@ AIOE_API int aioe_dataflow_to_json(const aioe_dataflow *df, unsigned flags, char
  * (for example one per file): every Dataflow's Source and Destination
  * `endpointRef` must name a valid DataflowEndpoint, and its `profileRef` a
  * valid DataflowProfile unless it is "default" (the profile Azure IoT
- * Operations creates), in any of @p results. A BuiltInTransformation
- * writing Delta or Parquet cannot feed an Mqtt destination. Each problem
- * adds one error, positioned at the reference, to the result that holds
- * the dataflow, and such a dataflow is removed from its result (and
- * released), as invalid documents are. Call it once, after parsing, before
- * taking pointers to dataflows; the results must not be read by other
- * threads meanwhile.
+ * Operations creates), in any of @p results. Each problem adds one error,
+ * positioned at the reference, to the result that holds the dataflow, and
+ * such a dataflow is removed from its result (and released), as invalid
+ * documents are. Call it once, after parsing, before taking pointers to
+ * dataflows; the results must not be read by other threads meanwhile.
  * @return the number of errors added (0: everything resolved);
  *         AIOE_ERR_INVALID_ARG for a NULL array or element;
  *         AIOE_ERR_NOMEM.
