@@ -19,6 +19,9 @@ typedef struct pctx {
     aioe_parse_result *res;
     const aioe_parse_options *opts;
     yaml_document_t *doc;
+    /* The document's apiVersion row (the newest when it has none or an
+     * unsupported one, so the walk can go on and report the rest). */
+    const aioe_api_version *ver;
     bool failed; /* the current document has errors */
     bool oom;
 } pctx;
@@ -71,7 +74,7 @@ bool spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
 extern const char *const spec_top_keys[];
 extern const char *const spec_top_ignored[];
 
-/* apiVersion (must be the AIO group's v1 or v1beta1 for `kind`) and
+/* apiVersion (one of the rows of spec_version.c; sets c->ver) and
  * metadata.name/namespace, shared by every resource kind. */
 void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
                        char **api_version, char **name, char **namespace_);
