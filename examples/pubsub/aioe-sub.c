@@ -5,10 +5,10 @@
  *   aioe-sub [options] ENDPOINT.yaml FILTER...
  *
  * Output, one block per message:
- *   TOPIC qos=Q retain=R
+ *   TOPIC qos=Q retain=R                (escaped like the payload)
  *     content-type: TYPE                (when present)
  *     user-property: NAME=VALUE         (each, in wire order)
- *     payload (N bytes): TEXT           (non-printable bytes as \xHH)
+ *     payload (N bytes): TEXT           (control bytes, invalid UTF-8 as \xHH)
  * With --payload-only just the payload, one line per message.
  * Exit status: 0 after -C messages or SIGINT/SIGTERM, 2 usage, bad YAML or
  * an endpoint that cannot authenticate/connect, 1 a refused subscription.
@@ -42,16 +42,49 @@ static void usage(FILE *to)
         "Exit status: 0 done, 1 subscription refused, 2 usage or connect error.\n");
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes) that encodes
+ * a printable character, or 0: ASCII and C1 controls (U+0080..U+009F,
+ * which terminals also obey), overlong forms, surrogates and stray bytes
+ * such as 0xFF are not. */
+static size_t printable_utf8(const unsigned char *s, size_t n)
+{
+    if (s[0] >= 0x20 && s[0] < 0x7f)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    uint32_t cp = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
+        return 0;
+    return len;
+}
+
+/* Writes bytes from the broker so that none can act on the terminal or
+ * forge a line: printable UTF-8 as it is, everything else as \xHH
+ * (a backslash as \\). Used for topics, payloads and properties alike. */
 static void put_escaped(FILE *to, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\\')
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] == '\\' ? 0 : printable_utf8(u + i, n - i);
+        if (len) {
+            fwrite(u + i, 1, len, to);
+            i += len;
+        } else if (u[i] == '\\') {
             fputs("\\\\", to);
-        else if (ch >= 0x20 && ch != 0x7f)
-            fputc(ch, to);
-        else
-            fprintf(to, "\\x%02x", ch);
+            i++;
+        } else {
+            fprintf(to, "\\x%02x", u[i]);
+            i++;
+        }
     }
 }
 
@@ -72,7 +105,7 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         put_escaped(stdout, payload, plen);
         fputc('\n', stdout);
     } else {
-        fwrite(topic, 1, tlen, stdout);
+        put_escaped(stdout, topic, tlen);
         printf(" qos=%d retain=%d\n", aioe_message_qos(m), aioe_message_retain(m) ? 1 : 0);
         if (ct) {
             fputs("  content-type: ", stdout);
