@@ -175,13 +175,17 @@ int aioe_parse_buffer(const void *data, size_t len, const char *name,
     return rc;
 }
 
-/* Reads a whole file, refusing directories and anything over the limit. */
+/* Reads a whole file, refusing directories and anything over the limit.
+ * The open never blocks: a FIFO without a writer would otherwise hang it
+ * for ever. A FIFO or pipe (`<(cmd)`, /dev/stdin) is then read in blocking
+ * mode until its writer closes it; with no writer at all it reads as
+ * empty at once. */
 static int read_file(const char *path, size_t max, char **data, size_t *len,
                      aioe_parse_result *res)
 {
     *data = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         return aioe_result_add_error(res, 0, 0, "",
@@ -196,6 +200,9 @@ static int read_file(const char *path, size_t max, char **data, size_t *len,
                                      "is a directory")
                    ? AIOE_ERR_IO : AIOE_ERR_NOMEM;
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     size_t cap = 64 * 1024, used = 0;
     if (S_ISREG(st.st_mode) && (size_t)st.st_size < max)
         cap = (size_t)st.st_size + 1;

@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include <aioendpoint/common.h>
+#include <aioendpoint/spec.h>
 #include "jwt.h"
 #include "mi.h"
 #include "resolver.h"
@@ -119,6 +120,25 @@ static int within(int ms, int (*fn)(const char *), const char *arg)
     close(pfd[0]);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return rc;
+}
+
+/* ---- spec files ------------------------------------------------------ */
+
+static int parse_file_rc(const char *path)
+{
+    aioe_parse_result *res = NULL;
+    int rc = aioe_parse_file(path, NULL, &res);
+    aioe_parse_result_free(res);
+    return rc;
+}
+
+/* A FIFO as the YAML path used to block in open() for ever (issue #15
+ * item 7): with no writer it now reads as an empty stream at once. */
+static void spec_fifo(void **state)
+{
+    (void)state;
+    assert_int_equal(mkfifo(path_of("spec.fifo"), 0600), 0);
+    assert_int_equal(within(3000, parse_file_rc, path_of("spec.fifo")), AIOE_OK);
 }
 
 /* ---- token files ---------------------------------------------------- */
@@ -519,6 +539,7 @@ static void unreadable_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spec_fifo),
         cmocka_unit_test(token_files),
         cmocka_unit_test(resources),
         cmocka_unit_test(tls_material),
