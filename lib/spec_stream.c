@@ -75,6 +75,25 @@ static void parse_document(pctx *c, yaml_document_t *doc)
     skip_document(c, root, start);
 }
 
+/* 1-based line and column (in characters, as libyaml's marks count them)
+ * of byte offset `off` in UTF-8 text; a CR LF pair is one line break. */
+static yt_pos offset_pos(const unsigned char *data, size_t len, size_t off)
+{
+    yt_pos pos = { 1, 1 };
+    if (off > len)
+        off = len;
+    for (size_t i = 0; i < off; i++) {
+        unsigned char b = data[i];
+        if (b == '\n' || (b == '\r' && (i + 1 >= len || data[i + 1] != '\n'))) {
+            pos.line++;
+            pos.column = 1;
+        } else if ((b & 0xc0) != 0x80 && b != '\r') {
+            pos.column++; /* continuation bytes are part of one character */
+        }
+    }
+    return pos;
+}
+
 static int parse_stream(pctx *c, const void *data, size_t len,
                         const aioe_parse_options *opts)
 {
@@ -94,7 +113,15 @@ static int parse_stream(pctx *c, const void *data, size_t len,
             yt_pos pos = yt_mark_pos(parser.problem_mark);
             const char *problem = parser.problem ? parser.problem : "malformed YAML";
             bool ok;
-            if (parser.context) {
+            if (parser.error == YAML_READER_ERROR) {
+                /* libyaml's reader gives a byte offset, not a mark */
+                pos = offset_pos(data, len, parser.problem_offset);
+                ok = aioe_result_add_error(c->res, pos.line, pos.column, "",
+                                           "fix the bytes at this position (YAML is UTF-8 "
+                                           "text without control characters)",
+                                           "YAML syntax error: %s (byte 0x%02X)", problem,
+                                           (unsigned)parser.problem_value & 0xffu);
+            } else if (parser.context) {
                 yt_pos ctx = yt_mark_pos(parser.context_mark);
                 ok = aioe_result_add_error(c->res, pos.line, pos.column, "",
                                            "fix the YAML syntax at this position",

@@ -811,6 +811,39 @@ static void hostile_yaml_is_cheap(void **state)
     free(wide);
 }
 
+/* A NUL byte or invalid UTF-8 is reported where it is (issue #15 item 8:
+ * libyaml's reader gives only a byte offset, and the error said 1:1). */
+static void reader_error_positions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        size_t len;
+        unsigned line, column;
+    } cases[] = {
+#define CASE(text, l, col) { text, sizeof text - 1, l, col }
+        CASE("apiVersion: v1\nkind: DataflowEndpoint\nmetadata:\n  name: ep\n"
+             "  namespace: azure\xff\n", 5, 19),
+        CASE("apiVersion: v1\nkind: DataflowEndpoint\nmetadata:\n  name: ep\n"
+             "  namespace: azure\0x\n", 5, 19),
+        /* CR LF and CR line breaks; a two-byte character is one column */
+        CASE("apiVersion: v1\r\nkind: DataflowEndpoint\rmetadata:\r\n  name: ep\n"
+             "  namespace: a\xc3\xa9\xc3\x28\n", 5, 17), /* at the 0x28 */
+#undef CASE
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aioe_parse_result *res = NULL;
+        assert_int_equal(aioe_parse_buffer(cases[i].doc, cases[i].len, "t.yaml", NULL, &res),
+                         AIOE_ERR_INVALID_SPEC);
+        const aioe_parse_error *e = aioe_parse_result_error(res, 0);
+        if (e->line != cases[i].line || e->column != cases[i].column)
+            fail_msg("case %zu: reported at %u:%u, want %u:%u (%s)", i, e->line, e->column,
+                     cases[i].line, cases[i].column, e->message);
+        assert_non_null(strstr(e->message, "YAML syntax error"));
+        aioe_parse_result_free(res);
+    }
+}
+
 static void hostile_bytes_and_files(void **state)
 {
     (void)state;
@@ -1094,6 +1127,7 @@ int main(void)
         cmocka_unit_test(multi_document_streams),
         cmocka_unit_test(yaml_syntax_errors),
         cmocka_unit_test(hostile_yaml_is_cheap),
+        cmocka_unit_test(reader_error_positions),
         cmocka_unit_test(hostile_bytes_and_files),
         cmocka_unit_test(file_errors_and_limits),
         cmocka_unit_test(argument_checks),
