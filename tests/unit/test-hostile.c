@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -139,6 +140,131 @@ static void spec_fifo(void **state)
     (void)state;
     assert_int_equal(mkfifo(path_of("spec.fifo"), 0600), 0);
     assert_int_equal(within(3000, parse_file_rc, path_of("spec.fifo")), AIOE_OK);
+}
+
+/* ---- YAML that costs: time and memory bounded by the harness ----------
+ * Each input is built and parsed in a child with RLIMIT_CPU (SIGXCPU ends
+ * a parse that runs away) and, outside ASan, RLIMIT_AS; the child reports
+ * the parse's status and how much its peak RSS grew during the parse.
+ * Before issue #15 item 6, `[[[...]]]` 80000 deep took 28 s of CPU, 1 M
+ * deep never finished and a 16 MB flat list under metadata.labels took
+ * 1.36 GB. */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+enum { HOSTILE_CPU_S = 5, HOSTILE_RSS_GROWTH_MB = 96 };
+
+typedef enum { DEEP_FLOW, DEEP_BLOCK, FLAT_LIST } yaml_shape;
+
+static char *hostile_yaml(yaml_shape shape, size_t n, size_t *len)
+{
+    static const char head[] = "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+                               "kind: DataflowEndpoint\nmetadata:\n  name: ep\n  labels: ";
+    char *b = malloc(sizeof head + 4 * n + 64);
+    assert_non_null(b);
+    char *p = b + sprintf(b, "%s", head);
+    if (shape == DEEP_FLOW) {
+        memset(p, '[', n);
+        memset(p + n, ']', n);
+        p += 2 * n;
+    } else if (shape == DEEP_BLOCK) {
+        p += sprintf(p, "\n    ");
+        for (size_t i = 0; i < n; i++) { /* "- - - - ... x" on one line */
+            *p++ = '-';
+            *p++ = ' ';
+        }
+        *p++ = 'x';
+    } else {
+        *p++ = '[';
+        for (size_t i = 0; i < n; i++) {
+            *p++ = '1';
+            *p++ = ',';
+        }
+        *p++ = ']';
+    }
+    p += sprintf(p, "\nspec:\n  endpointType: Mqtt\n");
+    *len = (size_t)(p - b);
+    return b;
+}
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Parses the input in a child under the limits; returns the status and
+ * the RSS growth in KiB through *growth_kb. */
+static int parse_bounded(yaml_shape shape, size_t n, long *growth_kb)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        struct rlimit cpu = { HOSTILE_CPU_S, HOSTILE_CPU_S + 1 };
+        setrlimit(RLIMIT_CPU, &cpu);
+#ifndef UNDER_ASAN
+        struct rlimit as = { (rlim_t)1 << 30, (rlim_t)1 << 30 };
+        setrlimit(RLIMIT_AS, &as);
+#endif
+        size_t len;
+        char *yaml = hostile_yaml(shape, n, &len);
+        long before = max_rss_kb();
+        aioe_parse_result *res = NULL;
+        int out[2] = { aioe_parse_buffer(yaml, len, "hostile.yaml", NULL, &res), 0 };
+        out[1] = (int)(max_rss_kb() - before);
+        aioe_parse_result_free(res);
+        free(yaml);
+        if (write(pfd[1], out, sizeof out) != sizeof out)
+            _exit(2);
+        _exit(0);
+    }
+    close(pfd[1]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("parse of %zu (shape %d) killed by signal %d%s", n, (int)shape,
+                 WTERMSIG(status),
+                 WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL
+                     ? " (more than the CPU limit)" : "");
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int out[2];
+    assert_int_equal(read(pfd[0], out, sizeof out), sizeof out);
+    close(pfd[0]);
+    *growth_kb = out[1];
+    return out[0];
+}
+
+static void yaml_costs_are_bounded(void **state)
+{
+    (void)state;
+    static const struct {
+        yaml_shape shape;
+        size_t n;
+    } cases[] = {
+        { DEEP_FLOW, 80000 },     /* 160 KB: took 28 s */
+        { DEEP_FLOW, 1000000 },   /* 2 MB: never finished */
+        { DEEP_FLOW, 8000000 },   /* 16 MB, the input limit */
+        { DEEP_BLOCK, 1000000 },
+        { FLAT_LIST, 8000000 },   /* 16 MB under metadata.labels: took 1.36 GB */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long growth_kb = 0;
+        int rc = parse_bounded(cases[i].shape, cases[i].n, &growth_kb);
+        print_message("shape %d n %zu: %s, peak RSS +%ld KiB\n", (int)cases[i].shape,
+                      cases[i].n, aioe_strerror(rc), growth_kb);
+        assert_int_equal(rc, AIOE_ERR_TOO_LARGE);
+        assert_true(growth_kb < HOSTILE_RSS_GROWTH_MB * 1024);
+    }
 }
 
 /* ---- token files ---------------------------------------------------- */
@@ -540,6 +666,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(spec_fifo),
+        cmocka_unit_test(yaml_costs_are_bounded),
         cmocka_unit_test(token_files),
         cmocka_unit_test(resources),
         cmocka_unit_test(tls_material),

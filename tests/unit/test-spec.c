@@ -780,7 +780,8 @@ static void hostile_yaml_is_cheap(void **state)
     aioe_parse_result *res = parse_ok(doc, &ep);
     aioe_parse_result_free(res);
 
-    /* Deep nesting is parsed without recursion trouble. */
+    /* Deep nesting is refused at the depth limit, at the collection that
+     * went too deep (time and memory bounds: unit hostile). */
     enum { DEPTH = 20000 };
     size_t n = strlen(HEADER) + 16 + 2 * DEPTH + 64;
     char *deep = malloc(n);
@@ -792,10 +793,35 @@ static void hostile_yaml_is_cheap(void **state)
         *p++ = ']';
     strcpy(p, "\nspec:\n  endpointType: Mqtt\n");
     aioe_parse_result *r2 = NULL;
-    aioe_parse_buffer(deep, strlen(deep), NULL, NULL, &r2);
+    assert_int_equal(aioe_parse_buffer(deep, strlen(deep), NULL, NULL, &r2),
+                     AIOE_ERR_TOO_LARGE);
     assert_non_null(r2);
+    const aioe_parse_error *e = aioe_parse_result_error(r2, 0);
+    assert_string_equal(e->message, "YAML nested more than 64 levels deep");
+    assert_int_equal(e->line, 6);
+    /* "  labels: " then the 63rd [: the root and metadata are levels 1 and 2 */
+    assert_int_equal(e->column, 11 + 62);
     aioe_parse_result_free(r2);
     free(deep);
+
+    /* Both limits can be set; a normal endpoint is far below either. */
+    aioe_parse_options *po = NULL;
+    assert_int_equal(aioe_parse_options_new(&po), AIOE_OK);
+    assert_int_equal(aioe_parse_options_set_max_depth(po, 0), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_parse_options_set_max_nodes(NULL, 5), AIOE_ERR_INVALID_ARG);
+    const char small[] = MQTT "    host: h:1883\n";
+    assert_int_equal(aioe_parse_buffer(small, strlen(small), NULL, po, &r2), AIOE_OK);
+    aioe_parse_result_free(r2);
+    assert_int_equal(aioe_parse_options_set_max_depth(po, 2), AIOE_OK); /* mqttSettings is 3 */
+    assert_int_equal(aioe_parse_buffer(small, strlen(small), NULL, po, &r2), AIOE_ERR_TOO_LARGE);
+    aioe_parse_result_free(r2);
+    assert_int_equal(aioe_parse_options_set_max_depth(po, 64), AIOE_OK);
+    assert_int_equal(aioe_parse_options_set_max_nodes(po, 10), AIOE_OK);
+    assert_int_equal(aioe_parse_buffer(small, strlen(small), NULL, po, &r2), AIOE_ERR_TOO_LARGE);
+    assert_string_equal(aioe_parse_result_error(r2, 0)->message,
+                        "more than 10 YAML nodes in one document");
+    aioe_parse_result_free(r2);
+    aioe_parse_options_free(po);
 
     /* A mapping with thousands of keys at a schema level is refused in
      * one error, not compared pairwise. */
