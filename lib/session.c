@@ -237,11 +237,28 @@ static int preflight(aioe_session *s)
     }
     if (rc == AIOE_OK)
         rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, sizeof err);
+    if (rc == AIOE_OK)
+        aioe_session_check_key_mode(s);
     if (rc != AIOE_OK) {
         aioe_session_set_error(s, rc, -1, "%s", err);
         aioe_session_log(s, AIOE_LOG_ERROR, "cannot start: %s", err);
     }
     return rc;
+}
+
+void aioe_session_check_key_mode(aioe_session *s)
+{
+    unsigned mode = s->tls_files.key_mode;
+    if (!(mode & 077) || mode == s->key_mode_warned)
+        return;
+    s->key_mode_warned = mode;
+    /* Kubernetes mounts secrets 0644 unless the volume sets defaultMode */
+    aioe_session_log(s, AIOE_LOG_WARNING, "private key file %s is readable by %s "
+                     "(mode %04o); restrict it to 0600 or 0400 (on Kubernetes: "
+                     "defaultMode: 0400 on the secret volume)", s->tls_files.key_file,
+                     (mode & 044) == 044 ? "group and others" : (mode & 004) ? "others"
+                     : (mode & 040) ? "its group" : "group or others (write/execute)",
+                     mode);
 }
 
 /* Paho's default trace level records every function entry and formats

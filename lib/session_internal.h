@@ -146,6 +146,8 @@ struct aioe_session {
     sub_entry *subs;
     bool ever_connected;
     aioe_cloudevents *ce;       /* NULL: the endpoint sets no CloudEvents mode */
+    unsigned key_mode_warned;   /* key file mode last warned about (supervisor
+                                 * or start(), never both at once) */
 };
 
 /* A received message: a view during the message callback, or an owned copy
@@ -167,6 +169,9 @@ void aioe_session_set_error(aioe_session *s, int status, int reason,
 aioe_session *aioe_session_enter_callback(aioe_session *s);
 void aioe_session_leave_callback(aioe_session *prev);
 bool aioe_session_in_own_callback(const aioe_session *s);
+/* Warns (once per mode) when the client key file Paho reads is readable by
+ * group or others, as ssh does. After aioe_tls_prepare(). */
+void aioe_session_check_key_mode(aioe_session *s);
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
 int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);

@@ -236,6 +236,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
         aioe_token_clear(&tok);
         return rc;
     }
+    aioe_session_check_key_mode(s);
     const aioe_endpoint *ep = s->ep;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;

@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include <aioendpoint/common.h>
+#include <aioendpoint/session.h>
 #include <aioendpoint/spec.h>
 #include "jwt.h"
 #include "mi.h"
@@ -341,6 +342,15 @@ static void token_files(void **state)
     /* character devices: endless (/dev/zero) or empty (/dev/null) */
     assert_int_equal(within(3000, sat_fetch_in_child, "/dev/zero"), AIOE_ERR_AUTH);
     assert_int_equal(within(3000, sat_fetch_in_child, "/dev/null"), AIOE_ERR_AUTH);
+
+    /* a symlink to any readable regular file is followed and read: the
+     * documented rule (kubelet's projected volumes are symlinks), so the
+     * defence is who may write the mount (docs/security.md) */
+    put("elsewhere-token", "not-a-jwt-but-sent", 18);
+    char target[PATH_MAX];
+    snprintf(target, sizeof target, "%s", path_of("elsewhere-token"));
+    assert_int_equal(symlink(target, path_of("linked-token")), 0);
+    assert_int_equal(sat_fetch_rc(path_of("linked-token")), AIOE_OK);
 }
 
 /* ---- resources ------------------------------------------------------ */
@@ -555,6 +565,74 @@ static void tls_material(void **state)
 
 /* ---- numbers (fuzz regressions) ------------------------------------- */
 
+/* ---- a group/world-readable private key is warned about ---------------- */
+
+static char key_log[4096];
+
+static void on_key_log(aioe_session *s, aioe_log_level l, const char *m, void *ud)
+{
+    (void)s;
+    (void)ud;
+    if (l == AIOE_LOG_WARNING && strlen(key_log) + strlen(m) + 2 < sizeof key_log) {
+        strcat(key_log, m);
+        strcat(key_log, "\n");
+    }
+}
+
+/* Starts an X509 session over secrets/x509/ (nothing listens on the port:
+ * only the material check at start matters) and returns what it warned. */
+static const char *start_x509_warnings(void)
+{
+    static const char yaml[] =
+        "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+        "metadata:\n  name: ep\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+        "    host: 127.0.0.1:1\n    authentication:\n      method: X509Certificate\n"
+        "      x509CertificateSettings:\n        secretRef: x509\n"
+        "    tls:\n      mode: Enabled\n";
+    aioe_parse_result *res = NULL;
+    assert_int_equal(aioe_parse_buffer(yaml, strlen(yaml), NULL, NULL, &res), AIOE_OK);
+    aioe_session_options *o = NULL;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    aioe_session_options_set_resource_dir(o, root);
+    aioe_session_options_set_log_callback(o, AIOE_LOG_WARNING, on_key_log, NULL);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "k", o), AIOE_OK);
+    key_log[0] = '\0';
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    aioe_session_free(s);
+    aioe_session_options_free(o);
+    aioe_parse_result_free(res);
+    return key_log;
+}
+
+static void readable_private_key(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(k);
+    size_t cl, kl;
+    char *cert = pem_cert(k, &cl);
+    char *key = pem_key(k, &kl);
+    assert_int_equal(mkdir(path_of("secrets/x509"), 0700), 0);
+    put("secrets/x509/client_cert.pem", cert, cl);
+    put("secrets/x509/client_key.pem", key, kl);
+
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0600), 0);
+    assert_null(strstr(start_x509_warnings(), "private key"));
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0400), 0);
+    assert_null(strstr(start_x509_warnings(), "private key"));
+    /* as ssh: group or world readable is warned about, with the mode */
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0644), 0);
+    const char *w = start_x509_warnings();
+    assert_non_null(strstr(w, "client_key.pem is readable by group and others (mode 0644)"));
+    assert_null(strstr(w, pem_body(key))); /* names the file, never its bytes */
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0640), 0);
+    assert_non_null(strstr(start_x509_warnings(), "readable by its group (mode 0640)"));
+    free(cert);
+    free(key);
+    EVP_PKEY_free(k);
+}
+
 static char *b64url(const char *s)
 {
     static const char a[] =
@@ -670,6 +748,7 @@ int main(void)
         cmocka_unit_test(token_files),
         cmocka_unit_test(resources),
         cmocka_unit_test(tls_material),
+        cmocka_unit_test(readable_private_key),
         cmocka_unit_test(hostile_numbers),
         cmocka_unit_test(unreadable_files),
     };
