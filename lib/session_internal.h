@@ -123,6 +123,7 @@ struct aioe_session {
     bool ev_session_present;
     int ev_receive_max;
     uint32_t ev_max_packet;     /* CONNACK Maximum Packet Size, 0 none */
+    const char *ev_connack_error; /* a protocol error in the CONNACK, or NULL */
     bool ev_tls_error;
     char ev_detail[160];
     uint32_t stop_timeout_ms;

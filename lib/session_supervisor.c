@@ -42,14 +42,23 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
     s->ev_session_present = r && r->alt.connect.sessionPresent;
     s->ev_receive_max = 65535;
     s->ev_max_packet = 0;
+    s->ev_connack_error = NULL;
     if (r && MQTTProperties_hasProperty(&r->properties,
-                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE))
+                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE)) {
         s->ev_max_packet = (uint32_t)MQTTProperties_getNumericValue(
             &r->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
+        if (s->ev_max_packet == 0)
+            s->ev_connack_error = "Maximum Packet Size 0"; /* MQTT 5.0 3.2.2.3.6 */
+    }
     if (r && MQTTProperties_hasProperty(&r->properties,
-                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)) {
         s->ev_receive_max = MQTTProperties_getNumericValue(
             &r->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+        /* MQTT 5.0 3.2.2.3.3; Paho 1.3.12 takes it as an in-flight limit of
+         * 0, so nothing would ever be sent and publishes would never end */
+        if (s->ev_receive_max <= 0)
+            s->ev_connack_error = "Receive Maximum 0";
+    }
     aioe_session_post(s, EV_CONNECT_OK);
     pthread_mutex_unlock(&s->mu);
 }
@@ -425,6 +434,22 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
          ci.lost ? "broker session lost" : "connected", fill_connected, &ci);
 }
 
+/* A CONNACK that breaks the protocol (MQTT 5.0 4.13: the client closes the
+ * connection, with DISCONNECT 0x82 where it can): not a usable connection.
+ * Retried with backoff, as the answer may change. */
+static void refuse_connack(supervisor *sv, const char *what)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 0;
+    d.reasonCode = MQTTREASONCODE_PROTOCOL_ERROR;
+    MQTTAsync_disconnect(s->client, &d);
+    char msg[160];
+    snprintf(msg, sizeof msg, "broker's CONNACK carries %s, a protocol error; "
+             "disconnected (0x82)", what);
+    attempt_failed(sv, AIOE_ERR_PROTOCOL, -1, false, msg);
+}
+
 static void handle_lost(supervisor *sv, int reason, const char *detail)
 {
     char msg[320];
@@ -591,6 +616,7 @@ void *aioe_session_supervisor_main(void *arg)
         unsigned ev = s->events;
         int reason = s->ev_reason, code = s->ev_code, recv_max = s->ev_receive_max;
         uint32_t max_packet = s->ev_max_packet;
+        const char *connack_error = s->ev_connack_error;
         bool present = s->ev_session_present, tls_err = s->ev_tls_error;
         char detail[160];
         memcpy(detail, s->ev_detail, sizeof detail);
@@ -617,7 +643,9 @@ void *aioe_session_supervisor_main(void *arg)
 
         switch (sv.phase) {
         case P_CONNECTING:
-            if (ev & EV_CONNECT_OK) {
+            if ((ev & EV_CONNECT_OK) && connack_error) {
+                refuse_connack(&sv, connack_error);
+            } else if (ev & EV_CONNECT_OK) {
                 handle_connected(&sv, present, recv_max, max_packet);
             } else if (ev & EV_CONNECT_FAIL) {
                 handle_connect_fail(&sv, reason, code, tls_err, detail);

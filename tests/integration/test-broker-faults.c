@@ -30,6 +30,8 @@ typedef enum fake_mode {
     FAKE_TRUNCATED_CONNACK,/* read CONNECT, half a CONNACK, close */
     FAKE_SILENT,           /* read CONNECT, never answer */
     FAKE_CLOSE_MID_TLS,    /* read the first bytes of a ClientHello, close */
+    FAKE_SCRIPT,           /* keep CONNECT, send `connack` then `after`, then
+                            * answer PINGREQ only: no PUBACK, no SUBACK */
 } fake_mode;
 
 typedef struct fake_broker {
@@ -44,11 +46,22 @@ typedef struct fake_broker {
     int connects;          /* CONNECT packets read */
     int open_fds[64];
     int n_open;
+    /* FAKE_SCRIPT: set before the client connects */
+    unsigned char connack[64];
+    size_t connack_len;
+    const unsigned char *after;
+    size_t after_len;
+    /* FAKE_SCRIPT: seen (under mu) */
+    unsigned char connect_body[1024];
+    size_t connect_len;
+    int publishes, subscribes, disconnects, disconnect_reason;
 } fake_broker;
 
 /* Reads one MQTT packet (fixed header + body) with a deadline; returns its
- * type nibble or -1. */
-static int read_packet(int fd, int timeout_ms)
+ * type nibble or -1. The first `cap` bytes of the body go to `body` (may be
+ * NULL), its full length to *len. */
+static int read_packet_body(int fd, int timeout_ms, unsigned char *body, size_t cap,
+                            size_t *body_len)
 {
     unsigned char h;
     struct pollfd p = { fd, POLLIN, 0 };
@@ -64,6 +77,9 @@ static int read_packet(int fd, int timeout_ms)
         if (!(b & 128))
             break;
     }
+    if (body_len)
+        *body_len = len;
+    size_t got = 0;
     while (len > 0) {
         unsigned char buf[512];
         if (poll(&p, 1, timeout_ms) <= 0)
@@ -71,9 +87,58 @@ static int read_packet(int fd, int timeout_ms)
         ssize_t r = read(fd, buf, len < sizeof buf ? len : sizeof buf);
         if (r <= 0)
             return -1;
+        for (ssize_t i = 0; body && i < r; i++, got++)
+            if (got < cap)
+                body[got] = buf[i];
         len -= (size_t)r;
     }
     return h >> 4;
+}
+
+static bool fake_stopping(fake_broker *f);
+
+static void write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return; /* the client went away */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* FAKE_SCRIPT after the CONNECT: the scripted answers, then PINGRESP to
+ * every PINGREQ and silence to everything else, until the client leaves. */
+static void fake_script(fake_broker *f, int c)
+{
+    write_all(c, f->connack, f->connack_len);
+    if (f->after_len)
+        write_all(c, f->after, f->after_len);
+    while (!fake_stopping(f)) {
+        struct pollfd p = { c, POLLIN, 0 };
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        unsigned char body[8];
+        size_t len = 0;
+        int t = read_packet_body(c, 2000, body, sizeof body, &len);
+        if (t < 0)
+            return;
+        pthread_mutex_lock(&f->mu);
+        if (t == 3)
+            f->publishes++;
+        else if (t == 8)
+            f->subscribes++;
+        else if (t == 14) {
+            f->disconnects++;
+            f->disconnect_reason = len > 0 ? body[0] : 0;
+        }
+        pthread_mutex_unlock(&f->mu);
+        if (t == 12)
+            write_all(c, (const unsigned char *)"\xd0\x00", 2);
+        else if (t == 14)
+            return;
+    }
 }
 
 static bool fake_stopping(fake_broker *f)
@@ -111,12 +176,18 @@ static void *fake_main(void *arg)
             }
             break;
         }
-        default:
-            if (read_packet(c, 2000) == 1) {
+        default: {
+            unsigned char body[1024];
+            size_t len = 0;
+            if (read_packet_body(c, 2000, body, sizeof body, &len) == 1) {
                 pthread_mutex_lock(&f->mu);
                 f->connects++;
+                f->connect_len = len < sizeof body ? len : sizeof body;
+                memcpy(f->connect_body, body, f->connect_len);
                 pthread_mutex_unlock(&f->mu);
-                if (f->mode == FAKE_CONNACK) {
+                if (f->mode == FAKE_SCRIPT) {
+                    fake_script(f, c);
+                } else if (f->mode == FAKE_CONNACK) {
                     /* v5 CONNACK: flags 0, reason, properties length 0 */
                     unsigned char ack[] = { 0x20, 3, 0, (unsigned char)f->code, 0 };
                     /* MQTT 5 §3.2.2.2: after a refusal the server closes the
@@ -139,6 +210,7 @@ static void *fake_main(void *arg)
                 }
             }
             break;
+        }
         }
         pthread_mutex_lock(&f->mu);
         if (keep && f->n_open < 64)
@@ -255,6 +327,69 @@ static void test_connack_refusals(void **state)
             assert_true(fake_count(f, &f->connects) >= 2);
         }
         aioe_session_stop(s, 0);
+        aioe_session_free(s);
+        recorder_free(r);
+        aioe_parse_result_free(res);
+        fake_free(f);
+    }
+}
+
+/* ---- a CONNACK that breaks the protocol ---------------------------------
+ * Receive Maximum 0 (and Maximum Packet Size 0) in a CONNACK is a protocol
+ * error (MQTT 5.0 3.2.2.3.3, 3.2.2.3.6). Paho 1.3.12 took Receive Maximum 0
+ * as an in-flight limit of 0: the session reported CONNECTED and a publish
+ * then never completed nor failed (issue #15 item 9). */
+
+static fake_broker *fake_script_start(const unsigned char *props, size_t props_len)
+{
+    fake_broker *f = fake_start(FAKE_SCRIPT, 0);
+    pthread_mutex_lock(&f->mu);
+    f->connack[0] = 0x20;
+    f->connack[1] = (unsigned char)(3 + props_len);
+    f->connack[2] = 0; /* no session present */
+    f->connack[3] = 0; /* success */
+    f->connack[4] = (unsigned char)props_len;
+    memcpy(f->connack + 5, props, props_len);
+    f->connack_len = 5 + props_len;
+    pthread_mutex_unlock(&f->mu);
+    return f;
+}
+
+static void test_connack_protocol_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        unsigned char props[8];
+        size_t len;
+    } cases[] = {
+        { "Receive Maximum 0", { 0x21, 0, 0 }, 3 },
+        { "Maximum Packet Size 0", { 0x27, 0, 0, 0, 0 }, 5 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_broker *f = fake_script_start(cases[i].props, cases[i].len);
+        recorder *r = recorder_new();
+        aioe_parse_result *res;
+        aioe_session *s = session_for_port(f->port, r, &res, false, 3000);
+        assert_int_equal(aioe_session_start(s), AIOE_OK);
+        size_t cur = 0;
+        ev_rec ev = { 0 };
+        if (!fx_wait_state(r, AIOE_SESSION_DISCONNECTED, &cur, &ev, WAIT_MS))
+            fail_msg("%s: no DISCONNECTED event", cases[i].what);
+        print_message("%s -> %s: %s\n", cases[i].what, aioe_strerror(ev.status), ev.msg);
+        assert_int_equal(fx_count_state(r, AIOE_SESSION_CONNECTED), 0);
+        assert_int_equal(ev.status, AIOE_ERR_PROTOCOL);
+        assert_true(ev.will_retry);
+        assert_non_null(strstr(ev.msg, cases[i].what));
+        /* the session told the broker (DISCONNECT 0x82) and tries again */
+        int64_t deadline = harness_now_ms() + WAIT_MS;
+        while ((fake_count(f, &f->disconnects) < 1 || fake_count(f, &f->connects) < 2) &&
+               harness_now_ms() < deadline)
+            usleep(2000);
+        assert_true(fake_count(f, &f->disconnects) >= 1);
+        assert_int_equal(fake_count(f, &f->disconnect_reason), 0x82);
+        assert_true(fake_count(f, &f->connects) >= 2);
+        assert_int_equal(aioe_session_stop(s, 0), AIOE_OK);
         aioe_session_free(s);
         recorder_free(r);
         aioe_parse_result_free(res);
@@ -528,6 +663,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connack_refusals),
+        cmocka_unit_test(test_connack_protocol_errors),
         cmocka_unit_test(test_broken_handshakes),
         cmocka_unit_test(test_stall_beyond_keepalive),
         cmocka_unit_test(test_receive_maximum_one),
