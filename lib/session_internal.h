@@ -41,7 +41,11 @@ struct aioe_session_options {
     char *ce_schema;
     uint32_t max_token_bytes;   /* 0: the MQTT limit, 65535 */
     size_t max_queued_bytes;    /* 0: bounded by the window only */
+    uint32_t max_packet_size;   /* sent in CONNECT; 0: none (the MQTT limit) */
 };
+
+/* Maximum Packet Size a session announces unless told otherwise. */
+#define AIOE_DEFAULT_MAX_PACKET_SIZE (16u * 1024 * 1024)
 
 /* One accepted publish. Records come from a pool and go back only when
  * both the host was told (reported) and Paho is done with the context
@@ -88,6 +92,8 @@ enum {
     EV_LOST = 1u << 2,
     EV_DISCONNECT_DONE = 1u << 3,
     EV_STOP = 1u << 4,
+    EV_PROTOCOL = 1u << 5,      /* the broker broke the protocol while
+                                 * connected: disconnect with ev_reason */
 };
 
 struct aioe_session {

@@ -19,6 +19,7 @@ int aioe_session_options_new(aioe_session_options **out)
     o->backoff_initial_ms = 128;
     o->backoff_max_ms = 60000;
     o->connect_timeout_ms = 30000;
+    o->max_packet_size = AIOE_DEFAULT_MAX_PACKET_SIZE;
     *out = o;
     return AIOE_OK;
 }
@@ -187,5 +188,13 @@ int aioe_session_options_set_max_token_bytes(aioe_session_options *o, uint32_t m
     if (!o || max_bytes > 65535)
         return AIOE_ERR_INVALID_ARG;
     o->max_token_bytes = max_bytes;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_max_packet_size(aioe_session_options *o, uint32_t max_bytes)
+{
+    if (!o || (max_bytes > 0 && max_bytes < 64))
+        return AIOE_ERR_INVALID_ARG;
+    o->max_packet_size = max_bytes;
     return AIOE_OK;
 }

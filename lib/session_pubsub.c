@@ -664,14 +664,44 @@ void aioe_pubsub_free(aioe_session *s)
 
 /* ---- received messages ---- */
 
+/* Size of the PUBLISH packet Paho read for m. */
+static size_t received_size(size_t topic_len, const MQTTAsync_message *m)
+{
+    size_t props = m->properties.length > 0 ? (size_t)m->properties.length : 0;
+    size_t payload = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    /* publish_size() counts a one-byte property length: add the rest */
+    size_t vbi = props < 128 ? 1 : props < 16384 ? 2 : props < 2097152 ? 3 : 4;
+    return aioe_pubsub_publish_size(topic_len, payload + props + vbi - 1, m->qos);
+}
+
 int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
                            MQTTAsync_message *m)
 {
     aioe_session *s = ctx;
+    size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    size_t size;
+    if (s->opt.max_packet_size && (size = received_size(tlen, m)) > s->opt.max_packet_size) {
+        /* MQTT 5.0 3.1.2.11.4: a protocol error, DISCONNECT 0x95. Paho 1.3.12
+         * has already read it (it has no such limit), so all that is left is
+         * to keep it from the host and leave. */
+        aioe_session_log(s, AIOE_LOG_ERROR, "broker sent a %zu-byte PUBLISH, more than "
+                         "this session's Maximum Packet Size of %u; not delivered",
+                         size, (unsigned)s->opt.max_packet_size);
+        pthread_mutex_lock(&s->mu);
+        if (!(s->events & EV_PROTOCOL)) {
+            s->ev_reason = MQTTREASONCODE_PACKET_TOO_LARGE;
+            snprintf(s->ev_detail, sizeof s->ev_detail, "broker sent a %zu-byte PUBLISH "
+                     "over the Maximum Packet Size of %u", size,
+                     (unsigned)s->opt.max_packet_size);
+            aioe_session_post(s, EV_PROTOCOL);
+        }
+        pthread_mutex_unlock(&s->mu);
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+        return 1;
+    }
     if (s->opt.message_cb) {
-        struct aioe_message view = { topic,
-                                     topic_len > 0 ? (size_t)topic_len : strlen(topic),
-                                     m };
+        struct aioe_message view = { topic, tlen, m };
         aioe_session *prev = aioe_session_enter_callback(s);
         s->opt.message_cb(s, &view, s->opt.message_data);
         aioe_session_leave_callback(prev);

@@ -191,7 +191,7 @@ static void fill_connected(aioe_session_event *ev, const void *arg)
     ev->session_lost = ci->lost;
 }
 
-static void add_prop_int(MQTTProperties *p, int id, int v)
+static void add_prop_int(MQTTProperties *p, int id, uint32_t v)
 {
     MQTTProperty pr;
     memset(&pr, 0, sizeof pr);
@@ -199,7 +199,7 @@ static void add_prop_int(MQTTProperties *p, int id, int v)
     if (id == MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)
         pr.value.integer2 = (unsigned short)v;
     else
-        pr.value.integer4 = (unsigned)v;
+        pr.value.integer4 = v;
     MQTTProperties_add(p, &pr);
 }
 
@@ -262,8 +262,10 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     co.onFailure5 = on_connect_fail;
     co.context = s;
     add_prop_int(&props, MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
-                 (int)aioe_endpoint_session_expiry_seconds(ep));
-    add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
+                 aioe_endpoint_session_expiry_seconds(ep));
+    add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, mi);
+    if (s->opt.max_packet_size)
+        add_prop_int(&props, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE, s->opt.max_packet_size);
     if (s->tokens.ops) {
         const char *method = s->tokens.ops->auth_method;
         add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_METHOD, method,
@@ -286,7 +288,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     }
     pthread_mutex_lock(&s->mu);
     s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL | EV_LOST |
-                             EV_DISCONNECT_DONE);
+                             EV_DISCONNECT_DONE | EV_PROTOCOL);
     s->ev_reason = -1;
     s->ev_tls_error = false;
     s->ev_detail[0] = '\0';
@@ -450,6 +452,20 @@ static void refuse_connack(supervisor *sv, const char *what)
     attempt_failed(sv, AIOE_ERR_PROTOCOL, -1, false, msg);
 }
 
+/* The broker broke the protocol on a live connection (detail says how):
+ * DISCONNECT with `reason` and retry with backoff. */
+static void drop_connection(supervisor *sv, int reason, const char *detail)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 0;
+    d.reasonCode = (enum MQTTReasonCodes)reason;
+    MQTTAsync_disconnect(s->client, &d);
+    char msg[320];
+    snprintf(msg, sizeof msg, "%s; disconnected (0x%02X)", detail, (unsigned)reason);
+    attempt_failed(sv, AIOE_ERR_PROTOCOL, -1, false, msg);
+}
+
 static void handle_lost(supervisor *sv, int reason, const char *detail)
 {
     char msg[320];
@@ -595,7 +611,7 @@ void *aioe_session_supervisor_main(void *arg)
                 deadline = sv.connect_deadline;
                 break;
             case P_CONNECTED:
-                relevant = EV_LOST;
+                relevant = EV_LOST | EV_PROTOCOL;
                 if (s->tokens.ops)
                     deadline = sv.next_check;
                 break;
@@ -631,7 +647,7 @@ void *aioe_session_supervisor_main(void *arg)
                 s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
             break;
         case P_CONNECTED:
-            s->events &= ~(unsigned)EV_LOST;
+            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL);
             break;
         case P_ROTATING:
             s->events &= ~(unsigned)(EV_DISCONNECT_DONE | EV_LOST);
@@ -663,6 +679,8 @@ void *aioe_session_supervisor_main(void *arg)
         case P_CONNECTED:
             if (ev & EV_LOST)
                 handle_lost(&sv, reason, detail);
+            else if (ev & EV_PROTOCOL)
+                drop_connection(&sv, reason, detail);
             else if (now_ms() >= sv.next_check)
                 check_token(&sv);
             break;

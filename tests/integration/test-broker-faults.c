@@ -342,6 +342,9 @@ static void test_connack_refusals(void **state)
 
 static fake_broker *fake_script_start(const unsigned char *props, size_t props_len)
 {
+    static const unsigned char none[1];
+    if (!props)
+        props = none;
     fake_broker *f = fake_start(FAKE_SCRIPT, 0);
     pthread_mutex_lock(&f->mu);
     f->connack[0] = 0x20;
@@ -395,6 +398,145 @@ static void test_connack_protocol_errors(void **state)
         aioe_parse_result_free(res);
         fake_free(f);
     }
+}
+
+/* ---- our Maximum Packet Size ----------------------------------------------
+ * The session announces a Maximum Packet Size in CONNECT (16 MiB unless
+ * set) and refuses a larger PUBLISH from a broker that ignores it: not
+ * delivered, DISCONNECT 0x95, reconnect. Before (issue #15 item 10) none
+ * was sent and a 256 MB PUBLISH was delivered (529 MB peak). */
+
+/* The CONNECT's Maximum Packet Size property, or -1 when absent. */
+static long connect_max_packet(fake_broker *f)
+{
+    pthread_mutex_lock(&f->mu);
+    const unsigned char *b = f->connect_body;
+    size_t n = f->connect_len, i = 10; /* name, version, flags, keep-alive */
+    size_t plen = 0, mult = 1;
+    while (i < n) { /* property length (VBI) */
+        plen += (size_t)(b[i] & 127) * mult;
+        mult *= 128;
+        if (!(b[i++] & 128))
+            break;
+    }
+    long found = -1;
+    size_t end = i + plen < n ? i + plen : n;
+    while (i < end && found < 0) {
+        unsigned char id = b[i++];
+        switch (id) {
+        case 0x11: case 0x27: /* four-byte integers */
+            if (id == 0x27 && i + 4 <= end)
+                found = (long)b[i] << 24 | (long)b[i + 1] << 16 | (long)b[i + 2] << 8 | b[i + 3];
+            i += 4;
+            break;
+        case 0x21: case 0x22: i += 2; break;
+        case 0x17: case 0x19: i += 1; break;
+        case 0x15: case 0x16: i += 2 + (size_t)(b[i] << 8 | b[i + 1]); break;
+        case 0x26:
+            i += 2 + (size_t)(b[i] << 8 | b[i + 1]);
+            i += 2 + (size_t)(b[i] << 8 | b[i + 1]);
+            break;
+        default: i = end; break;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return found;
+}
+
+static unsigned char *publish_packet(const char *topic, size_t payload_len, size_t *len)
+{
+    size_t tl = strlen(topic), rem = 2 + tl + 1 + payload_len;
+    unsigned char *p = malloc(rem + 8);
+    assert_non_null(p);
+    size_t i = 0;
+    p[i++] = 0x30; /* PUBLISH, QoS 0 */
+    for (size_t r = rem;;) {
+        unsigned char byte = r % 128;
+        r /= 128;
+        p[i++] = r ? (unsigned char)(byte | 128) : byte;
+        if (!r)
+            break;
+    }
+    p[i++] = (unsigned char)(tl >> 8);
+    p[i++] = (unsigned char)tl;
+    memcpy(p + i, topic, tl);
+    i += tl;
+    p[i++] = 0; /* no properties */
+    memset(p + i, 'x', payload_len);
+    *len = i + payload_len;
+    return p;
+}
+
+static bool pred_msgs(recorder *r, const void *arg)
+{
+    return r->msgs >= *(const size_t *)arg;
+}
+
+static void test_our_maximum_packet_size(void **state)
+{
+    (void)state;
+    /* a small PUBLISH, then one of 8000 bytes */
+    size_t l1, l2;
+    unsigned char *small = publish_packet("mps/small", 10, &l1);
+    unsigned char *big = publish_packet("mps/big", 8000, &l2);
+    unsigned char *both = malloc(l1 + l2);
+    assert_non_null(both);
+    memcpy(both, small, l1);
+    memcpy(both + l1, big, l2);
+    for (int round = 0; round < 2; round++) {
+        fake_broker *f = fake_script_start(NULL, 0);
+        pthread_mutex_lock(&f->mu);
+        f->after = both;
+        f->after_len = l1 + l2;
+        pthread_mutex_unlock(&f->mu);
+        recorder *r = recorder_new();
+        aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF,
+                                             f->port);
+        aioe_session_options *o;
+        assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+        assert_int_equal(aioe_session_options_set_max_packet_size(o, 63), AIOE_ERR_INVALID_ARG);
+        if (round == 1)
+            assert_int_equal(aioe_session_options_set_max_packet_size(o, 4096), AIOE_OK);
+        aioe_session *s = fx_session_with(aioe_parse_result_endpoint(res, 0), r, NULL, o);
+        assert_int_equal(aioe_session_start(s), AIOE_OK);
+        size_t cur = 0;
+        assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+        long announced = connect_max_packet(f);
+        print_message("round %d: CONNECT Maximum Packet Size %ld\n", round, announced);
+        if (round == 0) {
+            /* the default, and both messages fit under it */
+            assert_int_equal(announced, 16L * 1024 * 1024);
+            size_t two = 2;
+            assert_true(fx_wait(r, pred_msgs, &two, WAIT_MS));
+        } else {
+            assert_int_equal(announced, 4096);
+            ev_rec ev = { 0 };
+            assert_true(fx_wait_state(r, AIOE_SESSION_DISCONNECTED, &cur, &ev, WAIT_MS));
+            print_message("  over it: %s: %s\n", aioe_strerror(ev.status), ev.msg);
+            assert_int_equal(ev.status, AIOE_ERR_PROTOCOL);
+            assert_true(ev.will_retry);
+            /* 1 + 2 (length) + 2 + 7 (topic) + 1 (no properties) + 8000 */
+            assert_non_null(strstr(ev.msg, "8013-byte PUBLISH"));
+            int64_t deadline = harness_now_ms() + WAIT_MS;
+            while (fake_count(f, &f->disconnects) < 1 && harness_now_ms() < deadline)
+                usleep(2000);
+            assert_int_equal(fake_count(f, &f->disconnect_reason), 0x95);
+            pthread_mutex_lock(&r->mu);
+            /* the big one never reached the host: each connection delivered
+             * only mps/small */
+            assert_true(r->msgs >= 1);
+            assert_string_equal(r->last_topic, "mps/small");
+            pthread_mutex_unlock(&r->mu);
+        }
+        assert_int_equal(aioe_session_stop(s, 0), AIOE_OK);
+        aioe_session_free(s);
+        recorder_free(r);
+        aioe_parse_result_free(res);
+        fake_free(f);
+    }
+    free(both);
+    free(small);
+    free(big);
 }
 
 /* ---- closed / garbled / silent handshakes -------------------------------- */
@@ -664,6 +806,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connack_refusals),
         cmocka_unit_test(test_connack_protocol_errors),
+        cmocka_unit_test(test_our_maximum_packet_size),
         cmocka_unit_test(test_broken_handshakes),
         cmocka_unit_test(test_stall_beyond_keepalive),
         cmocka_unit_test(test_receive_maximum_one),
