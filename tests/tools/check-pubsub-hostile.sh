@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-sub-escaping.sh AIOE-SUB FAKE-BROKER
+# check-pubsub-hostile.sh AIOE-SUB FAKE-BROKER
 # A hostile broker sends a topic holding ESC, CR, LF, NUL and 0xFF; aioe-sub
 # must print it escaped (as \xHH) so nothing reaches the terminal or forges
 # a line of output.
