@@ -42,6 +42,7 @@ struct aioe_session_options {
     uint32_t max_token_bytes;   /* 0: the MQTT limit, 65535 */
     size_t max_queued_bytes;    /* 0: bounded by the window only */
     uint32_t max_packet_size;   /* sent in CONNECT; 0: none (the MQTT limit) */
+    uint32_t op_timeout_ms;     /* publish/subscribe completion deadline, 0 none */
 };
 
 /* Maximum Packet Size a session announces unless told otherwise. */
@@ -60,6 +61,7 @@ typedef struct pub_record {
     int token;          /* Paho token, 0 until known */
     int qos;
     size_t bytes;       /* encoded PUBLISH size, counted in outstanding_bytes */
+    int64_t deadline;   /* monotonic ms to fail it with AIOE_ERR_TIMEOUT, 0 none */
     bool in_use, reported, paho_done;
 } pub_record;
 
@@ -82,6 +84,8 @@ typedef struct sub_entry {
     void *unsub_data;
     aioe_subscribe_cb cb;   /* cleared once reported */
     void *user_data;
+    int64_t deadline;       /* for cb (monotonic ms), 0 none */
+    int64_t unsub_deadline; /* for unsub_cb */
     bool acked;             /* the broker session has it */
     bool inflight;          /* a SUBSCRIBE is outstanding */
 } sub_entry;
@@ -147,7 +151,9 @@ struct aioe_session {
     uint32_t endpoint_max_packet; /* the endpoint's own limit (Event Grid), 0 = none */
     uint64_t gen;
     pub_record *free_recs;
-    pub_record *out_head;       /* outstanding (not reported) records */
+    pub_record *out_head;       /* outstanding (not reported) records, newest
+                                 * first */
+    pub_record *out_tail;       /* the oldest: the earliest deadline */
     pub_chunk *chunks;
 
     sub_entry *subs;
@@ -207,6 +213,12 @@ size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos);
  * copied by Paho); props_len = encoded size of msg's properties. */
 int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
                      size_t props_len, aioe_publish_cb cb, void *user_data);
+/* Operation timeouts: the earliest deadline of an outstanding publish or
+ * subscribe (monotonic ms, s->mu held), or -1; and failing what is past its
+ * deadline with AIOE_ERR_TIMEOUT (s->mu not held; supervisor thread). */
+int64_t aioe_pubsub_next_deadline(aioe_session *s);
+void aioe_pubsub_expire(aioe_session *s);
+int64_t aioe_session_now_ms(void);
 /* session_message.c: the CloudEvents stage of a new session (s->ce). */
 int aioe_pubsub_ce_init(aioe_session *s);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */

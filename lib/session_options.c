@@ -198,3 +198,11 @@ int aioe_session_options_set_max_packet_size(aioe_session_options *o, uint32_t m
     o->max_packet_size = max_bytes;
     return AIOE_OK;
 }
+
+int aioe_session_options_set_operation_timeout(aioe_session_options *o, uint32_t timeout_ms)
+{
+    if (!o)
+        return AIOE_ERR_INVALID_ARG;
+    o->op_timeout_ms = timeout_ms;
+    return AIOE_OK;
+}

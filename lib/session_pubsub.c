@@ -59,8 +59,11 @@ static pub_record *rec_get(aioe_session *s)
     r->next = s->out_head;
     if (s->out_head)
         s->out_head->prev = r;
+    else
+        s->out_tail = r;
     s->out_head = r;
     s->outstanding++;
+    r->deadline = 0;
     return r;
 }
 
@@ -88,6 +91,8 @@ static bool rec_report(aioe_session *s, pub_record *r)
         s->out_head = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    else
+        s->out_tail = r->prev;
     r->prev = r->next = NULL;
     s->outstanding--;
     s->outstanding_bytes -= r->bytes;
@@ -170,6 +175,11 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
     }
     r->bytes = bytes;
     s->outstanding_bytes += bytes;
+    if (s->opt.op_timeout_ms) {
+        r->deadline = aioe_session_now_ms() + s->opt.op_timeout_ms;
+        if (s->outstanding == 1)
+            pthread_cond_broadcast(&s->cv); /* the supervisor has no deadline yet */
+    }
     r->cb = cb;
     r->user_data = user_data;
     r->qos = msg->qos;
@@ -548,6 +558,9 @@ int aioe_session_subscribe_with(aioe_session *s, const char *filter,
     e->retain_handling = opts ? (unsigned char)opts->retain_handling : 0;
     e->cb = cb;
     e->user_data = user_data;
+    e->deadline = cb && s->opt.op_timeout_ms ? aioe_session_now_ms() + s->opt.op_timeout_ms : 0;
+    if (e->deadline)
+        pthread_cond_broadcast(&s->cv); /* the supervisor's next deadline */
     e->dead = false;
     e->removing = false;
     e->acked = false; /* (re)send with these options */
@@ -591,6 +604,10 @@ int aioe_session_unsubscribe(aioe_session *s, const char *filter,
     e->acked = false;
     e->unsub_cb = cb;
     e->unsub_data = user_data;
+    e->unsub_deadline = cb && s->opt.op_timeout_ms
+                            ? aioe_session_now_ms() + s->opt.op_timeout_ms : 0;
+    if (e->unsub_deadline)
+        pthread_cond_broadcast(&s->cv);
     bool connected = s->state == AIOE_SESSION_CONNECTED;
     pthread_mutex_unlock(&s->mu);
     if (connected)
@@ -619,6 +636,79 @@ void aioe_pubsub_connected(aioe_session *s, bool no_session)
             unsub_report(e, AIOE_OK, -1);
         else if (need)
             sub_send(s, e);
+    }
+}
+
+/* ---- operation timeouts ----
+ * Deadlines are a fixed time after the call, so the oldest outstanding
+ * publish (the tail) always has the earliest one. A publish or subscribe
+ * that times out is reported now; Paho may still hold it (and a late
+ * acknowledgement is then ignored, a QoS 1 message may still arrive at the
+ * broker, resent on reconnect). Its window slot is freed. */
+
+int64_t aioe_pubsub_next_deadline(aioe_session *s)
+{
+    if (!s->opt.op_timeout_ms)
+        return -1;
+    int64_t d = s->out_tail ? s->out_tail->deadline : 0;
+    for (sub_entry *e = s->subs; e; e = e->next) {
+        if (e->cb && e->deadline && (!d || e->deadline < d))
+            d = e->deadline;
+        if (e->unsub_cb && e->unsub_deadline && (!d || e->unsub_deadline < d))
+            d = e->unsub_deadline;
+    }
+    return d ? d : -1;
+}
+
+void aioe_pubsub_expire(aioe_session *s)
+{
+    if (!s->opt.op_timeout_ms)
+        return;
+    int64_t now = aioe_session_now_ms();
+    size_t expired = 0;
+    for (;;) {
+        /* taken under the lock: once unlocked, Paho's own completion could
+         * release the record and a new publish reuse it */
+        pthread_mutex_lock(&s->mu);
+        pub_record *r = s->out_tail;
+        if (!r || !r->deadline || r->deadline > now) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        rec_report(s, r);
+        aioe_publish_cb cb = r->cb;
+        void *ud = r->user_data;
+        rec_maybe_release(s, r); /* not yet: Paho still holds the context */
+        if (s->outstanding == 0 && s->drain_waiters)
+            pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        expired++;
+        if (cb) {
+            aioe_session *prev = aioe_session_enter_callback(s);
+            cb(s, AIOE_ERR_TIMEOUT, -1, ud);
+            aioe_session_leave_callback(prev);
+        }
+    }
+    if (expired)
+        aioe_session_log(s, AIOE_LOG_WARNING, "%zu publish(es) not acknowledged within %u ms",
+                         expired, (unsigned)s->opt.op_timeout_ms);
+    for (sub_entry *e = s->subs; e; e = e->next) {
+        pthread_mutex_lock(&s->mu);
+        bool sub_due = e->cb && e->deadline && e->deadline <= now;
+        bool unsub_due = e->unsub_cb && e->unsub_deadline && e->unsub_deadline <= now;
+        if (sub_due)
+            e->deadline = 0;
+        if (unsub_due)
+            e->unsub_deadline = 0;
+        pthread_mutex_unlock(&s->mu);
+        if (sub_due || unsub_due)
+            aioe_session_log(s, AIOE_LOG_WARNING, "%s %s not acknowledged within %u ms",
+                             sub_due ? "SUBSCRIBE" : "UNSUBSCRIBE", e->filter,
+                             (unsigned)s->opt.op_timeout_ms);
+        if (sub_due)
+            sub_report(e, AIOE_ERR_TIMEOUT, -1);
+        if (unsub_due)
+            unsub_report(e, AIOE_ERR_TIMEOUT, -1);
     }
 }
 
@@ -659,6 +749,7 @@ void aioe_pubsub_free(aioe_session *s)
     }
     s->free_recs = NULL;
     s->out_head = NULL;
+    s->out_tail = NULL;
     s->outstanding = 0;
 }
 

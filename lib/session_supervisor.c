@@ -15,11 +15,16 @@
 #include "session_internal.h"
 #include "session_reason.h"
 
-static int64_t now_ms(void)
+int64_t aioe_session_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ms(void)
+{
+    return aioe_session_now_ms();
 }
 
 static int64_t wall_s(void)
@@ -621,6 +626,10 @@ void *aioe_session_supervisor_main(void *arg)
             }
             if (s->events & relevant)
                 break;
+            /* publishes and subscriptions past their operation timeout */
+            int64_t op = aioe_pubsub_next_deadline(s);
+            if (op >= 0 && (deadline < 0 || op < deadline))
+                deadline = op;
             if (deadline >= 0 && now_ms() >= deadline)
                 break;
             if (deadline < 0) {
@@ -656,6 +665,7 @@ void *aioe_session_supervisor_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&s->mu);
+        aioe_pubsub_expire(s);
 
         switch (sv.phase) {
         case P_CONNECTING:
@@ -665,7 +675,7 @@ void *aioe_session_supervisor_main(void *arg)
                 handle_connected(&sv, present, recv_max, max_packet);
             } else if (ev & EV_CONNECT_FAIL) {
                 handle_connect_fail(&sv, reason, code, tls_err, detail);
-            } else {
+            } else if ((ev & EV_LOST) || now_ms() >= sv.connect_deadline) {
                 /* lost before CONNACK, or Paho never answered: abandon the
                  * attempt (so a late answer cannot race the next one) */
                 MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
@@ -685,6 +695,8 @@ void *aioe_session_supervisor_main(void *arg)
                 check_token(&sv);
             break;
         case P_ROTATING:
+            if (!(ev & (EV_DISCONNECT_DONE | EV_LOST)))
+                break; /* woken for an operation timeout */
             emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1, sv.why, fill_retry,
                  &(uint32_t){ 0 });
             sv.phase = P_CONNECT_NOW;

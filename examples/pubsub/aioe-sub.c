@@ -11,7 +11,8 @@
  *     payload (N bytes): TEXT           (control bytes, invalid UTF-8 as \xHH)
  * With --payload-only just the payload, one line per message.
  * Exit status: 0 after -C messages or SIGINT/SIGTERM, 2 usage, bad YAML or
- * an endpoint that cannot authenticate/connect, 1 a refused subscription.
+ * an endpoint that cannot authenticate/connect, 1 a refused subscription
+ * (or one without a SUBACK within --timeout).
  * Built only against the public API. */
 #include <getopt.h>
 #include <signal.h>
@@ -39,7 +40,8 @@ static void usage(FILE *to)
         "  -q, --qos N          subscription QoS 0 or 1 (default: the endpoint's qos)\n"
         "  -p, --payload-only   print only payloads, one per line\n"
         PUBSUB_COMMON_USAGE
-        "Exit status: 0 done, 1 subscription refused, 2 usage or connect error.\n");
+        "Exit status: 0 done, 1 subscription refused or not acknowledged,\n"
+        "2 usage or connect error.\n");
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes) that encodes
@@ -140,6 +142,9 @@ static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
     } else if (reason >= 0x80) {
         fprintf(stderr, "aioe-sub: subscription to %s refused: %s (reason 0x%02x)\n", filter,
                 aioe_strerror(status), (unsigned)reason);
+        atomic_store(&sub_failed, 1);
+    } else if (status == AIOE_ERR_TIMEOUT) {
+        fprintf(stderr, "aioe-sub: no SUBACK for %s within the timeout\n", filter);
         atomic_store(&sub_failed, 1);
     }
 }

@@ -148,9 +148,12 @@ typedef void (*aioe_message_cb)(aioe_session *session,
  * below 0x80 for QoS 1; written to the socket for QoS 0), otherwise why it
  * failed (AIOE_ERR_PROTOCOL or AIOE_ERR_NOT_AUTHORIZED with the broker's
  * PUBACK reason code, AIOE_ERR_CONNECTION when delivery could not be
- * confirmed, AIOE_ERR_STATE when the session was stopped first).
+ * confirmed, AIOE_ERR_STATE when the session was stopped first,
+ * AIOE_ERR_TIMEOUT after the operation timeout, see
+ * aioe_session_options_set_operation_timeout()).
  * @p reason_code is the PUBACK reason code, or -1 when there was none.
- * Runs on a Paho thread, or on the thread calling stop/free.
+ * Runs on a Paho thread, on the session's supervisor thread (timeouts,
+ * terminal errors), or on the thread calling stop/free.
  */
 typedef void (*aioe_publish_cb)(aioe_session *session, int status,
                                 int reason_code, void *user_data);
@@ -158,7 +161,8 @@ typedef void (*aioe_publish_cb)(aioe_session *session, int status,
 /**
  * Completion of aioe_session_subscribe(), called exactly once: AIOE_OK with
  * the granted QoS as @p reason_code (0 or 1), or a failure with the SUBACK
- * reason code (>= 0x80) or -1. Threads as for aioe_publish_cb.
+ * reason code (>= 0x80) or -1 (AIOE_ERR_TIMEOUT after the operation
+ * timeout). Threads as for aioe_publish_cb.
  */
 typedef void (*aioe_subscribe_cb)(aioe_session *session, int status,
                                   int reason_code, void *user_data);
@@ -245,6 +249,22 @@ AIOE_API int aioe_session_options_set_connect_timeout(
  */
 AIOE_API int aioe_session_options_set_max_packet_size(aioe_session_options *opts,
                                                       uint32_t max_bytes);
+/**
+ * Operation timeout, in ms (default 0: none). A publish whose completion
+ * has not come this long after aioe_session_publish() (or
+ * aioe_session_publish_message()) accepted it completes with
+ * AIOE_ERR_TIMEOUT, and a subscribe or unsubscribe likewise, instead of
+ * waiting for ever on a broker that never sends PUBACK / SUBACK / UNSUBACK;
+ * the timeout runs from the call, also while disconnected. It is checked
+ * on the session's supervisor thread, which then calls the completion.
+ * A timed-out publish frees its window slot; Paho may still hold the
+ * message, so a QoS 1 publish can still reach the broker (resent on
+ * reconnect) and its late PUBACK is ignored: the host decides whether to
+ * publish again. A timed-out subscription stays registered and is still
+ * sent on the next connect (unsubscribe to drop it).
+ */
+AIOE_API int aioe_session_options_set_operation_timeout(aioe_session_options *opts,
+                                                        uint32_t timeout_ms);
 /** HTTP path for `protocol: WebSockets` (copied; default "/mqtt"). */
 AIOE_API int aioe_session_options_set_websocket_path(
     aioe_session_options *opts, const char *path);

@@ -539,6 +539,57 @@ static void test_our_maximum_packet_size(void **state)
     free(big);
 }
 
+/* ---- a broker that never acknowledges -------------------------------------
+ * No PUBACK, no SUBACK: with an operation timeout the completions come with
+ * AIOE_ERR_TIMEOUT, once each, and the window slot is free again. Before
+ * (issue #15 item 11) they never came and aioe-pub / aioe-sub waited for
+ * ever after the connect. */
+
+static void test_operation_timeout(void **state)
+{
+    (void)state;
+    fake_broker *f = fake_script_start(NULL, 0);
+    recorder *r = recorder_new();
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON TLS_OFF, f->port);
+    aioe_session_options *o;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    assert_int_equal(aioe_session_options_set_operation_timeout(NULL, 1), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_session_options_set_operation_timeout(o, 300), AIOE_OK);
+    aioe_session *s = fx_session_with(aioe_parse_result_endpoint(res, 0), r, NULL, o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+
+    int64_t t0 = harness_now_ms();
+    assert_int_equal(aioe_session_publish(s, "t/x", "1", 1, 1, false, fx_on_published, r),
+                     AIOE_OK);
+    size_t one = 1;
+    assert_true(fx_wait(r, pred_pub_done, &one, WAIT_MS));
+    int64_t took = harness_now_ms() - t0;
+    print_message("publish without PUBACK: %s after %lld ms\n",
+                  aioe_strerror(r->last_pub_status), (long long)took);
+    assert_int_equal(r->last_pub_status, AIOE_ERR_TIMEOUT);
+    assert_int_equal(r->last_pub_reason, -1);
+    assert_true(took >= 300);
+    assert_int_equal(aioe_session_publish_outstanding(s), 0);
+
+    assert_int_equal(aioe_session_subscribe(s, "t/#", 1, fx_on_subscribed, r), AIOE_OK);
+    assert_true(fx_wait(r, pred_sub_done, &one, WAIT_MS));
+    assert_int_equal(r->last_sub_status, AIOE_ERR_TIMEOUT);
+    assert_true(fake_count(f, &f->publishes) >= 1 && fake_count(f, &f->subscribes) >= 1);
+    /* each reported once, and the connection is kept */
+    pthread_mutex_lock(&r->mu);
+    assert_int_equal(r->pub_done, 1);
+    assert_int_equal(r->sub_done, 1);
+    pthread_mutex_unlock(&r->mu);
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_DISCONNECTED), 0);
+    assert_int_equal(aioe_session_stop(s, 0), AIOE_OK);
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    fake_free(f);
+}
+
 /* ---- closed / garbled / silent handshakes -------------------------------- */
 
 static void run_broken_handshake(fake_mode mode, bool tls, const char *what)
@@ -807,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_connack_refusals),
         cmocka_unit_test(test_connack_protocol_errors),
         cmocka_unit_test(test_our_maximum_packet_size),
+        cmocka_unit_test(test_operation_timeout),
         cmocka_unit_test(test_broken_handshakes),
         cmocka_unit_test(test_stall_beyond_keepalive),
         cmocka_unit_test(test_receive_maximum_one),
