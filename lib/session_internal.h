@@ -221,6 +221,11 @@ void aioe_pubsub_expire(aioe_session *s);
 int64_t aioe_session_now_ms(void);
 /* session_message.c: the CloudEvents stage of a new session (s->ce). */
 int aioe_pubsub_ce_init(aioe_session *s);
+/* aioe_session_publish() on an endpoint with a CloudEvents stage: the same
+ * publish through the message builder path, which runs the stage. */
+int aioe__session_publish_through_ce(aioe_session *s, const char *topic, const void *payload,
+                                     size_t len, int qos, bool retain, aioe_publish_cb cb,
+                                     void *user_data);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
 

@@ -365,6 +365,31 @@ int aioe_session_publish_message(aioe_session *s, aioe_message_builder *b,
     return aioe_pubsub_send(s, b->topic, &msg, props_len, cb, user_data);
 }
 
+int aioe__session_publish_through_ce(aioe_session *s, const char *topic, const void *payload,
+                                     size_t len, int qos, bool retain, aioe_publish_cb cb,
+                                     void *user_data)
+{
+    /* the builder path is the one that runs the stage; a builder on the
+     * stack costs one topic copy per publish, only on CloudEvents endpoints */
+    struct aioe_message_builder b;
+    memset(&b, 0, sizeof b);
+    aioe_message_builder_reset(&b);
+    int rc = aioe_message_builder_set_topic(&b, topic, strlen(topic));
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_payload(&b, payload, len);
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_qos(&b, qos);
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_retain(&b, retain);
+    if (rc == AIOE_OK)
+        rc = aioe_session_publish_message(s, &b, cb, user_data);
+    free(b.topic);
+    free(b.props);
+    free(b.wire);
+    aioe_cloudevents_output_free(b.ce_out);
+    return rc;
+}
+
 int aioe_session_options_set_cloudevents(aioe_session_options *opts,
                                          const char *target_name,
                                          const char *content_type, const char *schema)

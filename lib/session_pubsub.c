@@ -226,6 +226,9 @@ int aioe_session_publish(aioe_session *s, const char *topic,
     if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
         len > 268435455u || strpbrk(topic, "+#"))
         return AIOE_ERR_INVALID_ARG;
+    if (s->ce) /* never skip the endpoint's cloudEventAttributes stage */
+        return aioe__session_publish_through_ce(s, topic, payload, len, qos, retain, cb,
+                                                user_data);
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     msg.payload = (void *)payload;
     msg.payloadlen = (int)len;

@@ -236,6 +236,39 @@ static void cloudevents_create_or_remap(void **state)
     broker_free(b);
 }
 
+/* aioe_session_publish() runs the endpoint's cloudEventAttributes stage as
+ * aioe_session_publish_message() does (issue #14 item 4: it used to skip
+ * it silently, so the same endpoint published events or bare messages
+ * depending on the call). */
+static void cloudevents_on_plain_publish(void **state)
+{
+    (void)state;
+    broker *b = start_broker(false);
+    observer *o = NULL;
+    assert_int_equal(observer_start(b, 0, "cep/#", 1, &o), 0);
+    aioe_parse_result *res = endpoint_for(b, "    cloudEventAttributes: CreateOrRemap\n");
+    recorder *r = recorder_new();
+    aioe_session *s = started(aioe_parse_result_endpoint(res, 0), r);
+    assert_int_equal(aioe_session_publish(s, "cep/oven", "21", 2, 1, false, fx_on_published, r),
+                     AIOE_OK);
+    size_t one = 1;
+    assert_true(fx_wait(r, pred_pub_done, &one, WAIT_MS));
+    assert_int_equal(r->last_pub_status, AIOE_OK);
+    assert_int_equal(observer_wait(o, 1, WAIT_MS), 1);
+    const observer_msg *m = observer_get(o, 0);
+    assert_string_equal(m->topic, "cep/oven");
+    assert_non_null(observer_msg_prop(m, "specversion")); /* the stage ran */
+    assert_string_equal(observer_msg_prop(m, "specversion"), "1.0");
+    assert_string_equal(observer_msg_prop(m, "source"), "aio://test-endpoint");
+    assert_string_equal(observer_msg_prop(m, "subject"), "cep/oven");
+    assert_non_null(observer_msg_prop(m, "id"));
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    observer_free(o);
+    broker_free(b);
+}
+
 static void cloudevents_propagate(void **state)
 {
     (void)state;
@@ -711,6 +744,7 @@ int main(void)
         cmocka_unit_test(subscribe_options_checks),
         cmocka_unit_test(properties_round_trip),
         cmocka_unit_test(cloudevents_create_or_remap),
+        cmocka_unit_test(cloudevents_on_plain_publish),
         cmocka_unit_test(cloudevents_propagate),
         cmocka_unit_test(retain_keep_and_never),
         cmocka_unit_test(shared_subscriptions_and_unsubscribe),
