@@ -43,6 +43,8 @@ struct aioe_session_options {
     size_t max_queued_bytes;    /* 0: bounded by the window only */
     uint32_t max_packet_size;   /* sent in CONNECT; 0: none (the MQTT limit) */
     uint32_t op_timeout_ms;     /* publish/subscribe completion deadline, 0 none */
+    aioe_window_cb window_cb;   /* room again after WOULD_BLOCK (supervisor) */
+    void *window_data;
 };
 
 /* Maximum Packet Size a session announces unless told otherwise. */
@@ -98,6 +100,7 @@ enum {
     EV_STOP = 1u << 4,
     EV_PROTOCOL = 1u << 5,      /* the broker broke the protocol while
                                  * connected: disconnect with ev_reason */
+    EV_WINDOW = 1u << 6,        /* room in the window after a WOULD_BLOCK */
 };
 
 struct aioe_session {
@@ -147,6 +150,9 @@ struct aioe_session {
     size_t window;
     size_t outstanding;
     size_t outstanding_bytes;   /* sum of the outstanding records' bytes */
+    bool window_armed;          /* a publish was refused with WOULD_BLOCK and
+                                 * opt.window_cb is set: the next freed slot
+                                 * posts EV_WINDOW */
     uint32_t max_packet;        /* server's Maximum Packet Size, 0 = none */
     uint32_t endpoint_max_packet; /* the endpoint's own limit (Event Grid), 0 = none */
     uint64_t gen;

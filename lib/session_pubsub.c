@@ -96,6 +96,12 @@ static bool rec_report(aioe_session *s, pub_record *r)
     r->prev = r->next = NULL;
     s->outstanding--;
     s->outstanding_bytes -= r->bytes;
+    if (s->window_armed) {
+        /* a refused publisher waits for room: the supervisor tells it (never
+         * from here, which may be Paho's receive thread) */
+        s->window_armed = false;
+        aioe_session_post(s, EV_WINDOW);
+    }
     return true;
 }
 
@@ -165,6 +171,8 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
         /* the byte bound; a message alone in the window always goes */
         (s->opt.max_queued_bytes && s->outstanding > 0 &&
          s->outstanding_bytes + bytes > s->opt.max_queued_bytes)) {
+        if (s->opt.window_cb)
+            s->window_armed = true;
         pthread_mutex_unlock(&s->mu);
         return AIOE_ERR_WOULD_BLOCK;
     }
@@ -869,5 +877,15 @@ int aioe_message_user_property(const aioe_message *msg, size_t i,
     out->name_len = (size_t)p->value.data.len;
     out->value = p->value.value.data;
     out->value_len = (size_t)p->value.value.len;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_window_callback(aioe_session_options *opts, aioe_window_cb cb,
+                                             void *user_data)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    opts->window_cb = cb;
+    opts->window_data = user_data;
     return AIOE_OK;
 }

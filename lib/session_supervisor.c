@@ -421,6 +421,10 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
                                    recv_max);
     s->ever_connected = true;
     s->max_packet = max_packet;
+    if (s->window_armed && s->outstanding < s->window) {
+        s->window_armed = false; /* a larger window from this CONNACK */
+        aioe_session_post(s, EV_WINDOW);
+    }
     pthread_mutex_unlock(&s->mu);
     /* The backoff is reset only once a connection proved stable (see
      * handle_lost): a broker that accepts and then drops us at once (or
@@ -624,6 +628,7 @@ void *aioe_session_supervisor_main(void *arg)
             case P_WAIT_RETRY: deadline = sv.retry_at; break;
             default: break;
             }
+            relevant |= EV_WINDOW;
             if (s->events & relevant)
                 break;
             /* publishes and subscriptions past their operation timeout */
@@ -649,6 +654,8 @@ void *aioe_session_supervisor_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             break;
         }
+        s->events &= ~(unsigned)EV_WINDOW;
+        size_t room = s->window > s->outstanding ? s->window - s->outstanding : 0;
         switch (sv.phase) {
         case P_CONNECTING:
             s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL);
@@ -666,6 +673,11 @@ void *aioe_session_supervisor_main(void *arg)
         }
         pthread_mutex_unlock(&s->mu);
         aioe_pubsub_expire(s);
+        if ((ev & EV_WINDOW) && s->opt.window_cb) {
+            aioe_session *prev = aioe_session_enter_callback(s);
+            s->opt.window_cb(s, room, s->opt.window_data);
+            aioe_session_leave_callback(prev);
+        }
 
         switch (sv.phase) {
         case P_CONNECTING:

@@ -168,6 +168,23 @@ typedef void (*aioe_subscribe_cb)(aioe_session *session, int status,
                                   int reason_code, void *user_data);
 
 /**
+ * Publish-window callback: after aioe_session_publish() (or
+ * aioe_session_publish_message()) returned AIOE_ERR_WOULD_BLOCK, it is
+ * called once when a completion has freed room, with @p room the free slots
+ * of the window at that moment (another thread may publish first; a new
+ * AIOE_ERR_WOULD_BLOCK arms it again, so a host that only publishes from
+ * here never misses room and never spins). Not called when no publish was
+ * refused. Runs on the session's supervisor thread, never on Paho's
+ * threads. It may publish (the intended use) and call any aioe_session_*
+ * function of this session except stop and free. It may block, for
+ * instance waiting for the host's own queue, but while it does this
+ * session's supervisor does nothing else: reconnects, token rotation,
+ * operation timeouts and state events wait (other sessions and Paho's
+ * threads are not held up).
+ */
+typedef void (*aioe_window_cb)(aioe_session *session, size_t room, void *user_data);
+
+/**
  * Host resource resolver: supplies the material for one resource instead
  * of the directory layout. Read the request with the
  * aioe_resource_request_* getters and hand the bytes over with
@@ -265,6 +282,9 @@ AIOE_API int aioe_session_options_set_max_packet_size(aioe_session_options *opts
  */
 AIOE_API int aioe_session_options_set_operation_timeout(aioe_session_options *opts,
                                                         uint32_t timeout_ms);
+/** Publish-window callback (default none), see aioe_window_cb. */
+AIOE_API int aioe_session_options_set_window_callback(aioe_session_options *opts,
+                                                      aioe_window_cb cb, void *user_data);
 /** HTTP path for `protocol: WebSockets` (copied; default "/mqtt"). */
 AIOE_API int aioe_session_options_set_websocket_path(
     aioe_session_options *opts, const char *path);
@@ -360,11 +380,14 @@ AIOE_API int aioe_session_subscribe(aioe_session *session, const char *filter,
 /**
  * Publishes @p len bytes of @p payload (copied) to @p topic (copied).
  * While disconnected the message is kept (within the window) and sent on
- * reconnect. @p cb (may be NULL) is called exactly once unless this
+ * reconnect. The endpoint's cloudEventAttributes stage runs on it as on
+ * aioe_session_publish_message() (AIOE_ERR_INVALID_EVENT as there). @p cb (may be NULL) is called exactly once unless this
  * function returns an error, in which case it is never called.
  * @return AIOE_OK; AIOE_ERR_WOULD_BLOCK when the publish window (
  *         maxInflightMessages, capped below the broker's Receive Maximum)
- *         is full — retry after a completion; AIOE_ERR_TOO_LARGE when the
+ *         is full — retry after a completion, or when the window callback
+ *         (aioe_session_options_set_window_callback()) fires;
+ *         AIOE_ERR_TOO_LARGE when the
  *         PUBLISH would exceed the Maximum Packet Size of the broker's last
  *         CONNACK; AIOE_ERR_STATE when not started or stopped;
  *         AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.
