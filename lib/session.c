@@ -238,7 +238,7 @@ static int preflight(aioe_session *s)
     if (rc == AIOE_OK)
         rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, sizeof err);
     if (rc == AIOE_OK)
-        aioe_session_check_key_mode(s);
+        aioe__session_check_key_mode(s);
     if (rc != AIOE_OK) {
         aioe_session_set_error(s, rc, -1, "%s", err);
         aioe_session_log(s, AIOE_LOG_ERROR, "cannot start: %s", err);
@@ -246,7 +246,7 @@ static int preflight(aioe_session *s)
     return rc;
 }
 
-void aioe_session_check_key_mode(aioe_session *s)
+void aioe__session_check_key_mode(aioe_session *s)
 {
     unsigned mode = s->tls_files.key_mode;
     if (!(mode & 077) || mode == s->key_mode_warned)

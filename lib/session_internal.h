@@ -190,7 +190,7 @@ void aioe_session_leave_callback(aioe_session *prev);
 bool aioe_session_in_own_callback(const aioe_session *s);
 /* Warns (once per mode) when the client key file Paho reads is readable by
  * group or others, as ssh does. After aioe_tls_prepare(). */
-void aioe_session_check_key_mode(aioe_session *s);
+void aioe__session_check_key_mode(aioe_session *s);
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
 int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);
@@ -222,9 +222,9 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
 /* Operation timeouts: the earliest deadline of an outstanding publish or
  * subscribe (monotonic ms, s->mu held), or -1; and failing what is past its
  * deadline with AIOE_ERR_TIMEOUT (s->mu not held; supervisor thread). */
-int64_t aioe_pubsub_next_deadline(aioe_session *s);
-void aioe_pubsub_expire(aioe_session *s);
-int64_t aioe_session_now_ms(void);
+int64_t aioe__pubsub_next_deadline(aioe_session *s);
+void aioe__pubsub_expire(aioe_session *s);
+int64_t aioe__session_now_ms(void);
 /* session_message.c: the CloudEvents stage of a new session (s->ce). */
 int aioe_pubsub_ce_init(aioe_session *s);
 /* aioe_session_publish() on an endpoint with a CloudEvents stage: the same

@@ -184,7 +184,7 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
     r->bytes = bytes;
     s->outstanding_bytes += bytes;
     if (s->opt.op_timeout_ms) {
-        r->deadline = aioe_session_now_ms() + s->opt.op_timeout_ms;
+        r->deadline = aioe__session_now_ms() + s->opt.op_timeout_ms;
         if (s->outstanding == 1)
             pthread_cond_broadcast(&s->cv); /* the supervisor has no deadline yet */
     }
@@ -569,7 +569,7 @@ int aioe_session_subscribe_with(aioe_session *s, const char *filter,
     e->retain_handling = opts ? (unsigned char)opts->retain_handling : 0;
     e->cb = cb;
     e->user_data = user_data;
-    e->deadline = cb && s->opt.op_timeout_ms ? aioe_session_now_ms() + s->opt.op_timeout_ms : 0;
+    e->deadline = cb && s->opt.op_timeout_ms ? aioe__session_now_ms() + s->opt.op_timeout_ms : 0;
     if (e->deadline)
         pthread_cond_broadcast(&s->cv); /* the supervisor's next deadline */
     e->dead = false;
@@ -616,7 +616,7 @@ int aioe_session_unsubscribe(aioe_session *s, const char *filter,
     e->unsub_cb = cb;
     e->unsub_data = user_data;
     e->unsub_deadline = cb && s->opt.op_timeout_ms
-                            ? aioe_session_now_ms() + s->opt.op_timeout_ms : 0;
+                            ? aioe__session_now_ms() + s->opt.op_timeout_ms : 0;
     if (e->unsub_deadline)
         pthread_cond_broadcast(&s->cv);
     bool connected = s->state == AIOE_SESSION_CONNECTED;
@@ -657,7 +657,7 @@ void aioe_pubsub_connected(aioe_session *s, bool no_session)
  * acknowledgement is then ignored, a QoS 1 message may still arrive at the
  * broker, resent on reconnect). Its window slot is freed. */
 
-int64_t aioe_pubsub_next_deadline(aioe_session *s)
+int64_t aioe__pubsub_next_deadline(aioe_session *s)
 {
     if (!s->opt.op_timeout_ms)
         return -1;
@@ -671,11 +671,11 @@ int64_t aioe_pubsub_next_deadline(aioe_session *s)
     return d ? d : -1;
 }
 
-void aioe_pubsub_expire(aioe_session *s)
+void aioe__pubsub_expire(aioe_session *s)
 {
     if (!s->opt.op_timeout_ms)
         return;
-    int64_t now = aioe_session_now_ms();
+    int64_t now = aioe__session_now_ms();
     size_t expired = 0;
     for (;;) {
         /* taken under the lock: once unlocked, Paho's own completion could

@@ -15,7 +15,7 @@
 #include "session_internal.h"
 #include "session_reason.h"
 
-int64_t aioe_session_now_ms(void)
+int64_t aioe__session_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -24,7 +24,7 @@ int64_t aioe_session_now_ms(void)
 
 static int64_t now_ms(void)
 {
-    return aioe_session_now_ms();
+    return aioe__session_now_ms();
 }
 
 static int64_t wall_s(void)
@@ -250,7 +250,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
         aioe_token_clear(&tok);
         return rc;
     }
-    aioe_session_check_key_mode(s);
+    aioe__session_check_key_mode(s);
     const aioe_endpoint *ep = s->ep;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
@@ -632,7 +632,7 @@ void *aioe_session_supervisor_main(void *arg)
             if (s->events & relevant)
                 break;
             /* publishes and subscriptions past their operation timeout */
-            int64_t op = aioe_pubsub_next_deadline(s);
+            int64_t op = aioe__pubsub_next_deadline(s);
             if (op >= 0 && (deadline < 0 || op < deadline))
                 deadline = op;
             if (deadline >= 0 && now_ms() >= deadline)
@@ -672,7 +672,7 @@ void *aioe_session_supervisor_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&s->mu);
-        aioe_pubsub_expire(s);
+        aioe__pubsub_expire(s);
         if ((ev & EV_WINDOW) && s->opt.window_cb) {
             aioe_session *prev = aioe_session_enter_callback(s);
             s->opt.window_cb(s, room, s->opt.window_data);
