@@ -3,9 +3,11 @@
  *
  *   aioe-pub [options] ENDPOINT.yaml TOPIC [-m MESSAGE | -l | -f FILE]
  *
- * Exit status: 0 every message acknowledged, 1 a publish failed, 2 usage,
- * bad YAML or an endpoint that cannot authenticate/connect.
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 every message acknowledged,
+ * 1 bad YAML or a publish the library or the broker refused, 2 usage,
+ * 3 an endpoint that cannot authenticate/connect, a publish lost with the
+ * connection, a file that cannot be read. Built only against the public
+ * API. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/tool.h"
 #include "pubsub-common.h"
 
 typedef struct pub_state {
@@ -20,6 +23,7 @@ typedef struct pub_state {
     pthread_cond_t cv;
     unsigned long done, failed;
     int last_status, last_reason;
+    bool refused; /* a completion carried a failure reason code (>= 0x80) */
 } pub_state;
 
 static void usage(FILE *to)
@@ -35,7 +39,9 @@ static void usage(FILE *to)
         "  -q, --qos N          0 or 1 (default: the endpoint's qos)\n"
         "  -r, --retain         set the RETAIN flag\n"
         PUBSUB_COMMON_USAGE
-        "Exit status: 0 all acknowledged, 1 a publish failed, 2 usage or connect error.\n"
+        TOOL_HELP_TRAILER
+        "(1: invalid endpoint file, or a publish refused; 3: cannot read a file,\n"
+        "cannot connect or authenticate, or a publish lost with the connection.)\n"
         "(Content type and user properties need the library's message builder,\n"
         "which is not there yet; see docs/bridge.md.)\n");
 }
@@ -50,6 +56,8 @@ static void on_published(aioe_session *s, int status, int reason, void *ud)
         p->failed++;
         p->last_status = status;
         p->last_reason = reason;
+        if (reason >= 0x80)
+            p->refused = true;
     }
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -71,7 +79,7 @@ static int publish_one(pubsub_common *c, pub_state *p, const char *topic, const 
         }
         if (rc != AIOE_ERR_WOULD_BLOCK) {
             fprintf(stderr, "aioe-pub: publish to '%s' failed: %s\n", topic, aioe_strerror(rc));
-            return 1;
+            return tool_exit_for(rc);
         }
         pthread_mutex_lock(&p->mu);
         struct timespec dl;
@@ -99,11 +107,12 @@ int main(int argc, char **argv)
         {"qos", required_argument, NULL, 'q'},
         {"retain", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "m:lf:n:q:rhv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "m:lf:n:q:rhVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -115,17 +124,18 @@ int main(int argc, char **argv)
             qos = atoi(optarg);
             if (qos < 0 || qos > 1) {
                 fprintf(stderr, "aioe-pub: --qos must be 0 or 1\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'r': retain = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return TOOL_EXIT_OK;
+        case 'V': return tool_print_version("aioe-pub");
+        default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
     if (argc - optind != 2) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     c.file = argv[optind];
     const char *topic = argv[optind + 1];
@@ -144,7 +154,7 @@ int main(int argc, char **argv)
         if (!f) {
             fprintf(stderr, "aioe-pub: %s: %s\n", file, strerror(errno));
             pubsub_close(&c);
-            return 2;
+            return TOOL_EXIT_FAILURE;
         }
         size_t cap = 0;
         for (;;) {
@@ -190,7 +200,7 @@ int main(int argc, char **argv)
         if (p.failed) {
             fprintf(stderr, "aioe-pub: %lu of %lu publishes failed (last: %s, reason %d)\n",
                     p.failed, sent, aioe_strerror(p.last_status), p.last_reason);
-            status = 1;
+            status = p.refused ? TOOL_EXIT_INVALID : TOOL_EXIT_FAILURE;
         } else if (c.verbose) {
             fprintf(stderr, "aioe-pub: %lu message(s) acknowledged\n", sent);
         }

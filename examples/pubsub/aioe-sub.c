@@ -10,10 +10,10 @@
  *     user-property: NAME=VALUE         (each, in wire order)
  *     payload (N bytes): TEXT           (control bytes, invalid UTF-8 as \xHH)
  * With --payload-only just the payload, one line per message.
- * Exit status: 0 after -C messages or SIGINT/SIGTERM, 2 usage, bad YAML or
- * an endpoint that cannot authenticate/connect, 1 a refused subscription
- * (or one without a SUBACK within --timeout).
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 after -C messages or
+ * SIGINT/SIGTERM, 1 bad YAML or a refused subscription, 2 usage, 3 an
+ * endpoint that cannot authenticate/connect, a subscription without a
+ * SUBACK within --timeout, or a session that stops for good. Built only against the public API. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/tool.h"
 #include "pubsub-common.h"
 
 static atomic_ulong received;
@@ -40,8 +41,10 @@ static void usage(FILE *to)
         "  -q, --qos N          subscription QoS 0 or 1 (default: the endpoint's qos)\n"
         "  -p, --payload-only   print only payloads, one per line\n"
         PUBSUB_COMMON_USAGE
-        "Exit status: 0 done, 1 subscription refused or not acknowledged,\n"
-        "2 usage or connect error.\n");
+        TOOL_HELP_TRAILER
+        "(1: invalid endpoint file, or a subscription refused; 3: cannot read the\n"
+        "file, cannot connect or authenticate, no SUBACK within --timeout, or the\n"
+        "session stopped for good.)\n");
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes) that encodes
@@ -142,10 +145,10 @@ static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
     } else if (reason >= 0x80) {
         fprintf(stderr, "aioe-sub: subscription to %s refused: %s (reason 0x%02x)\n", filter,
                 aioe_strerror(status), (unsigned)reason);
-        atomic_store(&sub_failed, 1);
+        atomic_store(&sub_failed, TOOL_EXIT_INVALID);
     } else if (status == AIOE_ERR_TIMEOUT) {
         fprintf(stderr, "aioe-sub: no SUBACK for %s within the timeout\n", filter);
-        atomic_store(&sub_failed, 1);
+        atomic_store(&sub_failed, TOOL_EXIT_FAILURE);
     }
 }
 
@@ -164,11 +167,12 @@ int main(int argc, char **argv)
         {"qos", required_argument, NULL, 'q'},
         {"payload-only", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "C:q:phv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "C:q:phVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -177,23 +181,24 @@ int main(int argc, char **argv)
             qos = atoi(optarg);
             if (qos < 0 || qos > 1) {
                 fprintf(stderr, "aioe-sub: --qos must be 0 or 1\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'p': payload_only = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return TOOL_EXIT_OK;
+        case 'V': return tool_print_version("aioe-sub");
+        default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
     if (argc - optind < 2) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     c.file = argv[optind];
     for (int i = optind + 1; i < argc; i++) {
         if (!aioe_topic_filter_is_valid(argv[i])) {
             fprintf(stderr, "aioe-sub: '%s' is not a valid MQTT topic filter\n", argv[i]);
-            return 2;
+            return TOOL_EXIT_USAGE;
         }
     }
     int status = pubsub_load(&c);
@@ -206,7 +211,7 @@ int main(int argc, char **argv)
         int rc = aioe_session_subscribe(c.session, argv[i], qos, on_subscribed, argv[i]);
         if (rc != AIOE_OK) {
             fprintf(stderr, "aioe-sub: subscribe %s: %s\n", argv[i], aioe_strerror(rc));
-            status = 2;
+            status = tool_exit_for(rc);
         }
     }
     while (status == 0) {
@@ -217,13 +222,13 @@ int main(int argc, char **argv)
         if (max_count && atomic_load(&received) >= max_count)
             break;
         if (atomic_load(&sub_failed))
-            status = 1;
+            status = atomic_load(&sub_failed);
         pthread_mutex_lock(&c.mu);
         bool stopped = c.stopped;
         pthread_mutex_unlock(&c.mu);
         if (stopped) {
             fprintf(stderr, "aioe-sub: session stopped: %s\n", c.stop_why);
-            status = 1;
+            status = TOOL_EXIT_FAILURE;
         }
     }
     pubsub_close(&c);

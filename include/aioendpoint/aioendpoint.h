@@ -11,6 +11,7 @@
 #include "dataflow.h"
 #include "properties.h"
 #include "cloudevents.h"
+#include "transform.h"
 #include "session.h"
 #include "pubsub.h"
 #include "identity.h"

@@ -54,18 +54,18 @@ else
     [[ $(head -1 "$tmp/out") == "$expected" ]] || fail "topic line is '$(head -1 "$tmp/out")', expected '$expected'"
 fi
 
-# 2. no PUBACK: exit 1 after the 1 s acknowledgement timeout (timeout(1)
+# 2. no PUBACK: exit 3 (runtime failure) after the 1 s acknowledgement timeout (timeout(1)
 #    would say 124 if it hung)
 start_fake no-ack
 timeout 20 "$pub" --timeout 1 -q 1 -m hello "$tmp/ep.yaml" t/x >"$tmp/out" 2>"$tmp/err"
 status=$?
-[[ $status -eq 1 ]] || fail "aioe-pub without PUBACK exited $status (124: hung): $(cat "$tmp/err")"
+[[ $status -eq 3 ]] || fail "aioe-pub without PUBACK exited $status (124: hung): $(cat "$tmp/err")"
 grep -q "1 of 1 publishes failed (last: timed out" "$tmp/err" || fail "aioe-pub message: $(cat "$tmp/err")"
 
 # 3. no SUBACK
 timeout 20 "$sub" --timeout 1 -q 1 "$tmp/ep.yaml" 't/#' >"$tmp/out" 2>"$tmp/err"
 status=$?
-[[ $status -eq 1 ]] || fail "aioe-sub without SUBACK exited $status (124: hung): $(cat "$tmp/err")"
+[[ $status -eq 3 ]] || fail "aioe-sub without SUBACK exited $status (124: hung): $(cat "$tmp/err")"
 grep -q "no SUBACK for t/# within the timeout" "$tmp/err" || fail "aioe-sub message: $(cat "$tmp/err")"
 
 [[ $failures -eq 0 ]] || exit 1
