@@ -94,91 +94,49 @@ static yt_pos offset_pos(const unsigned char *data, size_t len, size_t off)
     return pos;
 }
 
-/* Enforces the depth and node limits on libyaml's event stream before
- * anything is loaded. libyaml's scanner costs time quadratic in flow
- * nesting ([[[[...) and yaml_parser_load() about 160 bytes per node, so
- * stopping at the limit keeps any input linear in time and bounded in
- * memory. A syntax error ends the check: the load that follows reports it
- * with the documents before it. Returns AIOE_OK, AIOE_ERR_TOO_LARGE (an
- * error recorded) or AIOE_ERR_NOMEM. */
-static int check_limits(pctx *c, const void *data, size_t len,
-                        const aioe_parse_options *opts)
-{
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
-        return AIOE_ERR_NOMEM;
-    yaml_parser_set_input_string(&parser, data, len);
-    int rc = AIOE_OK;
-    size_t depth = 0, nodes = 0;
-    for (bool done = false; !done && rc == AIOE_OK;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&parser, &ev)) {
-            if (parser.error == YAML_MEMORY_ERROR)
-                rc = AIOE_ERR_NOMEM;
-            break;
-        }
-        const char *what = NULL;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            nodes = 0;
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (++depth > opts->max_depth)
-                what = "depth";
-            /* fall through */
-        case YAML_SCALAR_EVENT:
-        case YAML_ALIAS_EVENT:
-            if (!what && ++nodes > opts->max_nodes)
-                what = "nodes";
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            break;
-        default:
-            break;
-        }
-        if (what) {
-            yt_pos pos = yt_mark_pos(ev.start_mark);
-            bool deep = what[0] == 'd';
-            bool ok = aioe_result_add_error(
-                c->res, pos.line, pos.column, "",
-                deep ? "flatten the document or raise the depth limit"
-                     : "remove what the document does not need or raise the node limit",
-                deep ? "YAML nested more than %zu levels deep"
-                     : "more than %zu YAML nodes in one document",
-                deep ? opts->max_depth : opts->max_nodes);
-            rc = ok ? AIOE_ERR_TOO_LARGE : AIOE_ERR_NOMEM;
-        }
-        yaml_event_delete(&ev);
-    }
-    yaml_parser_delete(&parser);
-    return rc;
-}
-
 static int parse_stream(pctx *c, const void *data, size_t len,
                         const aioe_parse_options *opts)
 {
-    int lrc = check_limits(c, data, len, opts);
-    if (lrc != AIOE_OK)
-        return lrc;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return AIOE_ERR_NOMEM;
     yaml_parser_set_input_string(&parser, data, len);
     int rc = AIOE_OK;
     size_t documents = 0;
+    /* The depth and node limits are checked while loading (yt_load):
+     * libyaml's scanner is quadratic in flow nesting and a loaded node
+     * costs about 160 bytes, so stopping at the first node over a limit
+     * keeps any input linear in time and each document bounded. */
+    const yt_limits lim = { opts->max_depth, opts->max_nodes };
     for (;;) {
         yaml_document_t doc;
-        if (!yaml_parser_load(&parser, &doc)) {
-            if (parser.error == YAML_MEMORY_ERROR) {
+        yaml_mark_t where;
+        yt_load_status ls = yt_load(&parser, &doc, &lim, &where);
+        if (ls == YT_LOAD_NOMEM) {
+            rc = AIOE_ERR_NOMEM;
+            break;
+        }
+        if (ls == YT_LOAD_TOO_DEEP || ls == YT_LOAD_TOO_MANY || ls == YT_LOAD_BAD_ALIAS) {
+            yt_pos pos = yt_mark_pos(where);
+            bool ok = ls == YT_LOAD_BAD_ALIAS
+                ? aioe_result_add_error(c->res, pos.line, pos.column, "",
+                                        "define the anchor before using it",
+                                        "YAML syntax error: found undefined alias")
+                : aioe_result_add_error(
+                      c->res, pos.line, pos.column, "",
+                      ls == YT_LOAD_TOO_DEEP
+                          ? "flatten the document or raise the depth limit"
+                          : "remove what the document does not need or raise the node limit",
+                      ls == YT_LOAD_TOO_DEEP ? "YAML nested more than %zu levels deep"
+                                             : "more than %zu YAML nodes in one document",
+                      ls == YT_LOAD_TOO_DEEP ? opts->max_depth : opts->max_nodes);
+            if (!ok)
                 rc = AIOE_ERR_NOMEM;
-                break;
-            }
+            else if (ls != YT_LOAD_BAD_ALIAS)
+                rc = AIOE_ERR_TOO_LARGE;
+            break;
+        }
+        if (ls == YT_LOAD_SYNTAX) {
             yt_pos pos = yt_mark_pos(parser.problem_mark);
             const char *problem = parser.problem ? parser.problem : "malformed YAML";
             bool ok;
