@@ -216,6 +216,8 @@ static int preflight(aioe_session *s)
     }
     if (rc == AIOE_OK)
         rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, sizeof err);
+    if (rc == AIOE_OK)
+        aioe__session_check_key_mode(s);
     if (rc != AIOE_OK) {
         aioe_session_set_error(s, rc, -1, "%s", err);
         aioe_session_log(s, AIOE_LOG_ERROR, "cannot start: %s", err);
