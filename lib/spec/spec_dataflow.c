@@ -185,7 +185,7 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
         return;
     }
     if (type == OP_TRANSFORMATION) {
-        spec_parse_transformation(c, df, settings, p);
+        aioe__spec_parse_transformation(c, df, settings, p);
         return;
     }
     if (type == OP_SOURCE) {
@@ -298,8 +298,8 @@ void aioe_dataflow_destroy(aioe_dataflow *df)
     for (size_t i = 0; i < df->source_topic_count; i++)
         free(df->source_topics[i]);
     free(df->source_topics);
-    spec_df_rules_free(df->filters, df->filter_count);
-    spec_df_rules_free(df->maps, df->map_count);
+    aioe__spec_df_rules_free(df->filters, df->filter_count);
+    aioe__spec_df_rules_free(df->maps, df->map_count);
     char *strings[] = { df->file, df->api_version, df->name, df->namespace_,
                         df->profile_ref, df->source_endpoint_ref,
                         df->destination_endpoint_ref, df->destination_topic };

@@ -39,7 +39,7 @@ void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
     va_end(ap);
 }
 
-void spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
+void aioe__spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
                   ...)
 {
     va_list ap;

@@ -33,7 +33,7 @@ void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
     __attribute__((format(printf, 5, 6)));
 
 /* Same, at an explicit position (inside a scalar). */
-void spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
+void aioe__spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
                   ...) __attribute__((format(printf, 5, 6)));
 
 /* parent + "." + key into a PATH_MAX_LEN buffer. */
@@ -85,8 +85,8 @@ void spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start);
 void spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start);
 
 /* A Dataflow's builtInTransformationSettings (spec_transformation.c). */
-void spec_parse_transformation(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
+void aioe__spec_parse_transformation(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
                                const char *path);
-void spec_df_rules_free(struct aioe_df_rule *rules, size_t n);
+void aioe__spec_df_rules_free(struct aioe_df_rule *rules, size_t n);
 
 #endif /* AIOE_SPEC_WALK_H */
