@@ -285,7 +285,8 @@ AIOE_API int aioe_session_options_set_operation_timeout(aioe_session_options *op
 /** Publish-window callback (default none), see aioe_window_cb. */
 AIOE_API int aioe_session_options_set_window_callback(aioe_session_options *opts,
                                                       aioe_window_cb cb, void *user_data);
-/** HTTP path for `protocol: WebSockets` (copied; default "/mqtt"). */
+/** HTTP path for `protocol: WebSockets` (copied); overrides the endpoint's
+ *  own, aioe_endpoint_websocket_path() (the host's /path, else "/mqtt"). */
 AIOE_API int aioe_session_options_set_websocket_path(
     aioe_session_options *opts, const char *path);
 
