@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
+#include "spec_fields.h"
 #include "spec_util.h"
 #include "spec_walk.h"
 
@@ -29,14 +29,9 @@ static const char *const auth_keys[] = {
     "method", "serviceAccountTokenSettings", "x509CertificateSettings",
     "systemAssignedManagedIdentitySettings", "userAssignedManagedIdentitySettings",
     "anonymousSettings", NULL };
-/* Indexed by aioe_auth_method - 1. */
-static const char *const auth_methods[] = {
-    "ServiceAccountToken", "X509Certificate", "SystemAssignedManagedIdentity",
-    "UserAssignedManagedIdentity", "Anonymous", NULL };
-static const char *const auth_settings_key[] = {
-    "serviceAccountTokenSettings", "x509CertificateSettings",
-    "systemAssignedManagedIdentitySettings", "userAssignedManagedIdentitySettings",
-    "anonymousSettings", NULL };
+/* Indexed by aioe_auth_method - 1 (spec_fields.c, shared with the builder). */
+#define auth_methods aioe__auth_methods
+#define auth_settings_key aioe__auth_settings_keys
 static const char *const sat_keys[] = { "audience", NULL };
 static const char *const x509_keys[] = { "secretRef", NULL };
 static const char *const sami_keys[] = { "audience", NULL };
@@ -47,12 +42,6 @@ static const char *const tls_modes[] = { "Enabled", "Disabled", NULL };
 static const char *const retain_values[] = { "Keep", "Never", NULL };
 static const char *const protocols[] = { "Mqtt", "WebSockets", NULL };
 static const char *const ce_values[] = { "Propagate", "CreateOrRemap", NULL };
-
-static bool is_uuid(const char *s)
-{
-    uuid_t u;
-    return strlen(s) == 36 && uuid_parse(s, u) == 0;
-}
 
 static void parse_uami(pctx *c, aioe_endpoint *ep, const yaml_node_t *settings,
                        const yaml_node_t *auth, const char *path)
@@ -68,30 +57,20 @@ static void parse_uami(pctx *c, aioe_endpoint *ep, const yaml_node_t *settings,
     char sp[PATH_MAX_LEN];
     spec_join_path(sp, path, "userAssignedManagedIdentitySettings");
     spec_check_keys(c, settings, sp, uami_keys, NULL);
+    aioe__field_problem pb;
     if (spec_get_string(c, settings, sp, "clientId", true, &ep->client_id) &&
-        !is_uuid(ep->client_id)) {
+        !aioe__check_uami_client_id(ep->client_id, &pb)) {
         char p[PATH_MAX_LEN];
         spec_join_path(p, sp, "clientId");
-        spec_err_at(c, spec_field(c, settings, "clientId"), p,
-               aioe_is_placeholder(ep->client_id, strlen(ep->client_id))
-                   ? "replace the <...> placeholder with the identity's client ID"
-                   : "use the identity's client ID, a GUID like 00000000-0000-0000-0000-000000000000",
-               "clientId '%s' is not a GUID", ep->client_id);
+        spec_err_at(c, spec_field(c, settings, "clientId"), p, pb.hint, "%s", pb.message);
     }
     if (spec_get_string(c, settings, sp, "tenantId", true, &ep->tenant_id) &&
-        !is_uuid(ep->tenant_id) &&
-        !aioe_is_hostname(ep->tenant_id, strlen(ep->tenant_id))) {
+        !aioe__check_uami_tenant_id(ep->tenant_id, &pb)) {
         char p[PATH_MAX_LEN];
         spec_join_path(p, sp, "tenantId");
-        spec_err_at(c, spec_field(c, settings, "tenantId"), p,
-               aioe_is_placeholder(ep->tenant_id, strlen(ep->tenant_id))
-                   ? "replace the <...> placeholder with the tenant's ID"
-                   : "use the Microsoft Entra tenant's GUID or its domain name",
-               "tenantId '%s' is neither a GUID nor a domain name", ep->tenant_id);
+        spec_err_at(c, spec_field(c, settings, "tenantId"), p, pb.hint, "%s", pb.message);
     }
-    if (!spec_get_string(c, settings, sp, "scope", false, &ep->scope) && !c->oom &&
-        !ep->scope)
-        ep->scope = strdup(AIOE_DEFAULT_MI_SCOPE);
+    spec_get_string(c, settings, sp, "scope", false, &ep->scope); /* default: finish */
 }
 
 static void parse_authentication(pctx *c, aioe_endpoint *ep,
@@ -152,11 +131,7 @@ static void parse_authentication(pctx *c, aioe_endpoint *ep,
                        NULL);
             spec_get_string(c, settings, sp, "audience", false, &ep->audience);
         }
-        if (!ep->audience && !c->oom)
-            ep->audience = strdup(ep->auth_method == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN
-                                      ? AIOE_DEFAULT_SAT_AUDIENCE
-                                      : AIOE_DEFAULT_MI_AUDIENCE);
-        break;
+        break; /* the default audience: aioe__endpoint_finish_defaults */
     case AIOE_AUTH_X509_CERTIFICATE:
         if (!settings) {
             spec_err_at(c, auth, sp, "add x509CertificateSettings with secretRef: <secret name>",
@@ -174,9 +149,6 @@ static void parse_authentication(pctx *c, aioe_endpoint *ep,
             spec_check_keys(c, settings, sp, no_keys, NULL);
         break;
     }
-    if (ep->audience == NULL && (ep->auth_method == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN ||
-                                 ep->auth_method == AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY))
-        c->oom = true;
 }
 
 static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
@@ -186,7 +158,6 @@ static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
     spec_join_path(path, parent, "tls");
     map_state st;
     yaml_node_t *tls = spec_get_map(c, mqtt, parent, "tls", &st);
-    ep->tls_mode = AIOE_TLS_ENABLED;
     if (tls) {
         spec_check_keys(c, tls, path, tls_keys, NULL);
         int mode = spec_get_enum(c, tls, path, "mode", tls_modes);
@@ -194,12 +165,7 @@ static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
             ep->tls_mode = (aioe_tls_mode)(mode + 1);
         spec_get_k8s_name(c, tls, path, "trustedCaCertificateConfigMapRef", false,
                      &ep->ca_config_map_ref);
-    }
-    if (!ep->ca_config_map_ref && ep->host_default && !c->oom) {
-        ep->ca_config_map_ref = strdup(AIOE_DEFAULT_CA_CONFIG_MAP);
-        if (!ep->ca_config_map_ref)
-            c->oom = true;
-    }
+    } /* the built-in broker's CA: aioe__endpoint_finish_defaults */
 }
 
 static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
@@ -207,22 +173,15 @@ static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
 {
     char *text = NULL;
     if (!spec_get_string(c, mqtt, parent, "host", false, &text)) {
-        if (!spec_field(c, mqtt, "host") && !c->oom) {
-            ep->host_default = true;
-            ep->host = strdup(AIOE_DEFAULT_HOST);
-            ep->port = AIOE_DEFAULT_PORT;
-            if (!ep->host)
-                c->oom = true;
-        }
+        if (!spec_field(c, mqtt, "host") && !c->oom)
+            ep->host_default = true; /* aio-broker:18883: finish_defaults */
         return;
     }
-    const char *hint = "";
-    const char *problem = aioe_split_host_port(text, strlen(text), &ep->host,
-                                               &ep->port, &hint);
-    if (problem) {
+    aioe__field_problem pb;
+    if (!aioe__check_host(text, strlen(text), &ep->host, &ep->port, &pb)) {
         char path[PATH_MAX_LEN];
         spec_join_path(path, parent, "host");
-        spec_err_at(c, spec_field(c, mqtt, "host"), path, hint, "%s: '%s'", problem, text);
+        spec_err_at(c, spec_field(c, mqtt, "host"), path, pb.hint, "%s", pb.message);
     }
     free(text);
 }
@@ -235,14 +194,9 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     if (st == MAP_WRONG)
         return;
 
-    /* Defaults first; present fields override them. */
-    ep->qos = AIOE_DEFAULT_QOS;
-    ep->retain = AIOE_RETAIN_KEEP;
-    ep->session_expiry_seconds = AIOE_DEFAULT_SESSION_EXPIRY;
-    ep->protocol = AIOE_PROTOCOL_MQTT;
-    ep->max_inflight_messages = AIOE_DEFAULT_MAX_INFLIGHT;
-    ep->keep_alive_seconds = AIOE_DEFAULT_KEEP_ALIVE;
-    ep->cloud_event_attributes = AIOE_CLOUD_EVENTS_NONE;
+    /* Defaults first; present fields override them (spec_fields.c, the
+     * same for the builder). */
+    aioe__endpoint_set_defaults(ep);
 
     static const yaml_node_t empty = { .type = YAML_MAPPING_NODE };
     if (!m)
@@ -256,23 +210,23 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     spec_get_string(c, m, path, "clientIdPrefix", false, &ep->client_id_prefix);
 
     int64_t v;
-    if (spec_get_int(c, m, path, "qos", 0, 1,
-                "use 0 (at most once) or 1 (at least once); QoS 2 is not supported", &v))
+    const aioe__int_field *f = &aioe__field_qos;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->qos = (int)v;
     int e = spec_get_enum(c, m, path, "retain", retain_values);
     if (e >= 0)
         ep->retain = (aioe_retain)(e + 1);
-    if (spec_get_int(c, m, path, "sessionExpirySeconds", 0, UINT32_MAX,
-                "use 0..4294967295 seconds (default 3600)", &v))
+    f = &aioe__field_session_expiry;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->session_expiry_seconds = (uint32_t)v;
     e = spec_get_enum(c, m, path, "protocol", protocols);
     if (e >= 0)
         ep->protocol = (aioe_protocol)(e + 1);
-    if (spec_get_int(c, m, path, "maxInflightMessages", 1, 65535,
-                "use 1..65535 (default 100)", &v))
+    f = &aioe__field_max_inflight;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->max_inflight_messages = (uint16_t)v;
-    if (spec_get_int(c, m, path, "keepAliveSeconds", 0, 65535,
-                "use 0..65535 seconds (default 60; 0 turns keep-alive off)", &v))
+    f = &aioe__field_keep_alive;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->keep_alive_seconds = (uint16_t)v;
 
     yaml_node_t *k1 = NULL, *k2 = NULL;
@@ -288,6 +242,8 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
         if (e >= 0)
             ep->cloud_event_attributes = (aioe_cloud_event_attributes)(e + 1);
     }
+    if (!c->oom && !aioe__endpoint_finish_defaults(ep))
+        c->oom = true;
 }
 
 static void parse_spec(pctx *c, aioe_endpoint *ep, const yaml_node_t *root)
