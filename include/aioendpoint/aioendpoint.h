@@ -8,6 +8,7 @@
 #include "version.h"
 #include "common.h"
 #include "spec.h"
+#include "endpoint_builder.h"
 #include "dataflow.h"
 #include "properties.h"
 #include "cloudevents.h"
