@@ -199,6 +199,8 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
     s->resolver.cb = s->opt.resolver_cb;
     s->resolver.cb_data = s->opt.resolver_data;
     s->resolver.session = s;
+    s->resolver.pins = s->opt.conn.pins;
+    s->resolver.n_pins = s->opt.conn.n_pins;
     *out = s;
     return AIOE_OK;
 }

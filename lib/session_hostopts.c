@@ -58,6 +58,12 @@ void aioe__conn_opts_clear(aioe__conn_opts *c)
     free(c->proxy_host);
     free(c->no_proxy);
     free(c->alpn);
+    for (size_t i = 0; i < c->n_pins; i++) {
+        free(c->pins[i].name);
+        free(c->pins[i].key);
+        free(c->pins[i].path);
+    }
+    free(c->pins);
     aioe__conn_opts_init(c);
 }
 
@@ -129,6 +135,19 @@ int aioe__conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src)
             dst->n_servers++;
             dst->servers[i].port = src->servers[i].port;
             rc = dup_opt(&dst->servers[i].host, src->servers[i].host);
+        }
+    }
+    if (rc == AIOE_OK && src->n_pins) {
+        if (!(dst->pins = calloc(src->n_pins, sizeof *dst->pins)))
+            rc = AIOE_ERR_NOMEM;
+        for (size_t i = 0; rc == AIOE_OK && i < src->n_pins; i++) {
+            dst->n_pins++;
+            dst->pins[i].kind = src->pins[i].kind;
+            rc = dup_opt(&dst->pins[i].name, src->pins[i].name);
+            if (rc == AIOE_OK)
+                rc = dup_opt(&dst->pins[i].key, src->pins[i].key);
+            if (rc == AIOE_OK)
+                rc = dup_opt(&dst->pins[i].path, src->pins[i].path);
         }
     }
     if (rc != AIOE_OK)
@@ -291,6 +310,50 @@ int aioe_session_options_set_alpn(aioe_session_options *o,
     free(o->conn.alpn);
     o->conn.alpn = w;
     o->conn.alpn_len = total;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_resource_file(aioe_session_options *o,
+                                           aioe_resource_kind kind,
+                                           const char *name, const char *key,
+                                           const char *path)
+{
+    if (!o || (kind != AIOE_RESOURCE_SECRET && kind != AIOE_RESOURCE_CONFIG_MAP) ||
+        !name || !aioe_resolver_valid_component(name) ||
+        (key && !aioe_resolver_valid_component(key)) ||
+        (!key && kind != AIOE_RESOURCE_CONFIG_MAP) || (path && !*path))
+        return AIOE_ERR_INVALID_ARG;
+    aioe__conn_opts *c = &o->conn;
+    for (size_t i = 0; i < c->n_pins; i++) {
+        aioe__pinned_file *p = &c->pins[i];
+        if (p->kind == kind && strcmp(p->name, name) == 0 &&
+            (p->key == key || (p->key && key && strcmp(p->key, key) == 0))) {
+            if (path)
+                return replace(&p->path, path);
+            free(p->name);
+            free(p->key);
+            free(p->path);
+            c->pins[i] = c->pins[--c->n_pins];
+            return AIOE_OK;
+        }
+    }
+    if (!path)
+        return AIOE_OK;
+    aioe__pinned_file *n = realloc(c->pins, (c->n_pins + 1) * sizeof *n);
+    if (!n)
+        return AIOE_ERR_NOMEM;
+    c->pins = n;
+    aioe__pinned_file *p = &n[c->n_pins];
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    if (!(p->name = strdup(name)) || (key && !(p->key = strdup(key))) ||
+        !(p->path = strdup(path))) {
+        free(p->name);
+        free(p->key);
+        free(p->path);
+        return AIOE_ERR_NOMEM;
+    }
+    c->n_pins++;
     return AIOE_OK;
 }
 

@@ -51,6 +51,8 @@ typedef struct aioe__conn_opts {
     char *no_proxy;             /* comma-separated hosts / domain suffixes */
     unsigned char *alpn;        /* ALPN wire format (length-prefixed) */
     size_t alpn_len;
+    aioe__pinned_file *pins;    /* resources pinned to files */
+    size_t n_pins;
 } aioe__conn_opts;
 
 struct aioe_session_options {

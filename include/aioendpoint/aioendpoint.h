@@ -13,6 +13,7 @@
 #include "properties.h"
 #include "cloudevents.h"
 #include "session.h"
+#include "env.h"
 #include "pubsub.h"
 #include "identity.h"
 #include "eventgrid.h"

@@ -313,6 +313,26 @@ AIOE_API int aioe_session_options_set_alpn(aioe_session_options *opts,
 AIOE_API int aioe_session_options_set_key_password_file(aioe_session_options *opts,
                                                         const char *path);
 
+/**
+ * Pins one resource key to a file (all strings copied): @p kind and
+ * @p name as the endpoint refers to them, @p key the file name inside the
+ * secret or config map (e.g. "client_cert.pem"), or NULL for a config
+ * map's whole trust bundle; @p path the file to read instead, before
+ * every connect. Pins are consulted before the resolver callback and the
+ * directory layout; a pinned secret or config map is answered by its pins
+ * only (a key without a pin is "not found", which is fine for the
+ * optional client_intermediate_certs.pem). NULL @p path removes the pin.
+ * aioe_endpoint_from_env() uses this for AIO_TLS_CA_FILE,
+ * AIO_TLS_CERT_FILE and AIO_TLS_KEY_FILE.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for a bad kind, name or key, or a
+ *         NULL key for a secret; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_resource_file(aioe_session_options *opts,
+                                                    aioe_resource_kind kind,
+                                                    const char *name,
+                                                    const char *key,
+                                                    const char *path);
+
 /* ---- resolver requests -------------------------------------------- */
 
 AIOE_API aioe_resource_kind

@@ -714,6 +714,67 @@ static void encrypted_key_with_password_file(void **state)
     broker_free(b);
 }
 
+/* ---- the AIO SDK environment (§2) ------------------------------------ */
+
+/* Mutual TLS from AIO_TLS_* files (no resource directory), a user name
+ * and password file, clean start, all from the environment. The
+ * environment is set before the session exists and cleared after it is
+ * freed, so no Paho thread reads it meanwhile. */
+static void from_env_connects(void **state)
+{
+    (void)state;
+    const harness_pki *pki = harness_pki_get();
+    broker_config cfg;
+    broker_config_init(&cfg);
+    cfg.listener_count = 0;
+    broker_config_add_listener(&cfg, BROKER_TCP, true, true);
+    broker *b;
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", broker_port(b, 0));
+    char *pw = write_password_file("env-pw", "env-secret-value");
+    char *id = harness_unique("env-client");
+    const char *vars[][2] = {
+        { "AIO_BROKER_HOSTNAME", "localhost" }, { "AIO_BROKER_TCP_PORT", port },
+        { "AIO_TLS_CA_FILE", pki->ca_cert }, { "AIO_TLS_CERT_FILE", pki->client_chain },
+        { "AIO_TLS_KEY_FILE", pki->client_key }, { "AIO_MQTT_CLIENT_ID", id },
+        { "AIO_MQTT_CLEAN_START", "true" }, { "AIO_MQTT_USERNAME", "env-user" },
+        { "AIO_MQTT_PASSWORD_FILE", pw },
+    };
+    size_t nv = sizeof vars / sizeof vars[0];
+    for (size_t i = 0; i < nv; i++)
+        assert_int_equal(setenv(vars[i][0], vars[i][1], 1), 0);
+    aioe_session_options *o;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    aioe_endpoint *ep = NULL;
+    aioe_parse_result *errs = NULL;
+    assert_int_equal(aioe_endpoint_from_env(&ep, o, &errs), AIOE_OK);
+    aioe_parse_result_free(errs);
+    for (size_t i = 0; i < nv; i++)
+        unsetenv(vars[i][0]);
+    recorder *r = recorder_new();
+    aioe_session_options_set_state_callback(o, fx_on_state, r);
+    aioe_session_options_set_log_callback(o, AIOE_LOG_DEBUG, fx_on_log, r);
+    aioe_session_options_set_resource_dir(o, "/nonexistent"); /* files are pinned */
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, ep, "", o), AIOE_OK);
+    aioe_session_options_free(o);
+    assert_string_equal(aioe_session_client_id(s), id);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+    char want[256];
+    snprintf(want, sizeof want, "as %s (p5, c1,", id);
+    assert_true(broker_log_contains(b, want));
+    assert_true(broker_log_contains(b, "u'env-user'"));
+    aioe_session_free(s);
+    assert_true(fx_log_lacks(r, "env-secret-value"));
+    recorder_free(r);
+    aioe_endpoint_unref(ep);
+    free(id);
+    free(pw);
+    broker_free(b);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -729,6 +790,7 @@ int main(void)
         cmocka_unit_test(through_proxy),
         cmocka_unit_test(alpn_offered_in_handshake),
         cmocka_unit_test(encrypted_key_with_password_file),
+        cmocka_unit_test(from_env_connects),
     };
     const char *filter = getenv("AIOE_TEST_FILTER");
     if (filter)
