@@ -120,10 +120,10 @@ int aioe__conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src)
     if (rc == AIOE_OK)
         rc = will_copy(&dst->will, src->will);
     if (rc == AIOE_OK && src->alpn_len) {
-        if (!(dst->alpn = malloc(src->alpn_len)))
+        if (!(dst->alpn = malloc(src->alpn_len + 1)))
             rc = AIOE_ERR_NOMEM;
         else {
-            memcpy(dst->alpn, src->alpn, src->alpn_len);
+            memcpy(dst->alpn, src->alpn, src->alpn_len + 1);
             dst->alpn_len = src->alpn_len;
         }
     }
@@ -297,8 +297,11 @@ int aioe_session_options_set_alpn(aioe_session_options *o,
     }
     if (total > 65535)
         return AIOE_ERR_INVALID_ARG;
+    /* NUL-terminated although ALPN's wire format has a length: Paho 1.3.12
+     * copies protos with strdup() (MQTTAsync_connect). No byte inside is 0:
+     * lengths are 1..255 and names are C strings. */
     unsigned char *w = NULL;
-    if (total && !(w = malloc(total)))
+    if (total && !(w = malloc(total + 1)))
         return AIOE_ERR_NOMEM;
     size_t at = 0;
     for (size_t i = 0; i < count; i++) {
@@ -307,6 +310,8 @@ int aioe_session_options_set_alpn(aioe_session_options *o,
         memcpy(w + at, protocols[i], l);
         at += l;
     }
+    if (w)
+        w[at] = 0;
     free(o->conn.alpn);
     o->conn.alpn = w;
     o->conn.alpn_len = total;

@@ -49,7 +49,7 @@ typedef struct aioe__conn_opts {
     char *proxy_host;           /* its host and port, for diagnosis */
     uint16_t proxy_port;
     char *no_proxy;             /* comma-separated hosts / domain suffixes */
-    unsigned char *alpn;        /* ALPN wire format (length-prefixed) */
+    unsigned char *alpn;        /* ALPN wire format, NUL-terminated for Paho */
     size_t alpn_len;
     aioe__pinned_file *pins;    /* resources pinned to files */
     size_t n_pins;
