@@ -353,9 +353,12 @@ AIOE_API int aioe_resource_request_set_data(aioe_resource_request *req,
  * Creates a session for @p endpoint (a reference is taken).
  * Client ID = clientIdPrefix + @p instance_name (copied; must be non-empty
  * when there is no prefix). @p opts may be NULL; it is copied.
- * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_UNSUPPORTED for an
- *         authentication method without a token source (managed identity);
- *         AIOE_ERR_NOMEM.
+ * Every authentication method has a token source (managed identities
+ * through identity.h and aioe_session_options_set_identity()).
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_UNSUPPORTED for a
+ *         managed-identity setting the chosen identity source cannot serve
+ *         (e.g. a user-assigned identity on Azure Arc); AIOE_ERR_AUTH when
+ *         the identity source is incompletely configured; AIOE_ERR_NOMEM.
  */
 AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
                               const char *instance_name,
