@@ -79,7 +79,7 @@ demo_validate_seed() {
             ;;
         *)
             rm -f "$errlog"
-            say "FAILED: aioe-validate exited $rc (usage or I/O error)"
+            say "FAILED: aioe-validate exited $rc (2 usage error, 3 a file that cannot be read)"
             return 1
             ;;
     esac

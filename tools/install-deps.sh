@@ -26,7 +26,13 @@ DEBIAN_PACKAGES=(
     binutils               # nm, objdump, readelf (tests/abi/check-exports.sh)
     file
     python3                # parsing meson's testlog.json in tools/test.sh
+    groff-base             # groff: tests/docs/check-man.sh renders the man pages
+    man-db                 # man --warnings -l: the same man page check as lintian
     abigail-tools          # abidw, abidiff (tests/abi/check-abidiff.sh)
+    # Debian packaging (tools/debian-packages.sh, docs/packaging.md)
+    dpkg-dev
+    debhelper
+    lintian
     # library dependencies
     libyaml-dev
     libssl-dev

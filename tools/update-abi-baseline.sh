@@ -4,7 +4,8 @@
 #
 # Run it at each release, and when a change to a not-yet-released symbol is
 # intended (docs/abi.md). Then review and commit the result:
-#   tools/update-abi-baseline.sh && git diff --stat abi/ && git commit abi/libaioendpoint.abi
+#   tools/update-abi-baseline.sh && git diff --stat abi/ debian/ && git commit abi/libaioendpoint.abi debian/libaioendpoint0.symbols
+# It also rewrites debian/libaioendpoint0.symbols from lib/libaioendpoint.sym.
 #
 # Builds into build/abi with the project's default options (gcc, -g), so the
 # baseline does not depend on anyone's personal build directory.
@@ -29,3 +30,6 @@ lib=$(find "$builddir/lib" -maxdepth 1 -name 'libaioendpoint.so.*.*' -type f -pr
 [[ -n "$lib" ]] || { echo "update-abi-baseline: libaioendpoint.so not built in $builddir" >&2; exit 1; }
 tests/abi/check-abidiff.sh --update "$lib" "$PWD" "$PWD/$builddir"
 git --no-pager diff --stat -- abi/libaioendpoint.abi || true
+# The Debian symbols file follows the version script (docs/packaging.md).
+tools/debian-symbols.sh --update
+git --no-pager diff --stat -- debian/libaioendpoint0.symbols || true

@@ -3,10 +3,12 @@
  *
  *   aioe-bridge [options] FILE.yaml...
  *
- * Exit status: 0 after SIGINT/SIGTERM and a drain; 2 for bad input (YAML,
- * unknown endpointRef, missing source/destination, instanceCount refused)
- * or an endpoint that cannot authenticate/connect before its first
- * connection; 1 when a session stops for good later or the drain times out.
+ * Exit status (examples/common/tool.h): 0 after SIGINT/SIGTERM and a
+ * drain; 1 for invalid input (YAML, unknown endpointRef, missing
+ * source/destination, instanceCount refused) or a subscription the source
+ * broker refuses; 2 usage; 3 a file or the store that cannot be read or
+ * written, an endpoint that cannot authenticate/connect, a session that
+ * stops for good, a drain that times out.
  * Built only against the public API of libaioendpoint. */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +24,7 @@
 #include <aioendpoint/aioendpoint.h>
 
 #include "../common/parse-error.h"
+#include "../common/tool.h"
 #include "bridge.h"
 
 #define MAX_FILES 256
@@ -47,10 +50,11 @@ static void usage(FILE *to)
         "  --reconnect-max-ms N   cap of the reconnect backoff (default 60000)\n"
         "  --log-level LEVEL      error, warning, info (default) or debug\n"
         "  --check                validate the files and the plan, then exit\n"
-        "  -h, --help             this text\n"
-        "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n"
-        "Exit status: 0 clean stop, 1 runtime failure, 2 bad input or an endpoint\n"
-        "that cannot authenticate.\n");
+        TOOL_HELP_TRAILER
+        "(0: a clean stop after SIGINT/SIGTERM; 1: invalid files or plan, or a\n"
+        "subscription refused; 3: cannot read a file or the store, cannot\n"
+        "connect or authenticate, a session stopped for good, drain timed out.)\n"
+        "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -171,10 +175,11 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"check", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
         case 's': opts.state_dir = optarg; break;
@@ -182,19 +187,19 @@ int main(int argc, char **argv)
         case 'm':
             if (parse_size(optarg, &opts.max_store_bytes) != 0 || opts.max_store_bytes < 65536) {
                 fprintf(stderr, "aioe-bridge: --max-store-bytes: need a size of at least 64K\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'g':
             if (parse_size(optarg, &opts.segment_bytes) != 0 || opts.segment_bytes < 4096) {
                 fprintf(stderr, "aioe-bridge: --segment-bytes: need a size of at least 4K\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'H': case 'L': case 'i': case 'd': case 'I': case 'R':
             if (parse_size(optarg, &v) != 0) {
                 fprintf(stderr, "aioe-bridge: %s: not a number\n", argv[optind - 1]);
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             if (c == 'H') opts.high_water_pct = (unsigned)v;
             if (c == 'L') opts.low_water_pct = (unsigned)v;
@@ -216,26 +221,27 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "debug")) opts.log_level = AIOE_LOG_DEBUG;
             else {
                 fprintf(stderr, "aioe-bridge: --log-level: error, warning, info or debug\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'c': check_only = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return TOOL_EXIT_OK;
+        case 'V': return tool_print_version("aioe-bridge");
+        default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     if (opts.high_water_pct < 1 || opts.high_water_pct > 100 ||
         opts.low_water_pct >= opts.high_water_pct) {
         fprintf(stderr, "aioe-bridge: need 0 <= --low-water < --high-water <= 100\n");
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     if (argc - optind > MAX_FILES) {
         fprintf(stderr, "aioe-bridge: at most %d files\n", MAX_FILES);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
 
     /* ---- read every file; any error is fatal ---- */
@@ -245,21 +251,21 @@ int main(int argc, char **argv)
         aioe_parse_options_set_kinds(po, AIOE_KIND_DATAFLOW_ENDPOINT | AIOE_KIND_DATAFLOW |
                                              AIOE_KIND_DATAFLOW_PROFILE) != AIOE_OK) {
         fprintf(stderr, "aioe-bridge: cannot set up the parser\n");
-        return 2;
+        return TOOL_EXIT_FAILURE;
     }
     for (int i = optind; i < argc; i++) {
         aioe_parse_result *res = NULL;
         int rc = aioe_parse_file(argv[i], po, &res);
         if (!res) {
             fprintf(stderr, "%s: error: %s\n", argv[i], aioe_strerror(rc));
-            status = 2;
+            status = TOOL_EXIT_FAILURE;
             continue;
         }
         results[nresults++] = res;
         for (size_t k = 0; k < aioe_parse_result_error_count(res); k++)
             example_print_parse_error(stderr, aioe_parse_result_error(res, k));
-        if (rc != AIOE_OK)
-            status = 2;
+        if (rc != AIOE_OK && status < tool_exit_for(rc))
+            status = tool_exit_for(rc); /* 3 when a file cannot be read */
     }
     aioe_parse_options_free(po);
 
@@ -292,7 +298,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s:%u: error: dataflow '%s' needs a Source operation with "
                         "dataSources and a Destination operation\n", file, line,
                         aioe_dataflow_name(df));
-                status = 2;
+                status = TOOL_EXIT_INVALID;
                 continue;
             }
             it.src = find_endpoint(sref);
@@ -301,7 +307,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s:%u: error: dataflow '%s': unknown endpointRef '%s' (no "
                         "DataflowEndpoint of that name in the input files)\n", file, line,
                         aioe_dataflow_name(df), !it.src ? sref : dref);
-                status = 2;
+                status = TOOL_EXIT_INVALID;
                 continue;
             }
             const char *pref = aioe_dataflow_profile_ref(df);
@@ -310,7 +316,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s:%u: error: dataflow '%s': unknown profileRef '%s' (no "
                         "DataflowProfile of that name in the input files)\n", file, line,
                         aioe_dataflow_name(df), pref);
-                status = 2;
+                status = TOOL_EXIT_INVALID;
                 continue;
             }
             it.count = prof ? aioe_profile_instance_count(prof) : 1;
@@ -321,19 +327,19 @@ int main(int argc, char **argv)
                         "endpoint '%s': %s\n", file, line, aioe_dataflow_name(df),
                         it.count, aioe_endpoint_name(it.src),
                         msg[0] ? msg : "the source broker has no shared subscriptions");
-                status = 2;
+                status = TOOL_EXIT_INVALID;
                 continue;
             }
             if (only_instance >= (long)it.count) {
                 fprintf(stderr, "%s:%u: error: dataflow '%s' has %u instance(s); --instance "
                         "%ld does not exist\n", file, line, aioe_dataflow_name(df), it.count,
                         only_instance);
-                status = 2;
+                status = TOOL_EXIT_INVALID;
                 continue;
             }
             if (nplan == sizeof plan / sizeof plan[0]) {
                 fprintf(stderr, "aioe-bridge: too many dataflows\n");
-                status = 2;
+                status = TOOL_EXIT_INVALID;
                 break;
             }
             plan[nplan++] = it;
@@ -342,7 +348,7 @@ int main(int argc, char **argv)
     if (status == 0 && nplan == 0) {
         fprintf(stderr, "aioe-bridge: error: no %sDataflow to run in the input files\n",
                 ndf_total ? "enabled or selected " : "");
-        status = 2;
+        status = TOOL_EXIT_INVALID;
     }
     if (status != 0 || check_only) {
         for (size_t i = 0; i < nplan && status == 0; i++)
@@ -358,7 +364,7 @@ int main(int argc, char **argv)
     if (mkdir(opts.state_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "aioe-bridge: error: cannot create --state-dir %s: %s\n",
                 opts.state_dir, strerror(errno));
-        return 2;
+        return TOOL_EXIT_FAILURE;
     }
     size_t ninst = 0, cap = 0;
     for (size_t i = 0; i < nplan; i++)
@@ -374,14 +380,14 @@ int main(int argc, char **argv)
                                     plan[i].count, err, sizeof err) != 0) {
                 fprintf(stderr, "aioe-bridge: error: dataflow '%s' instance %u: %s\n",
                         aioe_dataflow_name(plan[i].df), k, err);
-                status = 2;
+                status = TOOL_EXIT_FAILURE;
                 break;
             }
             inst[ninst++] = bi;
             if (bridge_instance_start(bi, err, sizeof err) != 0) {
                 fprintf(stderr, "aioe-bridge: error: dataflow '%s' instance %u: %s\n",
                         aioe_dataflow_name(plan[i].df), k, err);
-                status = 2;
+                status = TOOL_EXIT_FAILURE;
             }
         }
     }
@@ -430,7 +436,7 @@ int main(int argc, char **argv)
             if (now_ms() >= deadline) {
                 fprintf(stderr, "aioe-bridge: drain timed out after %us; what is left stays "
                         "in the store and is sent on the next start\n", drain_timeout);
-                status = 1;
+                status = TOOL_EXIT_FAILURE;
                 break;
             }
             struct timespec ts = {0, 5 * 1000000L};

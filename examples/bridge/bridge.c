@@ -17,8 +17,10 @@
  * per-instance buffers, records are built in the store's buffer, and the
  * publish completion's user_data carries (instance id, sequence number).
  */
+#include "../common/tool.h"
 #include "bridge.h"
 #include "store.h"
+#include "transform_step.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,6 +50,7 @@ struct bridge_instance {
     char name[256];
     bridge_options opts;
     aioe_dataflow *df;
+    transform_step *xf;        /* NULL: no BuiltInTransformation */
     aioe_endpoint *src_ep, *dst_ep;
     aioe_session *src, *dst;
     bstore *store;
@@ -78,7 +81,8 @@ struct bridge_instance {
 
     /* counters */
     atomic_uint_fast64_t received, stored, forwarded, dropped_unresolved,
-        dropped_rejected, dropped_invalid, dropped_invalid_event, dropped_qos0, duplicates,
+        dropped_rejected, dropped_invalid, dropped_invalid_event, dropped_untransformable,
+        dropped_qos0, duplicates,
         store_errors,
         reconnects_src, reconnects_dst, pauses, over_limit;
 
@@ -358,6 +362,21 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
     rec.props = bi->props;
     rec.prop_count = np;
 
+    /* the Dataflow's BuiltInTransformation: filtered and untransformable
+     * messages are dropped, counted and logged (docs/transform.md) */
+    const char *why = NULL;
+    aioe_transform_outcome oc =
+        bi->xf ? transform_step_apply(bi->xf, bi->in_topic, tlen, &rec, &why)
+               : AIOE_TRANSFORM_PASSED;
+    if (oc == AIOE_TRANSFORM_INVALID) {
+        uint64_t n = atomic_fetch_add(&bi->dropped_untransformable, 1);
+        if (n == 0 || (n + 1) % 1000 == 0)
+            blog(AIOE_LOG_WARNING, bi, "dropped a message on '%s': cannot transform it: %s "
+                 "(%" PRIu64 " so far)", bi->in_topic, why, n + 1);
+    }
+    if (oc != AIOE_TRANSFORM_PASSED)
+        return;
+
     /* QoS 0 in: at most once, so try without the store first */
     if (qos == 0) {
         pthread_mutex_lock(&bi->mu);
@@ -430,10 +449,11 @@ static void on_log(aioe_session *s, aioe_log_level lvl, const char *msg, void *u
     blog(lvl, bi, "%s: %s", s != bi->dst ? "source" : "destination", msg);
 }
 
-static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt, ...)
+/* @p exit_status: TOOL_EXIT_INVALID (refused) or TOOL_EXIT_FAILURE. */
+static void set_fatal(bridge_instance *bi, int exit_status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt, ...)
+static void set_fatal(bridge_instance *bi, int exit_status, const char *fmt, ...)
 {
     int expected = 0;
     char why[256];
@@ -445,7 +465,7 @@ static void set_fatal(bridge_instance *bi, bool never_connected, const char *fmt
     if (atomic_load(&bi->fatal) == 0)
         snprintf(bi->fatal_why, sizeof bi->fatal_why, "%s", why);
     pthread_mutex_unlock(&bi->mu);
-    atomic_compare_exchange_strong(&bi->fatal, &expected, never_connected ? 2 : 1);
+    atomic_compare_exchange_strong(&bi->fatal, &expected, exit_status);
 }
 
 static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
@@ -478,7 +498,7 @@ static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
             ev->status != AIOE_OK) {
             char buf[256];
             aioe_session_last_error(s, buf, sizeof buf);
-            set_fatal(bi, !atomic_load(ever), "%s endpoint '%s' stopped for good: %s (%s)",
+            set_fatal(bi, TOOL_EXIT_FAILURE, "%s endpoint '%s' stopped for good: %s (%s)",
                       side, aioe_endpoint_name(is_src ? bi->src_ep : bi->dst_ep),
                       aioe_strerror(ev->status), buf[0] ? buf : ev->message);
         }
@@ -500,7 +520,7 @@ static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
         blog(AIOE_LOG_INFO, f->bi, "subscription to %s not confirmed yet: %s", f->filter,
              aioe_strerror(status));
     else
-        set_fatal(f->bi, true, "source refused subscription to %s: %s (reason 0x%02x)",
+        set_fatal(f->bi, TOOL_EXIT_INVALID, "source refused subscription to %s: %s (reason 0x%02x)",
                   f->filter, aioe_strerror(status), reason < 0 ? 0u : (unsigned)reason);
 }
 
@@ -599,7 +619,7 @@ static void resume_source(bridge_instance *bi, uint64_t bytes)
     bi->src = n;
     aioe_session_free(old);
     if (start_source(bi, err, sizeof err) != AIOE_OK) {
-        set_fatal(bi, false, "cannot resume the source: %s", err);
+        set_fatal(bi, TOOL_EXIT_FAILURE, "cannot resume the source: %s", err);
         return;
     }
     atomic_store(&bi->paused, false);
@@ -757,6 +777,10 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
     bi->props = bi->props_inline;
     bi->props_cap = PROPS_INLINE;
     bi->df = aioe_dataflow_ref(df);
+    if (transform_step_new(&bi->xf, df, err, errlen) != 0) {
+        bridge_instance_free(bi);
+        return -1;
+    }
     bi->src_ep = aioe_endpoint_ref(src);
     bi->dst_ep = aioe_endpoint_ref(dst);
     snprintf(bi->name, sizeof bi->name, "%s-%u", aioe_dataflow_name(df), index);
@@ -931,6 +955,7 @@ void bridge_instance_free(bridge_instance *bi)
     free(bi->cbuf);
     pthread_mutex_destroy(&bi->cb_mu);
     pthread_mutex_destroy(&bi->src_mu);
+    transform_step_free(bi->xf);
     aioe_dataflow_unref(bi->df);
     aioe_endpoint_unref(bi->src_ep);
     aioe_endpoint_unref(bi->dst_ep);
@@ -954,6 +979,14 @@ void bridge_instance_stats(bridge_instance *bi, bridge_stats *o)
     o->dropped_rejected = atomic_load(&bi->dropped_rejected);
     o->dropped_invalid = atomic_load(&bi->dropped_invalid);
     o->dropped_qos0 = atomic_load(&bi->dropped_qos0);
+    if (bi->xf) {
+        transform_step_stats x;
+        transform_step_stats_get(bi->xf, &x);
+        o->dropped_filtered = x.filtered;
+        o->transform_incomplete = x.incomplete;
+        o->transform_eval_errors = x.eval_errors;
+    }
+    o->dropped_untransformable = atomic_load(&bi->dropped_untransformable);
     o->duplicates_suspected = atomic_load(&bi->duplicates);
     o->store_errors = atomic_load(&bi->store_errors);
     o->reconnects_source = atomic_load(&bi->reconnects_src);
@@ -978,6 +1011,10 @@ void bridge_stats_add(bridge_stats *a, const bridge_stats *b)
     a->dropped_rejected += b->dropped_rejected;
     a->dropped_invalid += b->dropped_invalid;
     a->dropped_qos0 += b->dropped_qos0;
+    a->dropped_filtered += b->dropped_filtered;
+    a->dropped_untransformable += b->dropped_untransformable;
+    a->transform_incomplete += b->transform_incomplete;
+    a->transform_eval_errors += b->transform_eval_errors;
     a->duplicates_suspected += b->duplicates_suspected;
     a->store_errors += b->store_errors;
     a->reconnects_source += b->reconnects_source;
@@ -1001,10 +1038,13 @@ void bridge_stats_print(FILE *to, const char *label, const bridge_stats *s)
             " store_errors=%" PRIu64 " reconnects_source=%" PRIu64
             " reconnects_destination=%" PRIu64 " pauses=%" PRIu64 " over_limit=%" PRIu64
             " in_flight=%" PRIu64 " queued=%" PRIu64 " store_bytes=%" PRIu64
-            " store_undone=%" PRIu64 " paused=%d\n",
+            " store_undone=%" PRIu64 " paused=%d dropped_filtered=%" PRIu64
+            " dropped_untransformable=%" PRIu64 " transform_incomplete=%" PRIu64
+            " transform_eval_errors=%" PRIu64 "\n",
             label, s->received, s->stored, s->forwarded, s->dropped_unresolved,
             s->dropped_rejected, s->dropped_invalid, s->dropped_qos0,
             s->duplicates_suspected, s->store_errors, s->reconnects_source,
             s->reconnects_destination, s->pauses, s->over_limit, s->in_flight, s->queued,
-            s->store_bytes, s->store_undone, s->paused ? 1 : 0);
+            s->store_bytes, s->store_undone, s->paused ? 1 : 0, s->dropped_filtered,
+            s->dropped_untransformable, s->transform_incomplete, s->transform_eval_errors);
 }

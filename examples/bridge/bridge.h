@@ -35,6 +35,10 @@ typedef struct bridge_stats {
     uint64_t dropped_rejected;    /* destination refused (PUBACK >= 0x80) */
     uint64_t dropped_invalid;     /* cannot be published at all (too long...) */
     uint64_t dropped_qos0;        /* QoS 0 lost with a broken connection */
+    uint64_t dropped_filtered;    /* a BuiltInTransformation filter rule was true */
+    uint64_t dropped_untransformable; /* payload not a JSON object (transformation) */
+    uint64_t transform_incomplete;/* passed with a map rule that wrote nothing */
+    uint64_t transform_eval_errors; /* rule evaluations that failed */
     uint64_t duplicates_suspected;/* replayed after restart or re-sent */
     uint64_t store_errors;        /* append failed (message sent non-durably) */
     uint64_t reconnects_source;
@@ -70,9 +74,10 @@ void bridge_instance_stop_source(bridge_instance *bi);
 bool bridge_instance_drained(bridge_instance *bi);
 
 /**
- * Non-zero when a session stopped for good: 2 when it never connected
- * (cannot authenticate, TLS, refused subscription), 1 otherwise. @p why
- * gets the reason.
+ * Non-zero when a session stopped for good: the tool's exit status
+ * (examples/common/tool.h), TOOL_EXIT_INVALID for a subscription the
+ * source broker refused, TOOL_EXIT_FAILURE otherwise (cannot
+ * authenticate, TLS, lost for good). @p why gets the reason.
  */
 int bridge_instance_fatal(bridge_instance *bi, char *why, size_t len);
 

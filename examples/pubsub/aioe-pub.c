@@ -9,9 +9,11 @@
  * data, message expiry) can be set, and the endpoint's CloudEvents stage
  * runs. A will message can be given for the session.
  *
- * Exit status: 0 every message acknowledged, 1 a publish failed, 2 usage,
- * bad YAML or an endpoint that cannot authenticate/connect.
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 every message acknowledged,
+ * 1 bad YAML or a publish the library or the broker refused, 2 usage,
+ * 3 an endpoint that cannot authenticate/connect, a publish lost with the
+ * connection, a file that cannot be read. Built only against the public
+ * API. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/tool.h"
 #include "pubsub-common.h"
 
 typedef struct pub_state {
@@ -26,6 +29,7 @@ typedef struct pub_state {
     pthread_cond_t cv;
     unsigned long done, failed;
     int last_status, last_reason;
+    bool refused; /* a completion carried a failure reason code (>= 0x80) */
 } pub_state;
 
 static void usage(FILE *to)
@@ -54,7 +58,10 @@ static void usage(FILE *to)
         "  --will-retain        will RETAIN flag\n"
         "  --will-delay SEC     Will Delay Interval (default 0)\n"
         PUBSUB_COMMON_USAGE
-        "Exit status: 0 all acknowledged, 1 a publish failed, 2 usage or connect error.\n");
+        TOOL_HELP_TRAILER
+        "(1: invalid endpoint file or AIO_* variable, or a publish refused;\n"
+        "3: cannot read a file, cannot connect or authenticate, or a publish\n"
+        "lost with the connection.)\n");
 }
 
 static void on_published(aioe_session *s, int status, int reason, void *ud)
@@ -67,6 +74,8 @@ static void on_published(aioe_session *s, int status, int reason, void *ud)
         p->failed++;
         p->last_status = status;
         p->last_reason = reason;
+        if (reason >= 0x80)
+            p->refused = true;
     }
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -90,7 +99,7 @@ static int publish_one(pubsub_common *c, pub_state *p, aioe_message_builder *b,
         }
         if (rc != AIOE_ERR_WOULD_BLOCK) {
             fprintf(stderr, "aioe-pub: publish to '%s' failed: %s\n", topic, aioe_strerror(rc));
-            return 1;
+            return tool_exit_for(rc);
         }
         pthread_mutex_lock(&p->mu);
         struct timespec dl;
@@ -157,7 +166,7 @@ static int fill_builder(aioe_message_builder *b, const pub_props *pp)
         rc = aioe_message_builder_set_message_expiry(b, (uint32_t)pp->expiry);
     if (rc != AIOE_OK) {
         fprintf(stderr, "aioe-pub: invalid message property: %s\n", aioe_strerror(rc));
-        return 2;
+        return tool_exit_for(rc);
     }
     return 0;
 }
@@ -188,11 +197,12 @@ int main(int argc, char **argv)
         {"qos", required_argument, NULL, 'q'},
         {"retain", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "m:lf:n:q:rhv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "m:lf:n:q:rhVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -204,7 +214,7 @@ int main(int argc, char **argv)
             qos = atoi(optarg);
             if (qos < 0 || qos > 1) {
                 fprintf(stderr, "aioe-pub: --qos must be 0 or 1\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'r': retain = true; break;
@@ -213,7 +223,7 @@ int main(int argc, char **argv)
             if (!strchr(optarg, '=') || optarg[0] == '=' || pp.n_up == MAX_USER_PROPERTIES) {
                 fprintf(stderr, "aioe-pub: --user-property takes KEY=VALUE (at most %d)\n",
                         MAX_USER_PROPERTIES);
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             pp.up[pp.n_up++] = optarg;
             break;
@@ -222,7 +232,7 @@ int main(int argc, char **argv)
         case OPT_EXPIRY:
             if (!parse_uint(optarg, UINT32_MAX, &pp.expiry)) {
                 fprintf(stderr, "aioe-pub: --message-expiry takes seconds, 0..4294967295\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             pp.has_expiry = true;
             break;
@@ -231,7 +241,7 @@ int main(int argc, char **argv)
         case OPT_WILL_QOS:
             if (!parse_uint(optarg, 1, &num)) {
                 fprintf(stderr, "aioe-pub: --will-qos must be 0 or 1\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             pp.will_qos = (int)num;
             break;
@@ -239,16 +249,17 @@ int main(int argc, char **argv)
         case OPT_WILL_DELAY:
             if (!parse_uint(optarg, UINT32_MAX, &pp.will_delay)) {
                 fprintf(stderr, "aioe-pub: --will-delay takes seconds, 0..4294967295\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return TOOL_EXIT_OK;
+        case 'V': return tool_print_version("aioe-pub");
+        default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
     if (argc - optind != (c.from_env ? 1 : 2)) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     if (!c.from_env)
         c.file = argv[optind];
@@ -256,7 +267,7 @@ int main(int argc, char **argv)
     if (!pp.will_topic && (pp.will_message || pp.will_qos >= 0 || pp.will_retain ||
                            pp.will_delay)) {
         fprintf(stderr, "aioe-pub: the --will-* options need --will-topic\n");
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     int status = pubsub_load(&c);
     if (status) {
@@ -271,7 +282,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "aioe-pub: '%s' is not a valid topic name\n", topic);
         aioe_message_builder_free(b);
         pubsub_close(&c);
-        return 2;
+        return TOOL_EXIT_INVALID;
     }
     aioe_message_builder_set_qos(b, qos);
     aioe_message_builder_set_retain(b, retain);
@@ -296,7 +307,7 @@ int main(int argc, char **argv)
         if (rc != AIOE_OK) {
             fprintf(stderr, "aioe-pub: --will-topic '%s': %s\n", pp.will_topic,
                     aioe_strerror(rc));
-            status = 2;
+            status = tool_exit_for(rc);
         }
     }
     if (status) {
@@ -312,7 +323,7 @@ int main(int argc, char **argv)
         if (!f) {
             fprintf(stderr, "aioe-pub: %s: %s\n", file, strerror(errno));
             pubsub_close(&c);
-            return 2;
+            return TOOL_EXIT_FAILURE;
         }
         size_t cap = 0;
         for (;;) {
@@ -358,7 +369,7 @@ int main(int argc, char **argv)
         if (p.failed) {
             fprintf(stderr, "aioe-pub: %lu of %lu publishes failed (last: %s, reason %d)\n",
                     p.failed, sent, aioe_strerror(p.last_status), p.last_reason);
-            status = 1;
+            status = p.refused ? TOOL_EXIT_INVALID : TOOL_EXIT_FAILURE;
         } else if (c.verbose) {
             fprintf(stderr, "aioe-pub: %lu message(s) acknowledged\n", sent);
         }

@@ -19,9 +19,10 @@
  * Text fields print non-printable bytes as \xHH, except in %j, which is
  * JSON: strings are escaped; a payload that is not UTF-8 text goes in
  * "payload_base64" instead of "payload".
- * Exit status: 0 after -C messages or SIGINT/SIGTERM, 2 usage, bad YAML or
- * an endpoint that cannot authenticate/connect, 1 a refused subscription.
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 after -C messages or
+ * SIGINT/SIGTERM, 1 bad YAML or a refused subscription, 2 usage, 3 an
+ * endpoint that cannot authenticate/connect or a session that stops for
+ * good. Built only against the public API. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/tool.h"
 #include "pubsub-common.h"
 
 static atomic_ulong received;
@@ -54,7 +56,9 @@ static void usage(FILE *to)
         "                       %%R response topic, %%D correlation data, %%E expiry,\n"
         "                       %%j JSON object, %%%% percent; \\n \\t \\\\ escapes\n"
         PUBSUB_COMMON_USAGE
-        "Exit status: 0 done, 1 subscription refused, 2 usage or connect error.\n");
+        TOOL_HELP_TRAILER
+        "(1: invalid endpoint file, or a subscription refused; 3: cannot read the\n"
+        "file, cannot connect or authenticate, or the session stopped for good.)\n");
 }
 
 static void put_escaped(FILE *to, const char *s, size_t n)
@@ -307,11 +311,12 @@ int main(int argc, char **argv)
         {"payload-only", no_argument, NULL, 'p'},
         {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "C:q:pF:hv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "C:q:pF:hVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -320,26 +325,27 @@ int main(int argc, char **argv)
             qos = atoi(optarg);
             if (qos < 0 || qos > 1) {
                 fprintf(stderr, "aioe-sub: --qos must be 0 or 1\n");
-                return 2;
+                return TOOL_EXIT_USAGE;
             }
             break;
         case 'p': payload_only = true; break;
         case 'F': format = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return TOOL_EXIT_OK;
+        case 'V': return tool_print_version("aioe-sub");
+        default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
     int first = optind + (c.from_env ? 0 : 1); /* the first filter */
     if (argc - first < 1) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     if (!c.from_env)
         c.file = argv[optind];
     for (int i = first; i < argc; i++) {
         if (!aioe_topic_filter_is_valid(argv[i])) {
             fprintf(stderr, "aioe-sub: '%s' is not a valid MQTT topic filter\n", argv[i]);
-            return 2;
+            return TOOL_EXIT_USAGE;
         }
     }
     int status = pubsub_load(&c);
@@ -352,7 +358,7 @@ int main(int argc, char **argv)
         int rc = aioe_session_subscribe(c.session, argv[i], qos, on_subscribed, argv[i]);
         if (rc != AIOE_OK) {
             fprintf(stderr, "aioe-sub: subscribe %s: %s\n", argv[i], aioe_strerror(rc));
-            status = 2;
+            status = tool_exit_for(rc);
         }
     }
     while (status == 0) {
@@ -363,13 +369,13 @@ int main(int argc, char **argv)
         if (max_count && atomic_load(&received) >= max_count)
             break;
         if (atomic_load(&sub_failed))
-            status = 1;
+            status = TOOL_EXIT_INVALID;
         pthread_mutex_lock(&c.mu);
         bool stopped = c.stopped;
         pthread_mutex_unlock(&c.mu);
         if (stopped) {
             fprintf(stderr, "aioe-sub: session stopped: %s\n", c.stop_why);
-            status = 1;
+            status = TOOL_EXIT_FAILURE;
         }
     }
     pubsub_close(&c);

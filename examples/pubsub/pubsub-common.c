@@ -1,5 +1,6 @@
 /* Shared pieces of aioe-pub and aioe-sub (see pubsub-common.h). */
 #include "../common/parse-error.h"
+#include "../common/tool.h"
 #include "pubsub-common.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ static int load_env(pubsub_common *c)
 {
     aioe_session_options *o = pubsub_options(c);
     if (!o)
-        return 2;
+        return TOOL_EXIT_FAILURE;
     int rc = aioe_endpoint_from_env(&c->env_ep, o, &c->res);
     for (size_t i = 0; i < aioe_parse_result_error_count(c->res); i++) {
         const aioe_parse_error *e = aioe_parse_result_error(c->res, i);
@@ -43,7 +44,7 @@ static int load_env(pubsub_common *c)
     if (rc != AIOE_OK) {
         if (rc != AIOE_ERR_INVALID_SPEC)
             fprintf(stderr, "%s: environment: %s\n", c->prog, aioe_strerror(rc));
-        return 2;
+        return rc == AIOE_ERR_INVALID_SPEC ? TOOL_EXIT_INVALID : TOOL_EXIT_FAILURE;
     }
     c->ep = c->env_ep;
     if (!c->instance)
@@ -58,27 +59,27 @@ int pubsub_load(pubsub_common *c)
     int rc = aioe_parse_file(c->file, NULL, &c->res);
     if (!c->res) {
         fprintf(stderr, "%s: %s: %s\n", c->prog, c->file, aioe_strerror(rc));
-        return 2;
+        return TOOL_EXIT_FAILURE;
     }
     for (size_t i = 0; i < aioe_parse_result_error_count(c->res); i++) {
         example_print_parse_error(stderr, aioe_parse_result_error(c->res, i));
     }
     if (rc != AIOE_OK)
-        return 2;
+        return tool_exit_for(rc); /* 3 when the file cannot be read */
     size_t n = aioe_parse_result_endpoint_count(c->res);
     if (c->endpoint_name) {
         c->ep = aioe_parse_result_find_endpoint(c->res, c->endpoint_name);
         if (!c->ep) {
             fprintf(stderr, "%s: %s: no DataflowEndpoint named '%s'\n", c->prog, c->file,
                     c->endpoint_name);
-            return 2;
+            return TOOL_EXIT_INVALID;
         }
     } else if (n == 1) {
         c->ep = aioe_parse_result_endpoint(c->res, 0);
     } else {
         fprintf(stderr, "%s: %s holds %zu endpoints; pick one with --endpoint NAME\n",
                 c->prog, c->file, n);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
     return 0;
 }
@@ -127,7 +128,7 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
     }
     aioe_session_options *o = pubsub_options(c);
     if (!o)
-        return 2;
+        return TOOL_EXIT_FAILURE;
     aioe_session_options_set_state_callback(o, on_state, c);
     aioe_session_options_set_log_callback(o, c->verbose ? AIOE_LOG_DEBUG : AIOE_LOG_WARNING,
                                           on_log, c);
@@ -143,7 +144,7 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
     if (rc != AIOE_OK) {
         fprintf(stderr, "%s: endpoint '%s': %s\n", c->prog, aioe_endpoint_name(c->ep),
                 aioe_strerror(rc));
-        return 2;
+        return tool_exit_for(rc);
     }
     rc = aioe_session_start(c->session);
     if (rc != AIOE_OK) {
@@ -151,7 +152,7 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
         aioe_session_last_error(c->session, buf, sizeof buf);
         fprintf(stderr, "%s: endpoint '%s' cannot start: %s (%s)\n", c->prog,
                 aioe_endpoint_name(c->ep), aioe_strerror(rc), buf);
-        return 2;
+        return tool_exit_for(rc);
     }
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -170,7 +171,7 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
                 aioe_endpoint_name(c->ep), aioe_endpoint_host(c->ep),
                 (unsigned)aioe_endpoint_port(c->ep),
                 st != AIOE_OK ? aioe_strerror(st) : "timed out", buf[0] ? ": " : "", buf);
-        return 2;
+        return TOOL_EXIT_FAILURE;
     }
     return 0;
 }

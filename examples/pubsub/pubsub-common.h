@@ -61,11 +61,14 @@ bool pubsub_common_option(pubsub_common *c, int opt, const char *arg);
  * NULL when memory runs out). */
 aioe_session_options *pubsub_options(pubsub_common *c);
 /* Parses the file (or reads the environment with --from-env) and picks the
- * endpoint; 0 or an exit status (2). */
+ * endpoint; 0 or an exit status (examples/common/tool.h: 3 unreadable,
+ * 1 invalid or no such endpoint or a bad AIO_* variable, 2 several
+ * endpoints and no --endpoint). */
 int pubsub_load(pubsub_common *c);
 /* Creates the session (with @p on_message when not NULL), starts it and
- * waits until it is connected; 0 or an exit status (2: cannot
- * authenticate/connect, with a message on stderr). */
+ * waits until it is connected; 0 or an exit status (1: the library
+ * rejects the endpoint; 3: cannot authenticate/connect), with a message
+ * on stderr. */
 int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data);
 /* Stops and frees everything. */
 void pubsub_close(pubsub_common *c);

@@ -4,8 +4,8 @@
  *   aioe-validate [--json] [--quiet] FILE...
  *
  * Errors go to stderr as FILE:LINE:COL: error: FIELD.PATH: message (hint).
- * Exit status: 0 all valid, 1 any invalid, 2 usage or I/O error.
- * Built only against the public API. */
+ * Exit status (examples/common/tool.h): 0 all valid, 1 any invalid (or too
+ * large), 2 usage, 3 a file that cannot be read. Built only against the public API. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +13,17 @@
 #include <aioendpoint/aioendpoint.h>
 
 #include "../common/parse-error.h"
+#include "../common/tool.h"
 
 static void usage(FILE *to)
 {
     fprintf(to,
             "usage: aioe-validate [--json] [--quiet] FILE...\n"
             "Validates every DataflowEndpoint in the YAML files.\n"
-            "  --json   print each valid endpoint as one JSON line, defaults filled in\n"
-            "  --quiet  print errors only\n"
-            "Exit status: 0 all valid, 1 any invalid, 2 usage or I/O error.\n");
+            "  --json               print each valid endpoint as one JSON line, defaults filled in\n"
+            "  --quiet              print errors only\n"
+            TOOL_HELP_TRAILER
+            "(1: a file is not valid; 3: a file cannot be read.)\n");
 }
 
 static int validate(const char *path, bool json, bool quiet)
@@ -30,7 +32,7 @@ static int validate(const char *path, bool json, bool quiet)
     int rc = aioe_parse_file(path, NULL, &res);
     if (!res) {
         fprintf(stderr, "%s: error: %s\n", path, aioe_strerror(rc));
-        return 2;
+        return tool_exit_for(rc);
     }
     for (size_t i = 0; i < aioe_parse_result_error_count(res); i++)
         example_print_parse_error(stderr, aioe_parse_result_error(res, i));
@@ -40,7 +42,7 @@ static int validate(const char *path, bool json, bool quiet)
                 s->file, s->line, s->column, s->kind[0] ? "" : "a document",
                 s->kind, s->name[0] ? " '" : "", s->name, s->name[0] ? "'" : "");
     }
-    int status = rc == AIOE_OK ? 0 : (rc == AIOE_ERR_IO || rc == AIOE_ERR_TOO_LARGE) ? 2 : 1;
+    int status = tool_exit_for(rc); /* 3 for a file that cannot be read */
     for (size_t i = 0; i < aioe_parse_result_endpoint_count(res); i++) {
         const aioe_endpoint *ep = aioe_parse_result_endpoint(res, i);
         if (json) {
@@ -48,7 +50,7 @@ static int validate(const char *path, bool json, bool quiet)
             int jrc = aioe_endpoint_to_json(ep, AIOE_JSON_SUMMARY, &text, NULL);
             if (jrc != AIOE_OK) {
                 fprintf(stderr, "%s: error: %s\n", path, aioe_strerror(jrc));
-                status = 2;
+                status = TOOL_EXIT_FAILURE;
                 continue;
             }
             puts(text);
@@ -77,27 +79,29 @@ int main(int argc, char **argv)
             quiet = true;
         } else if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0) {
             usage(stdout);
-            return 0;
+            return TOOL_EXIT_OK;
+        } else if (strcmp(argv[first], "--version") == 0 || strcmp(argv[first], "-V") == 0) {
+            return tool_print_version("aioe-validate");
         } else if (strcmp(argv[first], "--") == 0) {
             first++;
             break;
         } else {
             fprintf(stderr, "aioe-validate: unknown option '%s'\n", argv[first]);
             usage(stderr);
-            return 2;
+            return TOOL_EXIT_USAGE;
         }
     }
     if (first >= argc) {
         usage(stderr);
-        return 2;
+        return TOOL_EXIT_USAGE;
     }
-    int worst = 0;
+    int worst = TOOL_EXIT_OK;
     for (int i = first; i < argc; i++) {
         int s = validate(argv[i], json, quiet);
         if (s > worst)
             worst = s;
     }
     if (fflush(stdout) != 0)
-        return 2;
+        return TOOL_EXIT_FAILURE;
     return worst;
 }

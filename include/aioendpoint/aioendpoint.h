@@ -12,6 +12,7 @@
 #include "dataflow.h"
 #include "properties.h"
 #include "cloudevents.h"
+#include "transform.h"
 #include "session.h"
 #include "env.h"
 #include "pubsub.h"

@@ -12,8 +12,10 @@
  * Supported shape: one `Source` operation (`sourceSettings.endpointRef`,
  * `sourceSettings.dataSources` MQTT topic filters) and one `Destination`
  * operation (`destinationSettings.endpointRef`, `dataDestination` topic
- * with `${inputTopic}` / `${inputTopic.N}`). Transformation operations are
- * refused as not supported. See docs/spec.md.
+ * with `${inputTopic}` / `${inputTopic.N}`), and at most one
+ * `BuiltInTransformation` operation (map and filter on JSON, run by
+ * aioe_transform_new_for_dataflow() in transform.h; datasets and schemaRef
+ * are refused). See docs/spec.md and docs/transform.md.
  */
 #ifndef AIOENDPOINT_DATAFLOW_H
 #define AIOENDPOINT_DATAFLOW_H
@@ -91,6 +93,10 @@ AIOE_API const char *aioe_dataflow_destination_endpoint_ref(const aioe_dataflow 
 /** destinationSettings.dataDestination: a topic template for
  *  aioe_topic_expand(). */
 AIOE_API const char *aioe_dataflow_destination_topic(const aioe_dataflow *df);
+
+/** True when the dataflow has a BuiltInTransformation operation (make
+ *  its stage with aioe_transform_new_for_dataflow()). */
+AIOE_API bool aioe_dataflow_has_transformation(const aioe_dataflow *df);
 
 /** Adds a reference; returns @p p. Thread-safe. */
 AIOE_API aioe_profile *aioe_profile_ref(const aioe_profile *p);

@@ -1,4 +1,4 @@
-/* libFuzzer target: JWT claim reading (lib/jwt.h) and the refresh point
+/* libFuzzer target: JWT claim reading (lib/auth/jwt.h) and the refresh point
  * computed from it.
  *
  * The first byte picks what the rest is:

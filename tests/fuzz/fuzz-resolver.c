@@ -1,5 +1,5 @@
 /* libFuzzer target: path handling of the resource-reference resolver
- * (lib/resolver.h) and of the Azure Arc challenge (mi_arc_challenge_path).
+ * (lib/auth/resolver.h) and of the Azure Arc challenge (mi_arc_challenge_path).
  *
  * Input: byte 0 picks the kind and whether a key is given; the rest is
  * split at the first NUL into a name and a key. A scratch tree is built

@@ -1,4 +1,4 @@
-/* libFuzzer target: managed-identity token-response parsing (lib/mi.h:
+/* libFuzzer target: managed-identity token-response parsing (lib/auth/mi.h:
  * mi_parse_token_response, mi_error_text) and the refresh schedule.
  *
  * The input is the HTTP response body. Invariants: no crash, leak or UB

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build into a temporary DESTDIR and checks what a user gets:
 #  - pkg-config finds libaioendpoint and reports the project version;
+#    --cflags names only our include directory, --static --libs names
+#    every private dependency;
 #  - examples/consumer/print-version.c compiles with nothing but
 #    `cc $(pkg-config --cflags --libs libaioendpoint) -Wall -Wextra -Werror`,
 #    links the installed library (not the build tree's) and runs;
@@ -57,6 +59,18 @@ libdir=$(pkgconf --variable=libdir libaioendpoint)
 includedir=$(pkgconf --variable=includedir libaioendpoint)
 echo "check-pkgconfig: cflags: $cflags"
 echo "check-pkgconfig: libs:   $libs"
+# Cflags name only our include directory: the dependencies' include
+# directories (-I/usr/include/uuid, -I/usr/include/json-c) are private.
+# (pkg-config --cflags adds the Cflags of Requires.private modules too.)
+read -r -a cflag_words <<<"$cflags"
+if [[ ${#cflag_words[@]} -ne 1 || ${cflag_words[0]} != "-I$includedir" ]]; then
+    fail "pkg-config --cflags is '$cflags', expected only -I$includedir"
+fi
+# A static link needs the private dependencies: --static --libs names them.
+static_libs=$(pkgconf --static --libs libaioendpoint)
+for l in -luuid -ljson-c -lpaho-mqtt3as -lyaml -lssl -lcrypto; do
+    grep -qw -- "$l" <<<"$static_libs" || fail "pkg-config --static --libs lacks $l: $static_libs"
+done
 case "$libdir" in "$root"/*) ;; *) fail "libdir '$libdir' is not inside the install root";; esac
 case "$includedir" in "$root"/*) ;; *) fail "includedir '$includedir' is not inside the install root";; esac
 

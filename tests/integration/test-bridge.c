@@ -3,6 +3,8 @@
  *
  * - forward: topic templates, unresolvable variables dropped and counted,
  *   retain Never, QoS 0 and 1, clean SIGTERM drain with exit 0
+ * - transformation: a published-style BuiltInTransformation (filter, map):
+ *   the documented output; filtered and non-JSON messages dropped, counted
  * - sigkill_and_broker_restart: a QoS 1 stream while the bridge is
  *   SIGKILLed three times and the destination broker (persistent) is
  *   restarted once: zero messages missing, duplicates counted
@@ -11,8 +13,9 @@
  *   store stays bounded, nothing is dropped, everything arrives later
  * - shared_instances: instanceCount 3 shares the source ($share/), three
  *   stable client IDs, every message exactly once
- * - exit_codes: bad YAML, unknown endpointRef, Event Grid instanceCount,
- *   unreadable token, broker refusing the credentials: exit 2
+ * - exit_codes: bad YAML, unknown endpointRef, Event Grid instanceCount:
+ *   exit 1; unreadable token, broker refusing the credentials: exit 3
+ *   (examples/common/tool.h)
  *
  * The bridge runs as a child process (AIOE_BRIDGE); every wait is on a
  * condition with a deadline. */
@@ -564,12 +567,12 @@ static void test_exit_codes(void **state)
 
     /* bad YAML */
     char *p = write_yaml("bad.yaml", "kind: [unclosed\n", NULL, NULL);
-    assert_int_equal(run_for_status(p, NULL, "bad.yaml:"), 2);
+    assert_int_equal(run_for_status(p, NULL, "bad.yaml:"), 1);
     free(p);
     /* unknown endpointRef */
     char *df2 = dataflow_yaml("x", "site", "nowhere", "a/#", "b", NULL, 0);
     p = write_yaml("unknown.yaml", ea, df2, NULL);
-    assert_int_equal(run_for_status(p, NULL, "unknown endpointRef 'nowhere'"), 2);
+    assert_int_equal(run_for_status(p, NULL, "unknown endpointRef 'nowhere'"), 1);
     free(p);
     free(df2);
     /* a dataflow without a Destination operation */
@@ -580,12 +583,12 @@ static void test_exit_codes(void **state)
         "    - operationType: Source\n      sourceSettings:\n"
         "        endpointRef: site\n        dataSources: [\"a/#\"]\n") > 0);
     p = write_yaml("nodst.yaml", ea, nodst, NULL);
-    assert_int_equal(run_for_status(p, NULL, "no Destination operation"), 2);
+    assert_int_equal(run_for_status(p, NULL, "no Destination operation"), 1);
     free(p);
     free(nodst);
     /* no dataflow at all */
     p = write_yaml("nodf.yaml", ea, NULL, NULL);
-    assert_int_equal(run_for_status(p, NULL, "no Dataflow"), 2);
+    assert_int_equal(run_for_status(p, NULL, "no Dataflow"), 1);
     free(p);
     /* Event Grid source with instanceCount 2 */
     char *eg = NULL;
@@ -598,7 +601,7 @@ static void test_exit_codes(void **state)
         "    tls:\n      mode: Enabled\n---\n") > 0);
     char *df3 = dataflow_yaml("x", "eg", "cloud", "a/#", "b", "two", 2);
     p = write_yaml("eg.yaml", eg, eb, df3);
-    assert_int_equal(run_for_status(p, NULL, "instanceCount 2"), 2);
+    assert_int_equal(run_for_status(p, NULL, "instanceCount 2"), 1);
     free(p);
     free(df3);
     free(eg);
@@ -613,13 +616,13 @@ static void test_exit_codes(void **state)
         "    tls:\n      mode: Disabled\n---\n", port) > 0);
     p = write_yaml("sat.yaml", sat, eb, df);
     char *missing = harness_path("no-such-token");
-    assert_int_equal(run_for_status(p, missing, "cannot start"), 2);
+    assert_int_equal(run_for_status(p, missing, "cannot start"), 3);
     free(missing);
     free(p);
     free(sat);
     /* the broker refuses anonymous clients: CONNACK "not authorized" */
     p = write_yaml("refused.yaml", ea, eb, df);
-    assert_int_equal(run_for_status(p, NULL, "stopped for good"), 2);
+    assert_int_equal(run_for_status(p, NULL, "stopped for good"), 3);
     free(p);
 
     free(ea); free(eb); free(df);
@@ -666,12 +669,12 @@ static void test_pubsub_tools(void **state)
     assert_non_null(strstr(out, "payload (13 bytes): from-aioe-pub"));
     free(out);
 
-    /* an endpoint that cannot connect: exit 2 with the reason */
+    /* an endpoint that cannot connect: exit 3 with the reason */
     char *bad = endpoint_yaml("local", harness_free_port(), NULL);
     char *byaml = write_yaml("pubsub-bad.yaml", bad, NULL, NULL);
     const char *bargs[] = {"--timeout", "1", byaml, "tools/c", NULL};
     bridge_proc bpp = spawn_bin(pub, bargs);
-    assert_int_equal(bridge_wait_exit(&bpp, WAIT_MS), 2);
+    assert_int_equal(bridge_wait_exit(&bpp, WAIT_MS), 3);
     assert_true(count_in_file(bpp.log, "cannot connect to endpoint") == 1);
 
     free(bad); free(byaml); free(bpp.log);
@@ -730,10 +733,101 @@ static void test_properties_and_cloudevents(void **state)
     broker_free(b);
 }
 
+/* A published-style Dataflow with a BuiltInTransformation (filter and
+ * map, from learn.microsoft.com .../howto-create-dataflow) between two
+ * brokers: the documented output, and filtered and untransformable
+ * messages dropped and counted (docs/transform.md). */
+static void test_transformation(void **state)
+{
+    (void)state;
+    broker *a, *b;
+    start_brokers(&a, &b);
+    observer *o = observe(b, "factory");
+    char *ea = endpoint_yaml("mq-site", broker_port(a, 0), NULL);
+    char *eb = endpoint_yaml("mq-cloud", broker_port(b, 0), NULL);
+    const char *df =
+        "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+        "kind: Dataflow\n"
+        "metadata:\n"
+        "  name: my-dataflow\n"
+        "  namespace: azure-iot-operations\n"
+        "spec:\n"
+        "  profileRef: default\n"
+        "  mode: Enabled\n"
+        "  operations:\n"
+        "    - operationType: Source\n"
+        "      sourceSettings:\n"
+        "        endpointRef: mq-site\n"
+        "        dataSources:\n"
+        "          - thermostats/+/telemetry/temperature/#\n"
+        "          - humidifiers/+/telemetry/humidity/#\n"
+        "    - operationType: BuiltInTransformation\n"
+        "      builtInTransformationSettings:\n"
+        "        filter:\n"
+        "          - inputs:\n"
+        "              - 'temperature.Value'\n"
+        "              - '\"Tag 10\".Value'\n"
+        "            expression: \"$1*$2<100000\"\n"
+        "        map:\n"
+        "          - inputs:\n"
+        "              - '*'\n"
+        "            output: '*'\n"
+        "          - inputs:\n"
+        "              - temperature.Value\n"
+        "            output: TemperatureF\n"
+        "            expression: cToF($1)\n"
+        "          - inputs:\n"
+        "              - '\"Tag 10\".Value'\n"
+        "            output: 'Tag 10'\n"
+        "        serializationFormat: Json\n"
+        "    - operationType: Destination\n"
+        "      destinationSettings:\n"
+        "        endpointRef: mq-cloud\n"
+        "        dataDestination: factory\n";
+    char *yaml = write_yaml("transform.yaml", ea, eb, df);
+    char *sd = harness_mkdir("state-transform");
+    const char *args[] = {"--state-dir", sd, "--reconnect-max-ms", "500", yaml, NULL};
+    bridge_proc bp = bridge_spawn(args);
+    assert_true(bridge_wait_log(&bp, "subscribed to humidifiers/+/telemetry/humidity/#", 1,
+                                WAIT_MS));
+
+    static const char *const in[] = {
+        "{\"temperature\": {\"Value\": 100, \"Unit\": \"C\"}, \"Tag 10\": {\"Value\": 1000},"
+        " \"id\": \"a\"}",
+        /* 10 * 5 < 100000: the filter is true, the message is dropped */
+        "{\"temperature\": {\"Value\": 10}, \"Tag 10\": {\"Value\": 5}, \"id\": \"b\"}",
+        "not json",
+        "{\"temperature\": {\"Value\": 37.5}, \"Tag 10\": {\"Value\": 4000}, \"id\": \"c\"}",
+    };
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(harness_publish(a, 0, "thermostats/t1/telemetry/temperature/x", in[i],
+                                         strlen(in[i]), 1, false),
+                         0);
+    assert_true(observer_wait(o, 2, WAIT_MS) >= 2);
+    assert_string_equal((const char *)observer_get(o, 0)->payload,
+                        "{\"temperature\":{\"Unit\":\"C\"},\"id\":\"a\",\"TemperatureF\":212.0,"
+                        "\"Tag 10\":1000}");
+    assert_string_equal((const char *)observer_get(o, 1)->payload,
+                        "{\"id\":\"c\",\"TemperatureF\":99.5,\"Tag 10\":4000}");
+    assert_int_equal(bridge_stop(&bp), 0);
+    assert_int_equal(observer_count(o), 2);
+    assert_int_equal(stat_value(bp.log, "instance=my-dataflow-0", "received"), 4);
+    assert_int_equal(stat_value(bp.log, "instance=my-dataflow-0", "forwarded"), 2);
+    assert_int_equal(stat_value(bp.log, "instance=my-dataflow-0", "dropped_filtered"), 1);
+    assert_int_equal(stat_value(bp.log, "instance=my-dataflow-0", "dropped_untransformable"), 1);
+    assert_true(count_in_file(bp.log, "cannot transform it: payload is not a JSON object") == 1);
+
+    observer_free(o);
+    free(ea); free(eb); free(yaml); free(sd); free(bp.log);
+    broker_free(a);
+    broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_transformation),
         cmocka_unit_test(test_properties_and_cloudevents),
         cmocka_unit_test(test_sigkill_and_broker_restart),
         cmocka_unit_test(test_backpressure),

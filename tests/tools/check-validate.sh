@@ -69,14 +69,16 @@ grep -q "^$tmp/bad.yaml:9:13: error: spec.mqttSettings.retain: 'keep' is not a v
 run 1 --json "$examples/endpoints/local-mosquitto.yaml" "$tmp/bad.yaml"
 [[ $(wc -l <"$tmp/out") -eq 1 ]] || fail "valid endpoint missing next to an invalid file"
 
-# 4. I/O and usage errors: 2.
-run 2 "$tmp/does-not-exist.yaml"
+# 4. Files that cannot be read: 3; usage errors: 2 (examples/common/tool.h).
+run 3 "$tmp/does-not-exist.yaml"
 grep -q "^$tmp/does-not-exist.yaml: error: cannot open" "$tmp/err" || fail "missing file message: $(cat "$tmp/err")"
-run 2 "$tmp"
-run 2 "$tmp/bad.yaml" "$tmp/does-not-exist.yaml"   # I/O outranks invalid
+run 3 "$tmp"
+run 3 "$tmp/bad.yaml" "$tmp/does-not-exist.yaml"   # I/O outranks invalid
+run 3 "$tmp/does-not-exist.yaml" "$tmp/bad.yaml"
 run 2
 run 2 --bogus "$tmp/bad.yaml"
 run 0 --help
+run 0 --version
 
 # 5. Skipped documents are notes, not errors; --quiet hides notes and ok lines.
 run 0 "$examples/endpoints/x509-websockets.yaml"

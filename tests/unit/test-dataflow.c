@@ -164,8 +164,10 @@ static void dataflow_errors(void **state)
                  "    - operationType: Destination\n      destinationSettings: {endpointRef: b, dataDestination: t}\n",
                  "spec.operations[1]", "more than one Source operation");
     expect_error(DF_HEADER "spec:\n  operations:\n"
-                 "    - operationType: BuiltInTransformation\n      builtInTransformationSettings: {}\n",
-                 "spec.operations[0]", "BuiltInTransformation is not supported");
+                 "    - operationType: BuiltInTransformation\n"
+                 "      builtInTransformationSettings: {schemaRef: x}\n",
+                 "spec.operations[0].builtInTransformationSettings.schemaRef",
+                 "schemaRef (serializing to a schema) is not supported");
     expect_error(DF_HEADER "spec:\n  operations:\n"
                  "    - operationType: Source\n      destinationSettings: {}\n",
                  "spec.operations[0].destinationSettings", "does not apply to operationType Source");

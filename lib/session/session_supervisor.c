@@ -1,0 +1,764 @@
+/* The session supervisor: one thread per started session that makes every
+ * connect (fresh token, fresh TLS material), waits for Paho's callbacks
+ * (which only record an event and signal), applies backoff, rotates tokens
+ * by a clean reconnect with Clean Start = 0, and reports state changes.
+ * No Paho call is made while s->mu is held, and no host callback is called
+ * with s->mu held. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/auth.h"
+#include "session_internal.h"
+#include "session_reason.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- Paho callbacks: record and signal, nothing else ---------------- */
+
+void aioe_session_post(aioe_session *s, unsigned ev)
+{
+    s->events |= ev;
+    pthread_cond_broadcast(&s->cv);
+}
+
+static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->ev_session_present = r && r->alt.connect.sessionPresent;
+    snprintf(s->ev_server, sizeof s->ev_server, "%s",
+             r && r->alt.connect.serverURI ? r->alt.connect.serverURI : "");
+    s->ev_receive_max = 65535;
+    s->ev_max_packet = 0;
+    if (r && MQTTProperties_hasProperty(&r->properties,
+                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE))
+        s->ev_max_packet = (uint32_t)MQTTProperties_getNumericValue(
+            &r->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
+    if (r && MQTTProperties_hasProperty(&r->properties,
+                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+        s->ev_receive_max = MQTTProperties_getNumericValue(
+            &r->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+    aioe_session_post(s, EV_CONNECT_OK);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    /* Paho 1.3.12 reports a refused CONNACK with reasonCode 0, the CONNACK
+     * reason code in `code` and the message "CONNACK return code". */
+    s->ev_reason = -1;
+    if (r && r->reasonCode >= 0x80)
+        s->ev_reason = (int)r->reasonCode;
+    else if (r && r->message && strcmp(r->message, "CONNACK return code") == 0 &&
+             r->code >= 0x80 && r->code <= 0xFF)
+        s->ev_reason = r->code;
+    s->ev_code = r ? r->code : MQTTASYNC_FAILURE;
+    snprintf(s->ev_detail, sizeof s->ev_detail, "%s",
+             r && r->message ? r->message : "");
+    aioe_session_post(s, EV_CONNECT_FAIL);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void aioe_session_on_connection_lost(void *ctx, char *cause)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    if (!(s->events & EV_LOST)) {
+        snprintf(s->ev_detail, sizeof s->ev_detail, "%s",
+                 cause ? cause : "connection lost");
+    }
+    aioe_session_post(s, EV_LOST);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void aioe_session_on_server_disconnect(void *ctx, MQTTProperties *props,
+                                      enum MQTTReasonCodes rc)
+{
+    aioe_session *s = ctx;
+    (void)props;
+    pthread_mutex_lock(&s->mu);
+    s->ev_reason = (int)rc;
+    snprintf(s->ev_detail, sizeof s->ev_detail, "broker sent DISCONNECT: %s",
+             aioe_reason_name((int)rc));
+    aioe_session_post(s, EV_LOST);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_disconnect_done(void *ctx, MQTTAsync_successData5 *r)
+{
+    aioe_session *s = ctx;
+    (void)r;
+    pthread_mutex_lock(&s->mu);
+    aioe_session_post(s, EV_DISCONNECT_DONE);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_disconnect_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+    on_disconnect_done(ctx, (MQTTAsync_successData5 *)(void *)r);
+}
+
+static int on_ssl_error(const char *str, size_t len, void *ctx)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->ev_tls_error = true;
+    pthread_mutex_unlock(&s->mu);
+    aioe_session_log(s, AIOE_LOG_DEBUG, "OpenSSL: %.*s", (int)len, str);
+    return 0;
+}
+
+/* ---- supervisor ------------------------------------------------------ */
+
+/* A connection that lasted this long resets the reconnect backoff. */
+#define AIOE_STABLE_CONNECTION_MS 10000
+
+enum phase { P_CONNECT_NOW, P_CONNECTING, P_CONNECTED, P_WAIT_RETRY,
+             P_ROTATING, P_DONE };
+
+typedef struct supervisor {
+    aioe_session *s;
+    enum phase phase;
+    aioe_backoff backoff;
+    unsigned attempt;
+    int64_t retry_at;        /* monotonic ms */
+    int64_t next_check;      /* monotonic ms */
+    int64_t refresh_at;      /* wall s, 0 = none */
+    int64_t token_exp;       /* exp of the token in use */
+    int64_t connected_at;    /* monotonic ms of the last CONNACK */
+    int64_t connect_deadline;/* monotonic ms: give up waiting for Paho */
+    const char *why;         /* reason for the next connect */
+    bool clean_pending;      /* Clean Start = 1 until the first CONNACK */
+} supervisor;
+
+static void emit(aioe_session *s, aioe_session_state st, int status,
+                 int reason, const char *msg, void (*fill)(aioe_session_event *, const void *),
+                 const void *arg)
+{
+    aioe_session_event ev = { AIOE_SESSION_EVENT_VERSION, st, status, reason,
+                              false, false, false, 0, 0, msg ? msg : "" };
+    if (fill)
+        fill(&ev, arg);
+    pthread_mutex_lock(&s->mu);
+    s->state = st;
+    pthread_mutex_unlock(&s->mu);
+    if (s->opt.state_cb) {
+        aioe_session *prev = aioe_session_enter_callback(s);
+        s->opt.state_cb(s, &ev, s->opt.state_data);
+        aioe_session_leave_callback(prev);
+    }
+}
+
+static void fill_attempt(aioe_session_event *ev, const void *arg)
+{
+    ev->attempt = *(const unsigned *)arg;
+}
+
+static void fill_retry(aioe_session_event *ev, const void *arg)
+{
+    ev->will_retry = true;
+    ev->retry_delay_ms = *(const uint32_t *)arg;
+}
+
+typedef struct { bool present, lost; } connack_info;
+
+static void fill_connected(aioe_session_event *ev, const void *arg)
+{
+    const connack_info *ci = arg;
+    ev->session_present = ci->present;
+    ev->session_lost = ci->lost;
+}
+
+static void add_prop_int(MQTTProperties *p, int id, int v)
+{
+    MQTTProperty pr;
+    memset(&pr, 0, sizeof pr);
+    pr.identifier = id;
+    if (id == MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)
+        pr.value.integer2 = (unsigned short)v;
+    else
+        pr.value.integer4 = (unsigned)v;
+    MQTTProperties_add(p, &pr);
+}
+
+static void add_prop_data(MQTTProperties *p, int id, const void *d, size_t len)
+{
+    MQTTProperty pr;
+    memset(&pr, 0, sizeof pr);
+    pr.identifier = id;
+    pr.value.data.len = (int)len;
+    pr.value.data.data = (char *)d;
+    MQTTProperties_add(p, &pr); /* Paho deep-copies binary/string values */
+}
+
+/* Starts one connect attempt. Returns AIOE_OK when Paho accepted it. */
+static int start_connect(supervisor *sv, char *err, size_t errlen)
+{
+    aioe_session *s = sv->s;
+    aioe_token tok = { 0 };
+    int rc = AIOE_OK;
+    if (s->tokens.ops) {
+        rc = s->tokens.ops->fetch(s->tokens.self, &tok, err, errlen);
+        if (rc != AIOE_OK)
+            return rc;
+        if (tok.len > 65535) {
+            /* MQTT binary data carries a 16-bit length; Paho would write a
+             * wrong one and send a malformed CONNECT */
+            aioe_token_clear(&tok);
+            snprintf(err, errlen, "%s token is longer than 65535 bytes, the MQTT "
+                     "limit for Authentication Data", s->tokens.ops->auth_method);
+            return AIOE_ERR_AUTH;
+        }
+        if (s->opt.max_token_bytes && tok.len > s->opt.max_token_bytes) {
+            size_t n = tok.len;
+            aioe_token_clear(&tok);
+            snprintf(err, errlen, "%s token is %zu bytes, more than the configured "
+                     "maximum of %u", s->tokens.ops->auth_method, n,
+                     (unsigned)s->opt.max_token_bytes);
+            return AIOE_ERR_TOO_LARGE;
+        }
+    }
+    aioe__conn_secrets sec;
+    rc = aioe__conn_secrets_read(&s->opt.conn, &sec, err, errlen);
+    if (rc == AIOE_OK) {
+        s->tls_files.key_password = sec.key_password;
+        rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
+        s->tls_files.key_password = NULL;
+    }
+    if (rc != AIOE_OK) {
+        aioe__conn_secrets_wipe(&sec);
+        aioe_token_clear(&tok);
+        return rc;
+    }
+    const aioe__conn_opts *cx = &s->opt.conn;
+    const aioe_endpoint *ep = s->ep;
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
+    MQTTProperties props = MQTTProperties_initializer;
+    co.keepAliveInterval = aioe_endpoint_keep_alive_seconds(ep);
+    /* Clean Start only until the first CONNACK after start: a reconnect
+     * resumes the session it started (tokens rotate by reconnecting). */
+    co.cleanstart = sv->clean_pending ? 1 : 0;
+    co.username = cx->username;
+    if (sec.password) {
+        co.binarypwd.data = sec.password;
+        co.binarypwd.len = (int)sec.password_len;
+    }
+    MQTTAsync_willOptions wo = MQTTAsync_willOptions_initializer;
+    if (cx->will) {
+        wo.topicName = cx->will->topic;
+        wo.payload.data = cx->will->payload;
+        wo.payload.len = (int)cx->will->payload_len;
+        wo.qos = cx->will->qos >= 0 ? cx->will->qos : aioe_endpoint_qos(ep);
+        wo.retained = cx->will->retain;
+        co.will = &wo;
+        co.willProperties = (MQTTProperties *)&cx->will->props; /* Paho copies */
+    }
+    char *uris[65];
+    if (s->n_servers > 1) {
+        /* Paho tries them in order within this one connect; the next
+         * connect starts from the first again */
+        for (size_t i = 0; i < s->n_servers && i < 65; i++)
+            uris[i] = s->servers[i].uri;
+        co.serverURIs = uris;
+        co.serverURIcount = (int)(s->n_servers < 65 ? s->n_servers : 65);
+    }
+    if (s->use_proxy) {
+        co.httpProxy = cx->proxy;   /* tcp:// and ws:// */
+        co.httpsProxy = s->https_proxy; /* ssl:// and wss:// */
+    }
+    co.MQTTVersion = MQTTVERSION_5;
+    co.automaticReconnect = 0;
+    co.connectTimeout = (int)((s->opt.connect_timeout_ms + 999) / 1000);
+    /* Paho's own window one above ours: we never fill it (1.3.12 defect). */
+    unsigned mi = aioe_endpoint_max_inflight_messages(ep);
+    co.maxInflight = mi >= 65535 ? 65535 : (int)mi + 1;
+    co.onSuccess5 = on_connect_ok;
+    co.onFailure5 = on_connect_fail;
+    co.context = s;
+    add_prop_int(&props, MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
+                 (int)aioe_endpoint_session_expiry_seconds(ep));
+    add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
+    if (s->tokens.ops) {
+        const char *method = s->tokens.ops->auth_method;
+        add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_METHOD, method,
+                      strlen(method));
+        add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_DATA, tok.data,
+                      tok.len);
+    }
+    co.connectProperties = &props;
+    if (s->tls) {
+        so.enableServerCertAuth = 1;
+        so.verify = 1;
+        so.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+        so.trustStore = s->tls_files.ca_file;
+        so.disableDefaultTrustStore = s->tls_files.ca_file ? 1 : 0;
+        so.keyStore = s->tls_files.cert_chain;
+        so.privateKey = s->tls_files.cert_chain ? s->tls_files.key_file : NULL;
+        so.privateKeyPassword = sec.key_password; /* Paho copies it */
+        so.ssl_error_cb = on_ssl_error;
+        so.ssl_error_context = s;
+        if (cx->alpn_len) {
+            so.protos = cx->alpn;
+            so.protos_len = (unsigned)cx->alpn_len;
+        }
+        co.ssl = &so;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL | EV_LOST |
+                             EV_DISCONNECT_DONE);
+    s->ev_reason = -1;
+    s->ev_tls_error = false;
+    s->ev_detail[0] = '\0';
+    s->ev_server[0] = '\0';
+    pthread_mutex_unlock(&s->mu);
+    int prc = MQTTAsync_connect(s->client, &co);
+    /* Paho deep-copied the token into props: wipe that copy before freeing
+     * (the copy Paho keeps inside the client for this connect is out of
+     * reach) */
+    for (int i = 0; i < props.count; i++)
+        if (props.array[i].identifier == MQTTPROPERTY_CODE_AUTHENTICATION_DATA &&
+            props.array[i].value.data.data)
+            OPENSSL_cleanse(props.array[i].value.data.data,
+                            (size_t)props.array[i].value.data.len);
+    MQTTProperties_free(&props);
+    aioe__conn_secrets_wipe(&sec);
+    int64_t exp = tok.exp, iat = tok.iat;
+    aioe_token_clear(&tok);
+    if (prc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "Paho refused to start a connect (code %d)", prc);
+        return AIOE_ERR_CONNECTION;
+    }
+    if (s->tokens.ops) {
+        aioe_jwt_claims c = { exp != 0, exp, iat != 0, iat, false, 0 };
+        int64_t at = aioe_jwt_refresh_at(&c, wall_s());
+        if (exp && exp <= sv->token_exp && sv->why &&
+            strcmp(sv->why, "token expires soon") == 0) {
+            /* the file still holds the same token: no refresh loop */
+            aioe_session_log(s, AIOE_LOG_WARNING, "service account token was "
+                             "not rotated; it expires in %lld s",
+                             (long long)(exp - wall_s()));
+            at = 0;
+        }
+        sv->token_exp = exp;
+        sv->refresh_at = at;
+    }
+    return AIOE_OK;
+}
+
+static void attempt_failed(supervisor *sv, int status, int reason,
+                           bool terminal, const char *msg)
+{
+    aioe_session *s = sv->s;
+    aioe_session_set_error(s, status, reason, "%s", msg);
+    if (terminal) {
+        aioe_session_log(s, AIOE_LOG_ERROR, "giving up: %s", msg);
+        pthread_mutex_lock(&s->mu);
+        s->accepting = false;
+        pthread_mutex_unlock(&s->mu);
+        aioe_pubsub_fail_all(s, status, msg);
+        emit(s, AIOE_SESSION_STOPPED, status, reason, msg, NULL, NULL);
+        sv->phase = P_DONE;
+        return;
+    }
+    uint32_t delay = aioe_backoff_next(&sv->backoff, NULL, NULL);
+    aioe_session_log(s, AIOE_LOG_WARNING, "%s; retrying in %u ms", msg, delay);
+    emit(s, AIOE_SESSION_DISCONNECTED, status, reason, msg, fill_retry, &delay);
+    sv->retry_at = now_ms() + delay;
+    sv->phase = P_WAIT_RETRY;
+    sv->why = "retry";
+}
+
+static void do_connect(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    char err[256] = "";
+    sv->attempt++;
+    aioe_session_log(s, AIOE_LOG_INFO, "connecting to %s as %s (attempt %u, %s)",
+                     s->server_uri, s->client_id, sv->attempt, sv->why);
+    emit(s, AIOE_SESSION_CONNECTING, AIOE_OK, -1, sv->why, fill_attempt,
+         &sv->attempt);
+    int rc = start_connect(sv, err, sizeof err);
+    if (rc != AIOE_OK) {
+        attempt_failed(sv, rc, -1, false, err);
+        return;
+    }
+    /* Paho answers every connect with onSuccess or onFailure after at most
+     * its connect timeout; if neither comes (a connection lost between the
+     * socket and CONNACK has been seen to end in neither), do not wait
+     * forever: give up on the attempt a little after that timeout. */
+    sv->connect_deadline = now_ms() +
+                           (int64_t)s->opt.connect_timeout_ms * (int64_t)s->n_servers + 2000;
+    sv->phase = P_CONNECTING;
+}
+
+/* Why did a connect fail before CONNACK? Paho says only "TCP/TLS connect
+ * failure", so probe each server (or the proxy) the way Paho reached it:
+ * name resolution, refused, timeout, then the TLS handshake. Returns the
+ * status and writes a message naming host:port. */
+static int diagnose_connect(aioe_session *s, bool tls_err, const char *detail,
+                            int code, char *msg, size_t msglen)
+{
+    int probe_ms = s->opt.connect_timeout_ms < 2000 ? (int)s->opt.connect_timeout_ms
+                                                    : 2000;
+    if (s->use_proxy) {
+        char perr[256] = "";
+        int d = aioe__tcp_probe(s->opt.conn.proxy_host, s->opt.conn.proxy_port,
+                                probe_ms, NULL, perr, sizeof perr);
+        if (d != AIOE_OK) {
+            snprintf(msg, msglen, "proxy: %s", perr);
+            return d;
+        }
+        snprintf(msg, msglen, "cannot connect to %s through the proxy at %s:%u "
+                 "(%s%s%d)", s->server_uri, s->opt.conn.proxy_host,
+                 (unsigned)s->opt.conn.proxy_port, detail,
+                 *detail ? ", code " : "code ", code);
+        return AIOE_ERR_CONNECTION;
+    }
+    int status = AIOE_ERR_CONNECTION;
+    size_t at = 0;
+    msg[0] = '\0';
+    for (size_t i = 0; i < s->n_servers; i++) {
+        const aioe__server *sv = &s->servers[i];
+        char one[256] = "";
+        int d;
+        if (s->tls) {
+            d = aioe_tls_diagnose(sv->host, sv->port, s->tls_files.ca_file,
+                                  probe_ms, one, sizeof one);
+            if (d == AIOE_OK && tls_err) {
+                d = AIOE_ERR_TLS;
+                snprintf(one, sizeof one, "TLS handshake with %s:%u failed (server "
+                         "certificate verifies; check the client certificate)",
+                         sv->host, (unsigned)sv->port);
+            } else if (d == AIOE_OK) {
+                d = AIOE_ERR_CONNECTION;
+                snprintf(one, sizeof one, "cannot connect to %s (%s%s%d)", sv->uri,
+                         detail, *detail ? ", code " : "code ", code);
+            } else if (d != AIOE_ERR_NAME_RESOLUTION && d != AIOE_ERR_CONNECTION_REFUSED &&
+                       d != AIOE_ERR_TIMEOUT && d != AIOE_ERR_CONNECTION) {
+                char t[256];
+                snprintf(t, sizeof t, "TLS: %s", one);
+                snprintf(one, sizeof one, "%s", t);
+            }
+        } else {
+            d = aioe__tcp_probe(sv->host, sv->port, probe_ms, NULL, one, sizeof one);
+            if (d == AIOE_OK) {
+                d = AIOE_ERR_CONNECTION;
+                snprintf(one, sizeof one, "cannot connect to %s (%s%s%d)", sv->uri,
+                         detail, *detail ? ", code " : "code ", code);
+            }
+        }
+        /* one server: its status; several: theirs when they agree */
+        status = i == 0 || d == status ? d : AIOE_ERR_CONNECTION;
+        int n = snprintf(msg + at, msglen - at, "%s%s", i ? "; " : "", one);
+        if (n < 0 || (size_t)n >= msglen - at)
+            break;
+        at += (size_t)n;
+    }
+    return status;
+}
+
+static void handle_connect_fail(supervisor *sv, int reason, int code,
+                                bool tls_err, const char *detail)
+{
+    aioe_session *s = sv->s;
+    char msg[600];
+    if (reason >= 0x80) {
+        aioe_reason_class c = aioe_reason_classify(reason);
+        snprintf(msg, sizeof msg, "broker refused the connection: %s (0x%02X)",
+                 aioe_reason_name(reason), (unsigned)reason);
+        attempt_failed(sv, c.status, reason, c.terminal, msg);
+        return;
+    }
+    int status = diagnose_connect(s, tls_err, detail, code, msg, sizeof msg);
+    attempt_failed(sv, status, -1, false, msg);
+}
+
+static void handle_connected(supervisor *sv, bool present, int recv_max,
+                             uint32_t max_packet, const char *server)
+{
+    aioe_session *s = sv->s;
+    sv->clean_pending = false;
+    connack_info ci = { present, s->ever_connected && !present };
+    pthread_mutex_lock(&s->mu);
+    s->window = aioe_pubsub_window(aioe_endpoint_max_inflight_messages(s->ep),
+                                   recv_max);
+    s->ever_connected = true;
+    s->max_packet = max_packet;
+    pthread_mutex_unlock(&s->mu);
+    /* The backoff is reset only once a connection proved stable (see
+     * handle_lost): a broker that accepts and then drops us at once (or
+     * another client with our ID taking the session over on a broker that
+     * closes without DISCONNECT 0x8E) must not cause a reconnect storm. */
+    sv->connected_at = now_ms();
+    sv->attempt = 0;
+    sv->phase = P_CONNECTED;
+    sv->next_check = now_ms() + s->opt.token_check_ms;
+    if (ci.lost)
+        aioe_session_log(s, AIOE_LOG_WARNING, "reconnected but the broker no "
+                         "longer has this client's session: queued messages "
+                         "were lost upstream");
+    aioe_session_log(s, AIOE_LOG_INFO, "connected to %s (session present %d, "
+                     "publish window %zu)", *server ? server : s->server_uri,
+                     present, s->window);
+    aioe_pubsub_connected(s, !present);
+    emit(s, AIOE_SESSION_CONNECTED, AIOE_OK, 0,
+         ci.lost ? "broker session lost" : "connected", fill_connected, &ci);
+}
+
+static void handle_lost(supervisor *sv, int reason, const char *detail)
+{
+    char msg[320];
+    if (now_ms() - sv->connected_at >= AIOE_STABLE_CONNECTION_MS)
+        aioe_backoff_reset(&sv->backoff);
+    if (reason >= 0) {
+        aioe_reason_class c = aioe_reason_classify(reason);
+        snprintf(msg, sizeof msg, "%s (0x%02X)", detail, (unsigned)reason);
+        if (reason < 0x80)
+            c.status = AIOE_ERR_CONNECTION;
+        attempt_failed(sv, c.status, reason, c.terminal, msg);
+    } else {
+        snprintf(msg, sizeof msg, "connection lost: %s", detail);
+        attempt_failed(sv, AIOE_ERR_CONNECTION, -1, false, msg);
+    }
+}
+
+static void start_rotation(supervisor *sv, const char *why)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
+    aioe_session_log(s, AIOE_LOG_INFO, "%s: reconnecting with a fresh token", why);
+    dopt.timeout = 0; /* unacknowledged QoS 1 stays in the session, resent */
+    dopt.reasonCode = MQTTREASONCODE_NORMAL_DISCONNECTION;
+    dopt.onSuccess5 = on_disconnect_done;
+    dopt.onFailure5 = on_disconnect_fail;
+    dopt.context = s;
+    sv->why = why;
+    if (MQTTAsync_disconnect(s->client, &dopt) != MQTTASYNC_SUCCESS) {
+        sv->phase = P_CONNECT_NOW; /* already down: just connect */
+        return;
+    }
+    sv->phase = P_ROTATING;
+}
+
+/* Waits on s->cv (s->mu held; the condition uses CLOCK_MONOTONIC) for at
+ * most left_ms. */
+static void timed_wait(aioe_session *s, int64_t left_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += left_ms / 1000;
+    ts.tv_nsec += (left_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
+static bool wait_until(aioe_session *s, int64_t deadline,
+                       bool (*done)(const aioe_session *))
+{
+    pthread_mutex_lock(&s->mu);
+    bool ok;
+    s->drain_waiters++;
+    while (!(ok = done(s))) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        timed_wait(s, left);
+    }
+    s->drain_waiters--;
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+static bool drained(const aioe_session *s)
+{
+    return s->outstanding == 0 ||
+           (s->events & (EV_LOST | EV_CONNECT_FAIL)) != 0;
+}
+
+static bool disconnect_finished(const aioe_session *s)
+{
+    return (s->events & (EV_DISCONNECT_DONE | EV_CONNECT_FAIL | EV_LOST)) != 0;
+}
+
+/* Stop: no new publishes, wait up to the stop timeout for outstanding ones
+ * (our own window, so the timeout is exact rather than Paho's ~1 s timer
+ * granularity), then DISCONNECT (reason 0x00) and give Paho a moment to
+ * write it. */
+static void stop_connection(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    if (sv->phase != P_CONNECTED && sv->phase != P_CONNECTING &&
+        sv->phase != P_ROTATING)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->accepting = false;
+    s->events &= ~(unsigned)EV_DISCONNECT_DONE;
+    size_t pending = s->outstanding;
+    pthread_mutex_unlock(&s->mu);
+    if (sv->phase == P_CONNECTED && s->stop_timeout_ms > 0 && pending > 0) {
+        aioe_session_log(s, AIOE_LOG_DEBUG, "stopping: waiting up to %u ms for %zu "
+                         "unacknowledged publish(es)", (unsigned)s->stop_timeout_ms, pending);
+        wait_until(s, now_ms() + s->stop_timeout_ms, drained);
+    }
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
+    dopt.timeout = 0;
+    dopt.onSuccess5 = on_disconnect_done;
+    dopt.onFailure5 = on_disconnect_fail;
+    dopt.context = s;
+    if (MQTTAsync_disconnect(s->client, &dopt) != MQTTASYNC_SUCCESS)
+        return;
+    /* past this the client is destroyed anyway (which closes the socket) */
+    wait_until(s, now_ms() + 500, disconnect_finished);
+}
+
+static void check_token(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    sv->next_check = now_ms() + s->opt.token_check_ms;
+    if (!s->tokens.ops)
+        return;
+    if (s->tokens.ops->changed && s->tokens.ops->changed(s->tokens.self))
+        start_rotation(sv, strcmp(s->tokens.ops->auth_method, "OAUTH2-JWT") == 0
+                               ? "new token fetched" : "token file changed");
+    else if (sv->refresh_at && wall_s() >= sv->refresh_at)
+        start_rotation(sv, "token expires soon");
+}
+
+void *aioe_session_supervisor_main(void *arg)
+{
+    aioe_session *s = arg;
+    supervisor sv = { .s = s, .phase = P_CONNECT_NOW, .why = "start",
+                      .clean_pending = s->opt.conn.clean_start };
+    aioe_backoff_init(&sv.backoff, s->opt.backoff_initial_ms,
+                      s->opt.backoff_max_ms);
+    for (;;) {
+        if (sv.phase == P_CONNECT_NOW)
+            do_connect(&sv);
+        if (sv.phase == P_DONE)
+            break;
+        pthread_mutex_lock(&s->mu);
+        for (;;) {
+            if (s->events & EV_STOP)
+                break;
+            unsigned relevant = 0;
+            int64_t deadline = -1;
+            switch (sv.phase) {
+            case P_CONNECTING:
+                relevant = EV_CONNECT_OK | EV_CONNECT_FAIL | EV_LOST;
+                deadline = sv.connect_deadline;
+                break;
+            case P_CONNECTED:
+                relevant = EV_LOST;
+                if (s->tokens.ops)
+                    deadline = sv.next_check;
+                break;
+            case P_ROTATING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
+            case P_WAIT_RETRY: deadline = sv.retry_at; break;
+            default: break;
+            }
+            if (s->events & relevant)
+                break;
+            if (deadline >= 0 && now_ms() >= deadline)
+                break;
+            if (deadline < 0) {
+                pthread_cond_wait(&s->cv, &s->mu);
+            } else {
+                timed_wait(s, deadline - now_ms());
+            }
+        }
+        unsigned ev = s->events;
+        int reason = s->ev_reason, code = s->ev_code, recv_max = s->ev_receive_max;
+        uint32_t max_packet = s->ev_max_packet;
+        bool present = s->ev_session_present, tls_err = s->ev_tls_error;
+        char detail[160], server[300];
+        memcpy(detail, s->ev_detail, sizeof detail);
+        memcpy(server, s->ev_server, sizeof server);
+        if (ev & EV_STOP) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        switch (sv.phase) {
+        case P_CONNECTING:
+            s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL);
+            if (!(ev & (EV_CONNECT_OK | EV_CONNECT_FAIL)))
+                s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
+            break;
+        case P_CONNECTED:
+            s->events &= ~(unsigned)EV_LOST;
+            break;
+        case P_ROTATING:
+            s->events &= ~(unsigned)(EV_DISCONNECT_DONE | EV_LOST);
+            break;
+        default:
+            break;
+        }
+        pthread_mutex_unlock(&s->mu);
+
+        switch (sv.phase) {
+        case P_CONNECTING:
+            if (ev & EV_CONNECT_OK) {
+                handle_connected(&sv, present, recv_max, max_packet, server);
+            } else if (ev & EV_CONNECT_FAIL) {
+                handle_connect_fail(&sv, reason, code, tls_err, detail);
+            } else {
+                /* lost before CONNACK, or Paho never answered: abandon the
+                 * attempt (so a late answer cannot race the next one) */
+                MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+                d.timeout = 0;
+                MQTTAsync_disconnect(s->client, &d);
+                handle_connect_fail(&sv, -1, -1, false,
+                                    (ev & EV_LOST) ? "connection lost before CONNACK"
+                                                   : "no answer to CONNECT in time");
+            }
+            break;
+        case P_CONNECTED:
+            if (ev & EV_LOST)
+                handle_lost(&sv, reason, detail);
+            else if (now_ms() >= sv.next_check)
+                check_token(&sv);
+            break;
+        case P_ROTATING:
+            emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1, sv.why, fill_retry,
+                 &(uint32_t){ 0 });
+            sv.phase = P_CONNECT_NOW;
+            break;
+        case P_WAIT_RETRY:
+            if (now_ms() >= sv.retry_at)
+                sv.phase = P_CONNECT_NOW;
+            break;
+        default:
+            break;
+        }
+    }
+    if (sv.phase != P_DONE) {
+        stop_connection(&sv);
+        pthread_mutex_lock(&s->mu);
+        s->accepting = false;
+        pthread_mutex_unlock(&s->mu);
+        aioe_pubsub_fail_all(s, AIOE_ERR_STATE, "session stopped");
+        emit(s, AIOE_SESSION_STOPPED, AIOE_OK, -1, "stopped by the host", NULL,
+             NULL);
+    }
+    return NULL;
+}
+

@@ -1,0 +1,354 @@
+/* Dataflow and DataflowProfile resources: schema, lifetime and getters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec_util.h"
+#include "spec_walk.h"
+
+/* ---- Dataflow ---------------------------------------------------------- */
+
+static const char *const dataflow_spec_keys[] = { "profileRef", "mode", "operations", NULL };
+static const char *const dataflow_spec_ignored[] = { "requestDiskPersistence", NULL };
+static const char *const operation_keys[] = {
+    "operationType", "name", "sourceSettings", "destinationSettings",
+    "builtInTransformationSettings", NULL };
+static const char *const operation_types[] = {
+    "Source", "Destination", "BuiltInTransformation", NULL };
+static const char *const source_keys[] = { "endpointRef", "dataSources", NULL };
+/* Accepted and without effect here: they matter to transformations and
+ * asset-based sources, which this library does not run. */
+static const char *const source_ignored[] = {
+    "assetRef", "serializationFormat", "schemaRef", NULL };
+static const char *const destination_keys[] = { "endpointRef", "dataDestination", NULL };
+static const char *const modes[] = { "Enabled", "Disabled", NULL };
+
+enum { OP_SOURCE, OP_DESTINATION, OP_TRANSFORMATION };
+
+static void parse_sources(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
+                          const char *path)
+{
+    char p[PATH_MAX_LEN];
+    spec_join_path(p, path, "dataSources");
+    yaml_node_t *list = spec_field(c, settings, "dataSources");
+    if (!list) {
+        spec_err_at(c, settings, p, "add dataSources: [\"<topic filter>\", ...]",
+                    "required field 'dataSources' is missing");
+        return;
+    }
+    if (list->type != YAML_SEQUENCE_NODE) {
+        spec_err_at(c, list, p, "write the topic filters as a list: [\"a/#\", \"b/+\"]",
+                    "expected a list of topic filters, got %s", yt_describe(list));
+        return;
+    }
+    size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (n == 0) {
+        spec_err_at(c, list, p, "add at least one MQTT topic filter", "dataSources is empty");
+        return;
+    }
+    if (n > MAX_SCHEMA_KEYS) {
+        spec_err_at(c, list, p, "subscribe with wildcards instead",
+                    "%zu topic filters, more than the %d allowed", n, MAX_SCHEMA_KEYS);
+        return;
+    }
+    df->source_topics = calloc(n, sizeof(char *));
+    if (!df->source_topics) {
+        c->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yt_node(c->doc, list->data.sequence.items.start[i]);
+        char ip[PATH_MAX_LEN + 24];
+        snprintf(ip, sizeof ip, "%s[%zu]", p, i);
+        if (!item || item->type != YAML_SCALAR_NODE || yt_scalar_type_of(item) != YT_STRING ||
+            yt_len(item) == 0 || aioe_has_control_char(yt_text(item), yt_len(item))) {
+            spec_err_at(c, item, ip, "give the topic filter as a non-empty string",
+                        "expected a topic filter, got %s", item ? yt_describe(item) : "nothing");
+            continue;
+        }
+        if (!aioe_topic_filter_is_valid(yt_text(item))) {
+            spec_err_at(c, item, ip,
+                        "'+' must be a whole level and '#' the whole last level, e.g. a/+/c/#",
+                        "'%s' is not a valid MQTT topic filter", yt_text(item));
+            continue;
+        }
+        df->source_topics[df->source_topic_count] = aioe_strndup(yt_text(item), yt_len(item));
+        if (!df->source_topics[df->source_topic_count]) {
+            c->oom = true;
+            return;
+        }
+        df->source_topic_count++;
+    }
+}
+
+static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
+                            const char *path, int *seen)
+{
+    if (op->type != YAML_MAPPING_NODE) {
+        spec_err_at(c, op, path, "each operation is a mapping with operationType and its settings",
+                    "expected a mapping, got %s", yt_describe(op));
+        return;
+    }
+    spec_check_keys(c, op, path, operation_keys, NULL);
+    char *name = NULL;
+    spec_get_string(c, op, path, "name", false, &name);
+    free(name);
+    int type = spec_get_enum(c, op, path, "operationType", operation_types);
+    if (type < 0) {
+        if (!spec_field(c, op, "operationType")) {
+            char p[PATH_MAX_LEN];
+            spec_join_path(p, path, "operationType");
+            spec_err_at(c, op, p, "add operationType: Source or Destination",
+                        "required field 'operationType' is missing");
+        }
+        return;
+    }
+    static const char *const settings_key[] = {
+        "sourceSettings", "destinationSettings", "builtInTransformationSettings" };
+    for (int i = 0; i < 3; i++) {
+        yaml_node_t *k = NULL;
+        if (i != type && yt_map_get_key(c->doc, op, settings_key[i], &k)) {
+            char p[PATH_MAX_LEN];
+            spec_join_path(p, path, settings_key[i]);
+            spec_err_at(c, k, p, "remove it, or change operationType",
+                        "%s does not apply to operationType %s", settings_key[i],
+                        operation_types[type]);
+        }
+    }
+    char p[PATH_MAX_LEN];
+    spec_join_path(p, path, settings_key[type]);
+    if (seen[type]++) {
+        spec_err_at(c, op, path, "a dataflow has exactly one Source and one Destination",
+                    "more than one %s operation", operation_types[type]);
+        return;
+    }
+    map_state st;
+    yaml_node_t *settings = spec_get_map(c, op, path, settings_key[type], &st);
+    if (!settings) {
+        if (st != MAP_WRONG)
+            spec_err_at(c, op, p, type == OP_TRANSFORMATION
+                                      ? "add the settings with map and/or filter"
+                                      : "add the settings with endpointRef",
+                        "required field '%s' is missing", settings_key[type]);
+        return;
+    }
+    if (type == OP_TRANSFORMATION) {
+        spec_parse_transformation(c, df, settings, p);
+        return;
+    }
+    if (type == OP_SOURCE) {
+        spec_check_keys(c, settings, p, source_keys, source_ignored);
+        spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->source_endpoint_ref);
+        parse_sources(c, df, settings, p);
+        return;
+    }
+    spec_check_keys(c, settings, p, destination_keys, NULL);
+    spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->destination_endpoint_ref);
+    if (spec_get_string(c, settings, p, "dataDestination", true, &df->destination_topic) &&
+        !aioe_topic_template_is_valid(df->destination_topic)) {
+        char dp[PATH_MAX_LEN];
+        spec_join_path(dp, p, "dataDestination");
+        spec_err_at(c, spec_field(c, settings, "dataDestination"), dp,
+                    "use a topic without '+' or '#'; variables are ${inputTopic} and "
+                    "${inputTopic.N} (N from 1)",
+                    "'%s' is not a valid destination topic", df->destination_topic);
+    }
+}
+
+static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *root)
+{
+    map_state st;
+    yaml_node_t *spec = spec_get_map(c, root, "", "spec", &st);
+    if (!spec) {
+        if (st != MAP_WRONG)
+            spec_err_at(c, root, "spec", "add spec with operations", "required field 'spec' is missing");
+        return;
+    }
+    spec_check_keys(c, spec, "spec", dataflow_spec_keys, dataflow_spec_ignored);
+    if (!spec_get_k8s_name(c, spec, "spec", "profileRef", false, &df->profile_ref) &&
+        !spec_field(c, spec, "profileRef")) {
+        df->profile_ref = strdup("default");
+        if (!df->profile_ref)
+            c->oom = true;
+    }
+    df->enabled = spec_get_enum(c, spec, "spec", "mode", modes) != 1;
+    yaml_node_t *ops = spec_field(c, spec, "operations");
+    if (!ops) {
+        spec_err_at(c, spec, "spec.operations",
+                    "add operations with one Source and one Destination",
+                    "required field 'operations' is missing");
+        return;
+    }
+    if (ops->type != YAML_SEQUENCE_NODE) {
+        spec_err_at(c, ops, "spec.operations", "write the operations as a list",
+                    "expected a list, got %s", yt_describe(ops));
+        return;
+    }
+    size_t n = (size_t)(ops->data.sequence.items.top - ops->data.sequence.items.start);
+    int seen[3] = { 0, 0, 0 };
+    for (size_t i = 0; i < n && i < MAX_SCHEMA_KEYS; i++) {
+        char path[PATH_MAX_LEN];
+        snprintf(path, sizeof path, "spec.operations[%zu]", i);
+        yaml_node_t *op = yt_node(c->doc, ops->data.sequence.items.start[i]);
+        if (op)
+            parse_operation(c, df, op, path, seen);
+    }
+    if (!seen[OP_SOURCE])
+        spec_err_at(c, ops, "spec.operations", "add an operation with operationType: Source",
+                    "no Source operation");
+    if (!seen[OP_DESTINATION])
+        spec_err_at(c, ops, "spec.operations",
+                    "add an operation with operationType: Destination", "no Destination operation");
+}
+
+void aioe_dataflow_destroy(aioe_dataflow *df)
+{
+    if (!df)
+        return;
+    for (size_t i = 0; i < df->source_topic_count; i++)
+        free(df->source_topics[i]);
+    free(df->source_topics);
+    spec_df_rules_free(df->filters, df->filter_count);
+    spec_df_rules_free(df->maps, df->map_count);
+    char *strings[] = { df->file, df->api_version, df->name, df->namespace_,
+                        df->profile_ref, df->source_endpoint_ref,
+                        df->destination_endpoint_ref, df->destination_topic };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        free(strings[i]);
+    free(df);
+}
+
+void spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start)
+{
+    aioe_dataflow *df = calloc(1, sizeof *df);
+    if (!df || !(df->file = strdup(c->res->file))) {
+        free(df);
+        c->oom = true;
+        return;
+    }
+    atomic_init(&df->refs, 1);
+    df->line = start.line;
+    spec_check_keys(c, root, "", spec_top_keys, spec_top_ignored);
+    spec_parse_header(c, root, "Dataflow", &df->api_version, &df->name, &df->namespace_);
+    parse_dataflow_spec(c, df, root);
+    aioe_dataflow **slot;
+    if (c->failed || c->oom || !(slot = AIOE_VEC_PUSH_SLOT(c->res->dataflows))) {
+        if (!c->failed)
+            c->oom = true;
+        aioe_dataflow_destroy(df);
+        return;
+    }
+    *slot = df;
+}
+
+/* ---- DataflowProfile ---------------------------------------------------- */
+
+static const char *const profile_spec_keys[] = { "instanceCount", NULL };
+static const char *const profile_spec_ignored[] = { "diagnostics", NULL };
+
+void aioe_profile_destroy(aioe_profile *p)
+{
+    if (!p)
+        return;
+    free(p->file);
+    free(p->api_version);
+    free(p->name);
+    free(p->namespace_);
+    free(p);
+}
+
+void spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
+{
+    aioe_profile *p = calloc(1, sizeof *p);
+    if (!p || !(p->file = strdup(c->res->file))) {
+        free(p);
+        c->oom = true;
+        return;
+    }
+    atomic_init(&p->refs, 1);
+    p->line = start.line;
+    p->instance_count = 1;
+    spec_check_keys(c, root, "", spec_top_keys, spec_top_ignored);
+    spec_parse_header(c, root, "DataflowProfile", &p->api_version, &p->name, &p->namespace_);
+    map_state st;
+    yaml_node_t *spec = spec_get_map(c, root, "", "spec", &st);
+    if (spec) {
+        spec_check_keys(c, spec, "spec", profile_spec_keys, profile_spec_ignored);
+        int64_t v;
+        if (spec_get_int(c, spec, "spec", "instanceCount", 1, 20,
+                         "use 1..20 instances (default 1)", &v))
+            p->instance_count = (unsigned)v;
+    }
+    aioe_profile **slot;
+    if (c->failed || c->oom || !(slot = AIOE_VEC_PUSH_SLOT(c->res->profiles))) {
+        if (!c->failed)
+            c->oom = true;
+        aioe_profile_destroy(p);
+        return;
+    }
+    *slot = p;
+}
+
+aioe_dataflow *aioe_dataflow_ref(const aioe_dataflow *df)
+{
+    aioe_dataflow *mut = (aioe_dataflow *)df;
+    if (mut)
+        aioe_refcount_inc(&mut->refs);
+    return mut;
+}
+
+void aioe_dataflow_unref(const aioe_dataflow *df)
+{
+    aioe_dataflow *mut = (aioe_dataflow *)df;
+    if (mut && aioe_refcount_dec(&mut->refs))
+        aioe_dataflow_destroy(mut);
+}
+
+aioe_profile *aioe_profile_ref(const aioe_profile *p)
+{
+    aioe_profile *mut = (aioe_profile *)p;
+    if (mut)
+        aioe_refcount_inc(&mut->refs);
+    return mut;
+}
+
+void aioe_profile_unref(const aioe_profile *p)
+{
+    aioe_profile *mut = (aioe_profile *)p;
+    if (mut && aioe_refcount_dec(&mut->refs))
+        aioe_profile_destroy(mut);
+}
+
+#define DF_GETTER(type, name, expr, fallback) \
+    type aioe_dataflow_##name(const aioe_dataflow *df) { return df ? (expr) : (fallback); }
+
+DF_GETTER(const char *, name, df->name, NULL)
+DF_GETTER(const char *, namespace, df->namespace_, NULL)
+DF_GETTER(const char *, source_file, df->file, NULL)
+DF_GETTER(unsigned, source_line, df->line, 0)
+DF_GETTER(const char *, profile_ref, df->profile_ref, NULL)
+DF_GETTER(bool, enabled, df->enabled, false)
+DF_GETTER(const char *, source_endpoint_ref, df->source_endpoint_ref, NULL)
+DF_GETTER(size_t, source_topic_count, df->source_topic_count, 0)
+DF_GETTER(const char *, destination_endpoint_ref, df->destination_endpoint_ref, NULL)
+DF_GETTER(const char *, destination_topic, df->destination_topic, NULL)
+
+const char *aioe_dataflow_source_topic(const aioe_dataflow *df, size_t i)
+{
+    return df && i < df->source_topic_count ? df->source_topics[i] : NULL;
+}
+
+const char *aioe_profile_name(const aioe_profile *p)
+{
+    return p ? p->name : NULL;
+}
+
+const char *aioe_profile_namespace(const aioe_profile *p)
+{
+    return p ? p->namespace_ : NULL;
+}
+
+unsigned aioe_profile_instance_count(const aioe_profile *p)
+{
+    return p ? p->instance_count : 0;
+}

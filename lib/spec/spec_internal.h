@@ -1,0 +1,144 @@
+/* Private layout of endpoint specs and parse results, shared by the
+ * parser, the getters and the serializers. */
+#ifndef AIOE_SPEC_INTERNAL_H
+#define AIOE_SPEC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aioendpoint/dataflow.h"
+#include "aioendpoint/spec.h"
+#include "spec_fields.h"
+
+#define AIOE_API_GROUP "connectivity.iotoperations.azure.com"
+#define AIOE_DEFAULT_HOST "aio-broker"
+#define AIOE_DEFAULT_PORT 18883
+#define AIOE_DEFAULT_SAT_AUDIENCE "aio-internal"
+#define AIOE_DEFAULT_MI_AUDIENCE "https://eventgrid.azure.net"
+#define AIOE_DEFAULT_MI_SCOPE "https://eventgrid.azure.net/.default"
+#define AIOE_DEFAULT_CA_CONFIG_MAP "aio-ca-key-pair-test-only"
+#define AIOE_DEFAULT_QOS 1
+#define AIOE_DEFAULT_SESSION_EXPIRY 3600u
+#define AIOE_DEFAULT_MAX_INFLIGHT 100u
+#define AIOE_DEFAULT_KEEP_ALIVE 60u
+
+#define AIOE_DEFAULT_MAX_INPUT_BYTES ((size_t)16 * 1024 * 1024)
+#define AIOE_DEFAULT_MAX_DOCUMENTS ((size_t)100000)
+
+struct aioe_endpoint {
+    atomic_uint refs;
+    char *file;        /* where the document came from */
+    unsigned line;
+    char *api_version;
+    char *name;
+    char *namespace_;  /* NULL when absent */
+
+    char *host;        /* without IPv6 brackets */
+    uint16_t port;
+    bool host_default;
+
+    aioe_auth_method auth_method;
+    char *audience;    /* SAT and system-assigned */
+    char *secret_ref;  /* X.509 */
+    char *client_id;   /* user-assigned */
+    char *tenant_id;
+    char *scope;
+
+    aioe_tls_mode tls_mode;
+    char *ca_config_map_ref; /* NULL: system trust store */
+
+    char *client_id_prefix;  /* NULL when absent */
+    int qos;
+    aioe_retain retain;
+    uint32_t session_expiry_seconds;
+    aioe_protocol protocol;
+    uint16_t max_inflight_messages;
+    uint16_t keep_alive_seconds;
+    aioe_cloud_event_attributes cloud_event_attributes;
+};
+
+struct aioe_dataflow {
+    atomic_uint refs;
+    char *file;
+    unsigned line;
+    char *api_version;
+    char *name;
+    char *namespace_;
+    char *profile_ref;
+    bool enabled;
+    char *source_endpoint_ref;
+    char **source_topics;
+    size_t source_topic_count;
+    char *destination_endpoint_ref;
+    char *destination_topic;
+    /* the BuiltInTransformation operation, checked by compiling it */
+    bool has_transformation;
+    struct aioe_df_rule *filters, *maps;
+    size_t filter_count, map_count;
+};
+
+/* One filter or map rule of a Dataflow, as written. */
+struct aioe_df_rule {
+    char **inputs;
+    size_t input_count;
+    char *output;     /* map only; NULL: write nothing */
+    char *expression; /* NULL when absent */
+};
+
+struct aioe_profile {
+    atomic_uint refs;
+    char *file;
+    unsigned line;
+    char *api_version;
+    char *name;
+    char *namespace_;
+    unsigned instance_count;
+};
+
+struct aioe_parse_options {
+    size_t max_input_bytes;
+    size_t max_documents;
+    unsigned kinds;
+};
+
+/* A growable array of pointers or structs. */
+#define AIOE_VEC(type) struct { type *items; size_t len, cap; }
+
+struct aioe_parse_result {
+    char *file;
+    AIOE_VEC(aioe_endpoint *) endpoints;
+    AIOE_VEC(aioe_dataflow *) dataflows;
+    AIOE_VEC(aioe_profile *) profiles;
+    AIOE_VEC(aioe_parse_error) errors;
+    AIOE_VEC(aioe_skipped_document) skipped;
+};
+
+/* spec_errors.c: vectors, new results, the error list. */
+/* Grows a vector to hold one more item; false on allocation failure. */
+bool aioe_vec_reserve(void **items, size_t *cap, size_t len, size_t item_size);
+#define AIOE_VEC_PUSH_SLOT(vec) \
+    (aioe_vec_reserve((void **)&(vec).items, &(vec).cap, (vec).len, \
+                      sizeof(*(vec).items)) ? &(vec).items[(vec).len++] : NULL)
+
+/* aioe_result_new() and aioe_result_add_error(): spec_fields.h. */
+
+/* Reference counts of the immutable resource objects. */
+static inline void aioe_refcount_inc(atomic_uint *refs)
+{
+    atomic_fetch_add_explicit(refs, 1, memory_order_relaxed);
+}
+
+/* True when this call dropped the last reference. */
+static inline bool aioe_refcount_dec(atomic_uint *refs)
+{
+    return atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
+}
+
+aioe_endpoint *aioe_endpoint_alloc(void);
+void aioe_endpoint_destroy(aioe_endpoint *ep);
+void aioe_dataflow_destroy(aioe_dataflow *df);
+void aioe_profile_destroy(aioe_profile *p);
+
+#endif /* AIOE_SPEC_INTERNAL_H */

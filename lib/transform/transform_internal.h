@@ -1,0 +1,136 @@
+/* The BuiltInTransformation stage (private): the door of lib/transform/.
+ * Pure: no I/O. Field paths (path.c), expressions parsed to an AST once
+ * (expr_parse.c) and evaluated over values read from json-c objects
+ * (expr_eval.c, value.c), and the stage applying filter then map
+ * (stage.c, message.c). */
+#ifndef AIOE_TRANSFORM_INTERNAL_H
+#define AIOE_TRANSFORM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "aioendpoint/transform.h"
+
+/* ---- values ------------------------------------------------------------ */
+
+typedef enum tv_kind {
+    TV_MISSING, /* `()`: a missing field or JSON null */
+    TV_BOOL,
+    TV_INT,
+    TV_FLOAT,
+    TV_STRING,
+    TV_TUPLE,
+    TV_JSON /* a JSON object: copied as is, cannot take part in operators */
+} tv_kind;
+
+typedef struct tval {
+    tv_kind k;
+    union {
+        bool b;
+        int64_t i;
+        double f;
+        struct {
+            const char *p;
+            size_t len;
+        } s;
+        struct {
+            struct tval *items;
+            size_t n;
+        } t;
+        struct json_object *j;
+    } u;
+} tval;
+
+/* A bump allocator for values made while one message is evaluated. */
+typedef struct arena_chunk arena_chunk;
+typedef struct arena {
+    arena_chunk *head;
+} arena;
+
+void *aioe__transform_arena_alloc(arena *a, size_t n);
+void aioe__transform_arena_reset(arena *a);
+void aioe__transform_arena_free(arena *a);
+
+/* The value a JSON object stands for in an expression (NULL: missing). */
+bool aioe__transform_tval_from_json(arena *a, struct json_object *j, tval *out);
+/* A new JSON object for a value (NULL for a missing one, or on failure:
+ * *err says which). */
+struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err);
+/* The text of a value as `str::from` and string `+` write it. */
+bool aioe__transform_tval_to_text(arena *a, const tval *v, const char **p, size_t *len);
+/* The shortest text that reads back as exactly d ("%.17g" at most). */
+void aioe__transform_format_double(double d, char *buf, size_t len);
+/* Element-wise equality as `==` has it. */
+bool aioe__transform_tval_equal(const tval *a, const tval *b);
+const char *aioe__transform_tval_kind_name(tv_kind k);
+
+/* ---- expressions --------------------------------------------------------- */
+
+typedef struct expr expr;
+
+/* Parses @p text with @p n_vars positional variables ($1..$n). On error
+ * returns NULL and writes a message and the 0-based byte offset. */
+expr *aioe__transform_expr_parse(const char *text, size_t n_vars, char *err, size_t errlen,
+                       size_t *err_offset, bool *unsupported);
+void aioe__transform_expr_free(expr *e);
+
+/* Evaluates with vars[0..n_vars). On a run-time error returns false with a
+ * static message in *why. Values live in @p a until it is reset. */
+bool aioe__transform_expr_eval(const expr *e, const tval *vars, arena *a, tval *out, const char **why);
+
+/* ---- field paths --------------------------------------------------------- */
+
+typedef enum fpath_root {
+    FP_PAYLOAD,
+    FP_TOPIC,
+    FP_USER_PROPERTY,
+    FP_CONTENT_TYPE
+} fpath_root;
+
+typedef struct fpath {
+    fpath_root root;
+    char **segs;    /* payload segments, or the user property name in [0] */
+    size_t *lens;
+    size_t nseg;
+    int star;       /* index of the `*` segment, or -1 */
+    bool last;      /* `? $last` */
+} fpath;
+
+typedef enum { FPATH_INPUT, FPATH_OUTPUT } fpath_use;
+
+/* Parses a field path. 0, or AIOE_ERR_INVALID_SPEC / AIOE_ERR_UNSUPPORTED /
+ * AIOE_ERR_NOMEM with a message and an offset. An empty output path gives
+ * nseg == 0 (write nothing). */
+int aioe__transform_fpath_parse(const char *text, fpath_use use, fpath *out, char *err, size_t errlen,
+                      size_t *err_offset);
+void aioe__transform_fpath_clear(fpath *p);
+
+/* ---- messages ------------------------------------------------------------ */
+
+struct aioe_transform_message {
+    const unsigned char *payload;
+    size_t payload_len;
+    unsigned char *owned;      /* the output payload buffer */
+    size_t owned_cap;
+    const char *topic;
+    size_t topic_len;
+    const char *content_type;
+    size_t content_type_len;
+    aioe_user_property *props;
+    size_t nprops, props_cap;
+    char **strs;               /* strings the stage wrote, freed on reset */
+    size_t nstrs, strs_cap;
+};
+
+int aioe__transform_tmsg_set_owned_payload(aioe_transform_message *m, const char *p, size_t len);
+/* Appends a property whose strings are copied into the message. */
+int aioe__transform_tmsg_add_owned_property(aioe_transform_message *m, const char *name, size_t nlen,
+                                  const char *value, size_t vlen);
+/* Removes every property named @p name. */
+void aioe__transform_tmsg_remove_property(aioe_transform_message *m, const char *name, size_t nlen);
+
+#endif /* AIOE_TRANSFORM_INTERNAL_H */
