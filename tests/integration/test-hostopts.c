@@ -264,6 +264,7 @@ static void clean_start_first_connect_only(void **state)
 /* ---- will message on SIGKILL ------------------------------------------ */
 
 static int child_pipe = -1;
+static uint32_t child_will_delay;
 
 static void child_on_state(aioe_session *s, const aioe_session_event *e, void *ud)
 {
@@ -293,7 +294,7 @@ static void will_child(const aioe_endpoint *ep, int fd)
     aioe_message_builder_set_content_type(w, "text/plain", 10);
     aioe_message_builder_add_user_property(w, "reason", 6, "crash", 5);
     aioe_message_builder_set_message_expiry(w, 600);
-    if (aioe_session_options_set_will(o, w, 0) != AIOE_OK)
+    if (aioe_session_options_set_will(o, w, child_will_delay) != AIOE_OK)
         _exit(2);
     aioe_message_builder_free(w);
     aioe_session *s = NULL;
@@ -305,9 +306,10 @@ static void will_child(const aioe_endpoint *ep, int fd)
         pause();
 }
 
-static void will_published_on_sigkill(void **state)
+/* delay_s: the Will Delay Interval; the will must not come before it. */
+static void will_after_sigkill(uint32_t delay_s)
 {
-    (void)state;
+    child_will_delay = delay_s;
     broker_config cfg;
     broker_config_init(&cfg);
     broker *b;
@@ -333,10 +335,15 @@ static void will_published_on_sigkill(void **state)
     close(fds[0]);
     assert_int_equal(observer_count(obs), 0); /* nothing while it lives */
     assert_int_equal(kill(pid, SIGKILL), 0);
+    int64_t killed = harness_now_ms();
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFSIGNALED(st));
+    if (delay_s) /* not before the delay (a lower bound load cannot break) */
+        assert_int_equal(observer_wait(obs, 1, (int)delay_s * 1000 - 300), 0);
     assert_int_equal(observer_wait(obs, 1, WAIT_MS), 1);
+    print_message("will %lld ms after SIGKILL (delay %u s)\n",
+                  (long long)(harness_now_ms() - killed), (unsigned)delay_s);
     const observer_msg *m = observer_get(obs, 0);
     assert_string_equal(m->topic, "will/engine-1");
     assert_string_equal((const char *)m->payload, "offline");
@@ -349,6 +356,18 @@ static void will_published_on_sigkill(void **state)
     observer_free(obs);
     aioe_parse_result_free(res);
     broker_free(b);
+}
+
+static void will_published_on_sigkill(void **state)
+{
+    (void)state;
+    will_after_sigkill(0);
+}
+
+static void will_delay_interval(void **state)
+{
+    (void)state;
+    will_after_sigkill(2);
 }
 
 /* A clean stop sends DISCONNECT 0x00: no will. */
@@ -783,6 +802,7 @@ int main(void)
         cmocka_unit_test(connect_unresolvable_host),
         cmocka_unit_test(connect_timeout),
         cmocka_unit_test(will_published_on_sigkill),
+        cmocka_unit_test(will_delay_interval),
         cmocka_unit_test(will_not_published_on_stop),
         cmocka_unit_test(username_and_password_file),
         cmocka_unit_test(clean_start_first_connect_only),
