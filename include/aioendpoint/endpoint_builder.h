@@ -48,8 +48,10 @@ AIOE_API int aioe_endpoint_builder_set_name(aioe_endpoint_builder *b, const char
 /** metadata.namespace (copied; NULL: none). */
 AIOE_API int aioe_endpoint_builder_set_namespace(aioe_endpoint_builder *b,
                                                  const char *ns);
-/** mqttSettings.host as "host:port" or "[v6]:port" (copied; NULL: the
- *  built-in broker aio-broker:18883 with its test-only CA config map). */
+/** mqttSettings.host as "host:port" or "[v6]:port", with protocol
+ *  WebSockets "host[:port][/path]" (copied; NULL: the built-in broker
+ *  aio-broker:18883 with its CA config map). The endpoint's apiVersion is
+ *  the newest (v1) and every default is that version's. */
 AIOE_API int aioe_endpoint_builder_set_host(aioe_endpoint_builder *b,
                                             const char *host_port);
 /** authentication.method (default ServiceAccountToken). */
@@ -87,13 +89,13 @@ AIOE_API int aioe_endpoint_builder_set_qos(aioe_endpoint_builder *b, int64_t qos
 /** retain (default Keep). */
 AIOE_API int aioe_endpoint_builder_set_retain(aioe_endpoint_builder *b,
                                               aioe_retain retain);
-/** sessionExpirySeconds, 0..4294967295 (default 3600). */
+/** sessionExpirySeconds, 0..2147483647 (default 600, v1's). */
 AIOE_API int aioe_endpoint_builder_set_session_expiry_seconds(aioe_endpoint_builder *b,
                                                               int64_t seconds);
 /** protocol (default Mqtt). */
 AIOE_API int aioe_endpoint_builder_set_protocol(aioe_endpoint_builder *b,
                                                 aioe_protocol protocol);
-/** maxInflightMessages, 1..65535 (default 100). */
+/** maxInflightMessages, 0..65535 (default 100; 0 = no limit of ours). */
 AIOE_API int aioe_endpoint_builder_set_max_inflight_messages(aioe_endpoint_builder *b,
                                                              int64_t count);
 /** keepAliveSeconds, 0..65535 (default 60). */

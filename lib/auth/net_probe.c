@@ -50,7 +50,7 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms, int *fd_out)
     return 0;
 }
 
-int aioe__tcp_probe(const char *host, uint16_t port, int timeout_ms, int *fd,
+int aioe__auth_tcp_probe(const char *host, uint16_t port, int timeout_ms, int *fd,
                     char *err, size_t errlen)
 {
     char service[8];

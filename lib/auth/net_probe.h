@@ -12,7 +12,7 @@
  * fd is NULL); else AIOE_ERR_NAME_RESOLUTION, AIOE_ERR_CONNECTION_REFUSED,
  * AIOE_ERR_TIMEOUT or AIOE_ERR_CONNECTION with a message naming host:port
  * in err. */
-int aioe__tcp_probe(const char *host, uint16_t port, int timeout_ms, int *fd,
+int aioe__auth_tcp_probe(const char *host, uint16_t port, int timeout_ms, int *fd,
                     char *err, size_t errlen);
 
 #endif

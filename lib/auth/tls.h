@@ -30,7 +30,7 @@ int aioe_tls_check_client(const unsigned char *cert, size_t cert_len,
                           const unsigned char *key, size_t key_len,
                           char *err, size_t errlen);
 /* The same with the password of an encrypted key (NULL: as above). */
-int aioe__tls_check_client_pw(const unsigned char *cert, size_t cert_len,
+int aioe__auth_tls_check_client_pw(const unsigned char *cert, size_t cert_len,
                               const unsigned char *inter, size_t inter_len,
                               const unsigned char *key, size_t key_len,
                               const char *key_password, char *err, size_t errlen);
@@ -53,7 +53,7 @@ void aioe_tls_files_free(aioe_tls_files *f);
 
 /* After a failed TLS connect: handshakes with host:port itself (TLS 1.2+,
  * same trust, host name checked) to say why. Returns AIOE_OK if the server
- * verifies, the aioe__tcp_probe() status if TCP fails (name resolution,
+ * verifies, the aioe__auth_tcp_probe() status if TCP fails (name resolution,
  * refused, timeout, other), else the classified TLS error. */
 int aioe_tls_diagnose(const char *host, uint16_t port, const char *ca_file,
                       int timeout_ms, char *err, size_t errlen);

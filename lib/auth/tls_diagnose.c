@@ -20,7 +20,7 @@ int aioe_tls_diagnose(const char *host, uint16_t port, const char *ca_file,
                       int timeout_ms, char *err, size_t errlen)
 {
     int fd = -1;
-    int prc = aioe__tcp_probe(host, port, timeout_ms, &fd, err, errlen);
+    int prc = aioe__auth_tcp_probe(host, port, timeout_ms, &fd, err, errlen);
     if (prc != AIOE_OK)
         return prc;
     int rc = AIOE_ERR_TLS;

@@ -90,11 +90,11 @@ int aioe_tls_check_client(const unsigned char *cert, size_t cert_len,
                           const unsigned char *key, size_t key_len,
                           char *err, size_t errlen)
 {
-    return aioe__tls_check_client_pw(cert, cert_len, inter, inter_len, key,
+    return aioe__auth_tls_check_client_pw(cert, cert_len, inter, inter_len, key,
                                      key_len, NULL, err, errlen);
 }
 
-int aioe__tls_check_client_pw(const unsigned char *cert, size_t cert_len,
+int aioe__auth_tls_check_client_pw(const unsigned char *cert, size_t cert_len,
                               const unsigned char *inter, size_t inter_len,
                               const unsigned char *key, size_t key_len,
                               const char *key_password, char *err, size_t errlen)
@@ -301,7 +301,7 @@ static int prepare_client(aioe_tls_files *f, const aioe_resolver *r,
             goto out;
         }
     }
-    rc = aioe__tls_check_client_pw(cert.data, cert.len, inter.data, inter.len,
+    rc = aioe__auth_tls_check_client_pw(cert.data, cert.len, inter.data, inter.len,
                                    key.data, key.len, f->key_password, err, errlen);
     if (rc != AIOE_OK) {
         char detail[256];

@@ -466,7 +466,7 @@ int aioe_session_options_set_will(aioe_session_options *opts,
         }
     }
     aioe__conn_opts tmp = { .will = opts->conn.will };
-    aioe__conn_opts_clear(&tmp); /* frees the old will only */
+    aioe__session_conn_opts_clear(&tmp); /* frees the old will only */
     opts->conn.will = w;
     return AIOE_OK;
 }

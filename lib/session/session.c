@@ -69,8 +69,8 @@ static int copy_options(aioe_session *s, const aioe_session_options *o)
     s->opt.ce_target = NULL;
     s->opt.ce_content_type = NULL;
     s->opt.ce_schema = NULL;
-    aioe__conn_opts_init(&s->opt.conn);
-    if (aioe__conn_opts_copy(&s->opt.conn, &o->conn) != AIOE_OK)
+    aioe__session_conn_opts_init(&s->opt.conn);
+    if (aioe__session_conn_opts_copy(&s->opt.conn, &o->conn) != AIOE_OK)
         return AIOE_ERR_NOMEM;
     if ((o->ce_target && !(s->opt.ce_target = strdup(o->ce_target))) ||
         (o->ce_content_type && !(s->opt.ce_content_type = strdup(o->ce_content_type))) ||
@@ -86,7 +86,9 @@ static int copy_options(aioe_session *s, const aioe_session_options *o)
     }
     if (!(s->opt.resource_dir = strdup(dir)) ||
         !(s->opt.token_file = strdup(tok)) ||
-        !(s->opt.ws_path = strdup(o->ws_path ? o->ws_path : "/mqtt")))
+        !(s->opt.ws_path = strdup(o->ws_path ? o->ws_path
+                                   : aioe_endpoint_websocket_path(s->ep)
+                                       ? aioe_endpoint_websocket_path(s->ep) : "/mqtt")))
         return AIOE_ERR_NOMEM;
     return AIOE_OK;
 }
@@ -145,7 +147,7 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
     s->port = aioe_endpoint_port(ep);
     s->tls = aioe_endpoint_tls_mode(ep) != AIOE_TLS_DISABLED;
     s->last_reason = -1;
-    s->window = aioe_endpoint_max_inflight_messages(ep);
+    s->window = aioe__endpoint_inflight_limit(ep);
     s->endpoint_max_packet = aioe_endpoint_max_packet_size(ep); /* once, not per publish */
     int rc = copy_options(s, opts);
     size_t idlen = strlen(prefix) + strlen(instance_name) + 1;
@@ -214,13 +216,13 @@ static int preflight(aioe_session *s)
     }
     aioe__conn_secrets sec = { 0 };
     if (rc == AIOE_OK)
-        rc = aioe__conn_secrets_read(&s->opt.conn, &sec, err, sizeof err);
+        rc = aioe__session_secrets_read(&s->opt.conn, &sec, err, sizeof err);
     if (rc == AIOE_OK) {
         s->tls_files.key_password = sec.key_password;
         rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, sizeof err);
         s->tls_files.key_password = NULL;
     }
-    aioe__conn_secrets_wipe(&sec);
+    aioe__session_secrets_wipe(&sec);
     if (rc != AIOE_OK) {
         aioe_session_set_error(s, rc, -1, "%s", err);
         aioe_session_log(s, AIOE_LOG_ERROR, "cannot start: %s", err);
@@ -255,7 +257,7 @@ static int create_client(aioe_session *s)
      * bounds how many there can be. */
     cr.sendWhileDisconnected = 1;
     cr.allowDisconnectedSendAtAnyTime = 1;
-    cr.maxBufferedMessages = (int)aioe_endpoint_max_inflight_messages(s->ep) + 1;
+    cr.maxBufferedMessages = (int)aioe__endpoint_inflight_limit(s->ep) + 1;
     cr.deleteOldestMessages = 0;
     cr.restoreMessages = 0;
     cr.persistQoS0 = 0;
@@ -291,7 +293,7 @@ int aioe_session_start(aioe_session *s)
     s->events = 0;
     s->accepting = true;
     s->ever_connected = false;
-    s->window = aioe_endpoint_max_inflight_messages(s->ep);
+    s->window = aioe__endpoint_inflight_limit(s->ep);
     pthread_mutex_unlock(&s->mu);
     if (pthread_create(&s->thread, NULL, aioe_session_supervisor_main, s) != 0) {
         MQTTAsync_destroy(&s->client);
@@ -361,7 +363,7 @@ void aioe_session_free(aioe_session *s)
     free(s->opt.ce_target);
     free(s->opt.ce_content_type);
     free(s->opt.ce_schema);
-    aioe__conn_opts_clear(&s->opt.conn);
+    aioe__session_conn_opts_clear(&s->opt.conn);
     aioe__session_free_servers(s);
     aioe_cloudevents_free(s->ce);
     pthread_cond_destroy(&s->cv);

@@ -168,7 +168,7 @@ static void check_combinations(ectx *c, const env_values *v)
     /* what aioe_session_options_set_username() accepts */
     aioe__field_problem pb;
     if (v->user && (strlen(v->user) > 65535 ||
-                    !aioe__check_text(v->user, strlen(v->user), &pb)))
+                    !aioe__spec_check_text(v->user, strlen(v->user), &pb)))
         env_err(c, "AIO_MQTT_USERNAME", "use a user name without control characters",
                 "AIO_MQTT_USERNAME is not a valid MQTT user name");
 }

@@ -1,7 +1,7 @@
 /* Host-engine connection options: MQTT user name and password file, clean
  * start, will message, failover servers, HTTP CONNECT proxy, ALPN and the
  * TLS private-key password. Typed setters copy everything; the session
- * takes a deep copy at creation (aioe__conn_opts_copy). Secrets are never
+ * takes a deep copy at creation (aioe__session_conn_opts_copy). Secrets are never
  * held here: only the paths of files that hold them, read right before
  * each connect and wiped after (session_supervisor.c). */
 #include <errno.h>
@@ -21,7 +21,7 @@
 /* A password file larger than this is a mistake, not a password. */
 #define AIOE_MAX_SECRET_FILE 65535
 
-void aioe__conn_opts_init(aioe__conn_opts *c)
+void aioe__session_conn_opts_init(aioe__conn_opts *c)
 {
     memset(c, 0, sizeof *c);
 }
@@ -45,7 +45,7 @@ static void servers_free(aioe__server *sv, size_t n)
     free(sv);
 }
 
-void aioe__conn_opts_clear(aioe__conn_opts *c)
+void aioe__session_conn_opts_clear(aioe__conn_opts *c)
 {
     free(c->username);
     free(c->password_file);
@@ -64,7 +64,7 @@ void aioe__conn_opts_clear(aioe__conn_opts *c)
         free(c->pins[i].path);
     }
     free(c->pins);
-    aioe__conn_opts_init(c);
+    aioe__session_conn_opts_init(c);
 }
 
 static int dup_opt(char **dst, const char *src)
@@ -101,9 +101,9 @@ static int will_copy(aioe__will **dst, const aioe__will *src)
     return AIOE_OK;
 }
 
-int aioe__conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src)
+int aioe__session_conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src)
 {
-    aioe__conn_opts_init(dst);
+    aioe__session_conn_opts_init(dst);
     dst->clean_start = src->clean_start;
     int rc = dup_opt(&dst->username, src->username);
     if (rc == AIOE_OK)
@@ -151,7 +151,7 @@ int aioe__conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src)
         }
     }
     if (rc != AIOE_OK)
-        aioe__conn_opts_clear(dst);
+        aioe__session_conn_opts_clear(dst);
     return rc;
 }
 
@@ -172,7 +172,7 @@ static int replace(char **slot, const char *v)
 static bool valid_text(const char *v)
 {
     aioe__field_problem p;
-    return strlen(v) <= 65535 && aioe__check_text(v, strlen(v), &p);
+    return strlen(v) <= 65535 && aioe__spec_check_text(v, strlen(v), &p);
 }
 
 int aioe_session_options_set_username(aioe_session_options *o, const char *username)
@@ -213,7 +213,7 @@ int aioe_session_options_add_server(aioe_session_options *o, const char *host_po
     uint16_t port = 0;
     aioe__field_problem pb;
     /* the parser's own check of `host` (spec_fields.c), so both agree */
-    if (!aioe__check_host(host_port, strlen(host_port), &host, &port, &pb))
+    if (!aioe__spec_check_host(host_port, strlen(host_port), false, &host, &port, NULL, &pb))
         return AIOE_ERR_INVALID_ARG;
     aioe__server *n = realloc(o->conn.servers,
                               (o->conn.n_servers + 1) * sizeof *n);
@@ -250,16 +250,17 @@ int aioe_session_options_set_proxy(aioe_session_options *o, const char *url,
     uint16_t pport = 0;
     if (url) {
         aioe__field_problem pb;
-        if (strncmp(url, "http://", 7) != 0 || !aioe__check_text(url, strlen(url), &pb))
+        if (strncmp(url, "http://", 7) != 0 || !aioe__spec_check_text(url, strlen(url), &pb))
             return AIOE_ERR_INVALID_ARG;
         const char *hp = url + 7, *at = strrchr(hp, '@');
         if (at)
             hp = at + 1;
-        if (strpbrk(hp, " /?#") || !aioe__check_host(hp, strlen(hp), &phost, &pport, &pb))
+        if (strpbrk(hp, " /?#") ||
+            !aioe__spec_check_host(hp, strlen(hp), false, &phost, &pport, NULL, &pb))
             return AIOE_ERR_INVALID_ARG;
     }
     aioe__field_problem npb;
-    if (no_proxy && *no_proxy && !aioe__check_text(no_proxy, strlen(no_proxy), &npb)) {
+    if (no_proxy && *no_proxy && !aioe__spec_check_text(no_proxy, strlen(no_proxy), &npb)) {
         free(phost);
         return AIOE_ERR_INVALID_ARG;
     }
@@ -363,7 +364,7 @@ int aioe_session_options_set_resource_file(aioe_session_options *o,
 
 /* ---- helpers for the session ----------------------------------------- */
 
-bool aioe__no_proxy_match(const char *no_proxy, const char *host)
+bool aioe__session_no_proxy_match(const char *no_proxy, const char *host)
 {
     if (!no_proxy || !host)
         return false;
@@ -393,7 +394,7 @@ bool aioe__no_proxy_match(const char *no_proxy, const char *host)
     return false;
 }
 
-int aioe__read_secret_file(const char *what, const char *path, char **out,
+int aioe__session_read_secret_file(const char *what, const char *path, char **out,
                            size_t *len, char *err, size_t errlen)
 {
     *out = NULL;
@@ -483,7 +484,7 @@ int aioe__session_build_servers(aioe_session *s)
             return rc;
     }
     s->use_proxy = s->opt.conn.proxy &&
-                   !aioe__no_proxy_match(s->opt.conn.no_proxy, s->servers[0].host);
+                   !aioe__session_no_proxy_match(s->opt.conn.no_proxy, s->servers[0].host);
     /* Paho 1.3.12 strips "https://" (not "http://") from httpsProxy before
      * reading the credentials, and speaks plain HTTP CONNECT to it either
      * way: spell the same proxy with that prefix for TLS connections. */
@@ -507,24 +508,24 @@ void aioe__session_free_servers(aioe_session *s)
     s->n_servers = 0;
 }
 
-int aioe__conn_secrets_read(const aioe__conn_opts *c, aioe__conn_secrets *out,
+int aioe__session_secrets_read(const aioe__conn_opts *c, aioe__conn_secrets *out,
                             char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     int rc = AIOE_OK;
     if (c->password_file)
-        rc = aioe__read_secret_file("MQTT password", c->password_file,
+        rc = aioe__session_read_secret_file("MQTT password", c->password_file,
                                     &out->password, &out->password_len, err, errlen);
     if (rc == AIOE_OK && c->key_password_file)
-        rc = aioe__read_secret_file("TLS key password", c->key_password_file,
+        rc = aioe__session_read_secret_file("TLS key password", c->key_password_file,
                                     &out->key_password, &out->key_password_len,
                                     err, errlen);
     if (rc != AIOE_OK)
-        aioe__conn_secrets_wipe(out);
+        aioe__session_secrets_wipe(out);
     return rc;
 }
 
-void aioe__conn_secrets_wipe(aioe__conn_secrets *s)
+void aioe__session_secrets_wipe(aioe__conn_secrets *s)
 {
     if (s->password)
         OPENSSL_cleanse(s->password, s->password_len);

@@ -199,15 +199,15 @@ struct aioe_message {
 };
 
 /* session_hostopts.c */
-void aioe__conn_opts_init(aioe__conn_opts *c);
-void aioe__conn_opts_clear(aioe__conn_opts *c);
-int aioe__conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src);
+void aioe__session_conn_opts_init(aioe__conn_opts *c);
+void aioe__session_conn_opts_clear(aioe__conn_opts *c);
+int aioe__session_conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src);
 /* True when host matches the comma-separated no_proxy list ("*", exact
  * names, ".suffix" or "suffix" domain matches, case-insensitive). */
-bool aioe__no_proxy_match(const char *no_proxy, const char *host);
+bool aioe__session_no_proxy_match(const char *no_proxy, const char *host);
 /* Reads a secret file (password) into a malloc'd NUL-terminated buffer,
  * dropping one trailing newline. The caller wipes and frees it. */
-int aioe__read_secret_file(const char *what, const char *path, char **out,
+int aioe__session_read_secret_file(const char *what, const char *path, char **out,
                            size_t *len, char *err, size_t errlen);
 /* Fills the session's server list (endpoint first) and URIs. */
 int aioe__session_build_servers(aioe_session *s);
@@ -219,9 +219,9 @@ typedef struct aioe__conn_secrets {
     char *key_password;         /* NULL: no key password file */
     size_t key_password_len;
 } aioe__conn_secrets;
-int aioe__conn_secrets_read(const aioe__conn_opts *c, aioe__conn_secrets *out,
+int aioe__session_secrets_read(const aioe__conn_opts *c, aioe__conn_secrets *out,
                             char *err, size_t errlen);
-void aioe__conn_secrets_wipe(aioe__conn_secrets *s);
+void aioe__session_secrets_wipe(aioe__conn_secrets *s);
 
 /* session_notify.c */
 void aioe_session_log(aioe_session *s, aioe_log_level lvl, const char *fmt, ...)
@@ -270,5 +270,13 @@ sub_entry *aioe__session_sub_find(aioe_session *s, const char *filter);
 void aioe__session_sub_send(aioe_session *s, sub_entry *e);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
+
+/* The endpoint's in-flight limit: maxInflightMessages, where 0 (no limit
+ * of the endpoint's) is MQTT's largest Receive Maximum, 65535. */
+static inline uint16_t aioe__endpoint_inflight_limit(const aioe_endpoint *ep)
+{
+    uint16_t mi = aioe_endpoint_max_inflight_messages(ep);
+    return mi ? mi : 65535;
+}
 
 #endif

@@ -235,14 +235,14 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
         }
     }
     aioe__conn_secrets sec;
-    rc = aioe__conn_secrets_read(&s->opt.conn, &sec, err, errlen);
+    rc = aioe__session_secrets_read(&s->opt.conn, &sec, err, errlen);
     if (rc == AIOE_OK) {
         s->tls_files.key_password = sec.key_password;
         rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
         s->tls_files.key_password = NULL;
     }
     if (rc != AIOE_OK) {
-        aioe__conn_secrets_wipe(&sec);
+        aioe__session_secrets_wipe(&sec);
         aioe_token_clear(&tok);
         return rc;
     }
@@ -287,14 +287,17 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     co.automaticReconnect = 0;
     co.connectTimeout = (int)((s->opt.connect_timeout_ms + 999) / 1000);
     /* Paho's own window one above ours: we never fill it (1.3.12 defect). */
-    unsigned mi = aioe_endpoint_max_inflight_messages(ep);
+    unsigned mi = aioe__endpoint_inflight_limit(ep);
     co.maxInflight = mi >= 65535 ? 65535 : (int)mi + 1;
     co.onSuccess5 = on_connect_ok;
     co.onFailure5 = on_connect_fail;
     co.context = s;
     add_prop_int(&props, MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
                  (int)aioe_endpoint_session_expiry_seconds(ep));
-    add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
+    /* maxInflightMessages: 0 sends no Receive Maximum (0 is a protocol
+     * error in MQTT v5; absent means 65535). */
+    if (aioe_endpoint_max_inflight_messages(ep) != 0)
+        add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
     if (s->tokens.ops) {
         const char *method = s->tokens.ops->auth_method;
         add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_METHOD, method,
@@ -338,7 +341,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
             OPENSSL_cleanse(props.array[i].value.data.data,
                             (size_t)props.array[i].value.data.len);
     MQTTProperties_free(&props);
-    aioe__conn_secrets_wipe(&sec);
+    aioe__session_secrets_wipe(&sec);
     int64_t exp = tok.exp, iat = tok.iat;
     aioe_token_clear(&tok);
     if (prc != MQTTASYNC_SUCCESS) {
@@ -419,7 +422,7 @@ static int diagnose_connect(aioe_session *s, bool tls_err, const char *detail,
                                                     : 2000;
     if (s->use_proxy) {
         char perr[256] = "";
-        int d = aioe__tcp_probe(s->opt.conn.proxy_host, s->opt.conn.proxy_port,
+        int d = aioe__auth_tcp_probe(s->opt.conn.proxy_host, s->opt.conn.proxy_port,
                                 probe_ms, NULL, perr, sizeof perr);
         if (d != AIOE_OK) {
             snprintf(msg, msglen, "proxy: %s", perr);
@@ -457,7 +460,7 @@ static int diagnose_connect(aioe_session *s, bool tls_err, const char *detail,
                 snprintf(one, sizeof one, "%s", t);
             }
         } else {
-            d = aioe__tcp_probe(sv->host, sv->port, probe_ms, NULL, one, sizeof one);
+            d = aioe__auth_tcp_probe(sv->host, sv->port, probe_ms, NULL, one, sizeof one);
             if (d == AIOE_OK) {
                 d = AIOE_ERR_CONNECTION;
                 snprintf(one, sizeof one, "cannot connect to %s (%s%s%d)", sv->uri,
@@ -497,8 +500,7 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
     sv->clean_pending = false;
     connack_info ci = { present, s->ever_connected && !present };
     pthread_mutex_lock(&s->mu);
-    s->window = aioe_pubsub_window(aioe_endpoint_max_inflight_messages(s->ep),
-                                   recv_max);
+    s->window = aioe_pubsub_window(aioe__endpoint_inflight_limit(s->ep), recv_max);
     s->ever_connected = true;
     s->max_packet = max_packet;
     pthread_mutex_unlock(&s->mu);

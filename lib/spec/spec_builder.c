@@ -152,14 +152,19 @@ static void take(bctx *c, const char *path, const char *v,
 }
 
 static void take_int(bctx *c, const aioe__int_field *f, bool has, int64_t v,
-                     int64_t *out)
+                     int64_t *out, const aioe_api_version *ver)
 {
     if (!has)
         return;
-    char path[128];
+    char path[128], hint[160];
     snprintf(path, sizeof path, MQTT "%s", f->key);
     aioe__field_problem p;
-    if (!aioe__check_int(f, v, &p))
+    const char *h = f->hint;
+    if (!h) { /* sessionExpirySeconds: the hint names the version's default */
+        aioe__spec_session_expiry_hint(ver, hint, sizeof hint);
+        h = hint;
+    }
+    if (!aioe__spec_check_range(v, f->min, f->max, h, &p))
         err_problem(c, path, &p);
     else
         *out = v;
@@ -170,12 +175,12 @@ static void not_for_method(bctx *c, aioe_auth_method method, aioe_auth_method ow
                            const char *field)
 {
     char path[200], hint[160], msg[240];
-    const char *key = aioe__auth_settings_keys[owner - 1];
+    const char *key = aioe__spec_auth_settings_keys[owner - 1];
     snprintf(path, sizeof path, AUTH "%s.%s", key, field);
     snprintf(hint, sizeof hint, "remove it, or set method: %s",
-             aioe__auth_methods[owner - 1]);
+             aioe__spec_auth_methods[owner - 1]);
     snprintf(msg, sizeof msg, "%s is set but method is %s", key,
-             aioe__auth_methods[method - 1]);
+             aioe__spec_auth_methods[method - 1]);
     err(c, path, hint, msg);
 }
 
@@ -197,15 +202,15 @@ static void build_auth(bctx *c, const aioe_endpoint_builder *b, aioe_endpoint *e
     if (b->audience && !audience_ok)
         not_for_method(c, m, AIOE_AUTH_SERVICE_ACCOUNT_TOKEN, "audience");
     else if (b->audience) {
-        snprintf(path, sizeof path, AUTH "%s.audience", aioe__auth_settings_keys[m - 1]);
-        take(c, path, b->audience, aioe__check_text, &ep->audience);
+        snprintf(path, sizeof path, AUTH "%s.audience", aioe__spec_auth_settings_keys[m - 1]);
+        take(c, path, b->audience, aioe__spec_check_text, &ep->audience);
     }
     if (m == AIOE_AUTH_X509_CERTIFICATE) {
         if (!b->secret_ref)
             required(c, AUTH "x509CertificateSettings.secretRef", "secretRef",
                      "auth_secret_ref");
         take(c, AUTH "x509CertificateSettings.secretRef", b->secret_ref,
-             aioe__check_k8s_name, &ep->secret_ref);
+             aioe__spec_check_k8s_name, &ep->secret_ref);
     } else if (b->secret_ref) {
         not_for_method(c, m, AIOE_AUTH_X509_CERTIFICATE, "secretRef");
     }
@@ -215,19 +220,19 @@ static void build_auth(bctx *c, const aioe_endpoint_builder *b, aioe_endpoint *e
         snprintf(path, sizeof path, "%sclientId", uami);
         if (!b->client_id)
             required(c, path, "clientId", "auth_client_id");
-        else if (!aioe__check_uami_client_id(b->client_id, &p))
+        else if (!aioe__spec_check_uami_client_id(b->client_id, &p))
             err_problem(c, path, &p);
         else if (!(ep->client_id = strdup(b->client_id)))
             c->oom = true;
         snprintf(path, sizeof path, "%stenantId", uami);
         if (!b->tenant_id)
             required(c, path, "tenantId", "auth_tenant_id");
-        else if (!aioe__check_uami_tenant_id(b->tenant_id, &p))
+        else if (!aioe__spec_check_uami_tenant_id(b->tenant_id, &p))
             err_problem(c, path, &p);
         else if (!(ep->tenant_id = strdup(b->tenant_id)))
             c->oom = true;
         snprintf(path, sizeof path, "%sscope", uami);
-        take(c, path, b->scope, aioe__check_text, &ep->scope);
+        take(c, path, b->scope, aioe__spec_check_text, &ep->scope);
     } else {
         if (b->client_id)
             not_for_method(c, m, AIOE_AUTH_USER_ASSIGNED_MANAGED_IDENTITY, "clientId");
@@ -247,6 +252,8 @@ int aioe_endpoint_builder_build(const aioe_endpoint_builder *b, aioe_endpoint **
         *errors = NULL;
     if (!b || !out)
         return AIOE_ERR_INVALID_ARG;
+    /* the newest apiVersion's defaults, as a YAML document of it gets */
+    const aioe_api_version *ver = aioe__api_version_newest();
     bctx c = { .res = aioe_result_new(BUILDER_FILE) };
     aioe_endpoint *ep = aioe_endpoint_alloc();
     if (!c.res || !ep) {
@@ -255,18 +262,20 @@ int aioe_endpoint_builder_build(const aioe_endpoint_builder *b, aioe_endpoint **
         return AIOE_ERR_NOMEM;
     }
     if (!(ep->file = strdup(BUILDER_FILE)) ||
-        !(ep->api_version = strdup(AIOE_API_GROUP "/v1")))
+        !(ep->api_version = strdup(ver->name)))
         c.oom = true;
-    aioe__endpoint_set_defaults(ep);
+    aioe__spec_set_defaults(ep, ver);
 
     if (!b->name)
         required(&c, "metadata.name", "name", "name");
-    take(&c, "metadata.name", b->name, aioe__check_metadata_name, &ep->name);
-    take(&c, "metadata.namespace", b->ns, aioe__check_metadata_namespace,
+    take(&c, "metadata.name", b->name, aioe__spec_check_metadata_name, &ep->name);
+    take(&c, "metadata.namespace", b->ns, aioe__spec_check_metadata_namespace,
          &ep->namespace_);
     if (b->host) {
         aioe__field_problem p;
-        if (!aioe__check_host(b->host, strlen(b->host), &ep->host, &ep->port, &p))
+        if (!aioe__spec_check_host(b->host, strlen(b->host),
+                                   b->protocol == AIOE_PROTOCOL_WEBSOCKETS, &ep->host,
+                                   &ep->port, &ep->ws_path, &p))
             err_problem(&c, MQTT "host", &p);
     } else {
         ep->host_default = true;
@@ -275,27 +284,27 @@ int aioe_endpoint_builder_build(const aioe_endpoint_builder *b, aioe_endpoint **
     if (b->tls_mode)
         ep->tls_mode = b->tls_mode;
     take(&c, MQTT "tls.trustedCaCertificateConfigMapRef", b->ca_config_map_ref,
-         aioe__check_k8s_name, &ep->ca_config_map_ref);
-    take(&c, MQTT "clientIdPrefix", b->client_id_prefix, aioe__check_text,
+         aioe__spec_check_k8s_name, &ep->ca_config_map_ref);
+    take(&c, MQTT "clientIdPrefix", b->client_id_prefix, aioe__spec_check_text,
          &ep->client_id_prefix);
     int64_t v = ep->qos;
-    take_int(&c, &aioe__field_qos, b->has_qos, b->qos, &v);
+    take_int(&c, &aioe__spec_field_qos, b->has_qos, b->qos, &v, ver);
     ep->qos = (int)v;
     v = ep->session_expiry_seconds;
-    take_int(&c, &aioe__field_session_expiry, b->has_expiry, b->expiry, &v);
+    take_int(&c, &aioe__spec_field_session_expiry, b->has_expiry, b->expiry, &v, ver);
     ep->session_expiry_seconds = (uint32_t)v;
     v = ep->max_inflight_messages;
-    take_int(&c, &aioe__field_max_inflight, b->has_inflight, b->inflight, &v);
+    take_int(&c, &aioe__spec_field_max_inflight, b->has_inflight, b->inflight, &v, ver);
     ep->max_inflight_messages = (uint16_t)v;
     v = ep->keep_alive_seconds;
-    take_int(&c, &aioe__field_keep_alive, b->has_keep_alive, b->keep_alive, &v);
+    take_int(&c, &aioe__spec_field_keep_alive, b->has_keep_alive, b->keep_alive, &v, ver);
     ep->keep_alive_seconds = (uint16_t)v;
     if (b->retain)
         ep->retain = b->retain;
     if (b->protocol)
         ep->protocol = b->protocol;
     ep->cloud_event_attributes = b->ce;
-    if (!c.oom && !aioe__endpoint_finish_defaults(ep))
+    if (!c.oom && !aioe__spec_finish_defaults(ep, ver))
         c.oom = true;
 
     int rc = c.oom ? AIOE_ERR_NOMEM : c.failed ? AIOE_ERR_INVALID_SPEC : AIOE_OK;

@@ -11,7 +11,15 @@
 
 /* ---- the DataflowEndpoint schema ------------------------------------ */
 
-static const char *const spec_keys[] = { "endpointType", "mqttSettings", NULL };
+/* hostType is from REST 2025-10-01 (apiVersion v1); parse_host_type
+ * refuses it in older versions with the reason. */
+static const char *const spec_keys_host_type[] = {
+    "endpointType", "hostType", "mqttSettings", NULL };
+/* DataflowEndpointHostType (REST 2025-10-01); the first three are the
+ * ones an Mqtt endpoint takes. */
+static const char *const host_types[] = {
+    "LocalBroker", "EventGrid", "CustomMqtt", "FabricRT", "Eventhub", "CustomKafka", NULL };
+enum { MQTT_HOST_TYPES = 3 };
 /* Settings of endpoint types this library does not implement. */
 static const char *const other_settings[] = {
     "kafkaSettings", "localStorageSettings", "fabricOneLakeSettings",
@@ -30,8 +38,8 @@ static const char *const auth_keys[] = {
     "systemAssignedManagedIdentitySettings", "userAssignedManagedIdentitySettings",
     "anonymousSettings", NULL };
 /* Indexed by aioe_auth_method - 1 (spec_fields.c, shared with the builder). */
-#define auth_methods aioe__auth_methods
-#define auth_settings_key aioe__auth_settings_keys
+#define auth_methods aioe__spec_auth_methods
+#define auth_settings_key aioe__spec_auth_settings_keys
 static const char *const sat_keys[] = { "audience", NULL };
 static const char *const x509_keys[] = { "secretRef", NULL };
 static const char *const sami_keys[] = { "audience", NULL };
@@ -59,13 +67,13 @@ static void parse_uami(pctx *c, aioe_endpoint *ep, const yaml_node_t *settings,
     spec_check_keys(c, settings, sp, uami_keys, NULL);
     aioe__field_problem pb;
     if (spec_get_string(c, settings, sp, "clientId", true, &ep->client_id) &&
-        !aioe__check_uami_client_id(ep->client_id, &pb)) {
+        !aioe__spec_check_uami_client_id(ep->client_id, &pb)) {
         char p[PATH_MAX_LEN];
         spec_join_path(p, sp, "clientId");
         spec_err_at(c, spec_field(c, settings, "clientId"), p, pb.hint, "%s", pb.message);
     }
     if (spec_get_string(c, settings, sp, "tenantId", true, &ep->tenant_id) &&
-        !aioe__check_uami_tenant_id(ep->tenant_id, &pb)) {
+        !aioe__spec_check_uami_tenant_id(ep->tenant_id, &pb)) {
         char p[PATH_MAX_LEN];
         spec_join_path(p, sp, "tenantId");
         spec_err_at(c, spec_field(c, settings, "tenantId"), p, pb.hint, "%s", pb.message);
@@ -131,7 +139,7 @@ static void parse_authentication(pctx *c, aioe_endpoint *ep,
                        NULL);
             spec_get_string(c, settings, sp, "audience", false, &ep->audience);
         }
-        break; /* the default audience: aioe__endpoint_finish_defaults */
+        break; /* the default audience: aioe__spec_finish_defaults */
     case AIOE_AUTH_X509_CERTIFICATE:
         if (!settings) {
             spec_err_at(c, auth, sp, "add x509CertificateSettings with secretRef: <secret name>",
@@ -165,7 +173,7 @@ static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
             ep->tls_mode = (aioe_tls_mode)(mode + 1);
         spec_get_k8s_name(c, tls, path, "trustedCaCertificateConfigMapRef", false,
                      &ep->ca_config_map_ref);
-    } /* the built-in broker's CA: aioe__endpoint_finish_defaults */
+    } /* the built-in broker's CA: aioe__spec_finish_defaults */
 }
 
 static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
@@ -174,11 +182,12 @@ static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
     char *text = NULL;
     if (!spec_get_string(c, mqtt, parent, "host", false, &text)) {
         if (!spec_field(c, mqtt, "host") && !c->oom)
-            ep->host_default = true; /* aio-broker:18883: finish_defaults */
+            ep->host_default = true; /* the apiVersion's host: finish_defaults */
         return;
     }
     aioe__field_problem pb;
-    if (!aioe__check_host(text, strlen(text), &ep->host, &ep->port, &pb)) {
+    if (!aioe__spec_check_host(text, strlen(text), ep->protocol == AIOE_PROTOCOL_WEBSOCKETS,
+                          &ep->host, &ep->port, &ep->ws_path, &pb)) {
         char path[PATH_MAX_LEN];
         spec_join_path(path, parent, "host");
         spec_err_at(c, spec_field(c, mqtt, "host"), path, pb.hint, "%s", pb.message);
@@ -196,7 +205,7 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
 
     /* Defaults first; present fields override them (spec_fields.c, the
      * same for the builder). */
-    aioe__endpoint_set_defaults(ep);
+    aioe__spec_set_defaults(ep, c->ver);
 
     static const yaml_node_t empty = { .type = YAML_MAPPING_NODE };
     if (!m)
@@ -204,28 +213,32 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     else
         spec_check_keys(c, m, path, mqtt_keys, NULL);
 
+    /* The protocol decides the form of the host (WebSockets takes a path
+     * and a default port), so it is read first. */
+    int e = spec_get_enum(c, m, path, "protocol", protocols);
+    if (e >= 0)
+        ep->protocol = (aioe_protocol)(e + 1);
     parse_host(c, ep, m, path);
     parse_authentication(c, ep, m, path);
     parse_tls(c, ep, m, path);
     spec_get_string(c, m, path, "clientIdPrefix", false, &ep->client_id_prefix);
 
     int64_t v;
-    const aioe__int_field *f = &aioe__field_qos;
+    const aioe__int_field *f = &aioe__spec_field_qos;
     if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->qos = (int)v;
-    int e = spec_get_enum(c, m, path, "retain", retain_values);
+    e = spec_get_enum(c, m, path, "retain", retain_values);
     if (e >= 0)
         ep->retain = (aioe_retain)(e + 1);
-    f = &aioe__field_session_expiry;
-    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
+    char hint[160];
+    aioe__spec_session_expiry_hint(c->ver, hint, sizeof hint);
+    f = &aioe__spec_field_session_expiry;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, hint, &v))
         ep->session_expiry_seconds = (uint32_t)v;
-    e = spec_get_enum(c, m, path, "protocol", protocols);
-    if (e >= 0)
-        ep->protocol = (aioe_protocol)(e + 1);
-    f = &aioe__field_max_inflight;
+    f = &aioe__spec_field_max_inflight; /* 0: no limit of ours (spec_fields.c) */
     if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->max_inflight_messages = (uint16_t)v;
-    f = &aioe__field_keep_alive;
+    f = &aioe__spec_field_keep_alive;
     if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->keep_alive_seconds = (uint16_t)v;
 
@@ -242,8 +255,30 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
         if (e >= 0)
             ep->cloud_event_attributes = (aioe_cloud_event_attributes)(e + 1);
     }
-    if (!c->oom && !aioe__endpoint_finish_defaults(ep))
+    if (!c->oom && !aioe__spec_finish_defaults(ep, c->ver))
         c->oom = true;
+}
+
+/* spec.hostType: checked, not kept (it names the kind of broker for the
+ * portal; the endpoint's settings say everything the session needs). */
+static void parse_host_type(pctx *c, const yaml_node_t *spec)
+{
+    yaml_node_t *key = NULL;
+    if (!yt_map_get_key(c->doc, spec, "hostType", &key))
+        return;
+    if (!c->ver->host_type) {
+        char hint[200];
+        snprintf(hint, sizeof hint, "hostType came with REST API 2025-10-01: use apiVersion "
+                 "%s, or remove it", aioe__api_version_newest()->name);
+        spec_err_at(c, key, "spec.hostType", hint, "hostType is not a field of apiVersion %s",
+                    c->ver->name);
+        return;
+    }
+    int t = spec_get_enum(c, spec, "spec", "hostType", host_types);
+    if (t >= MQTT_HOST_TYPES)
+        spec_err_at(c, spec_field(c, spec, "hostType"), "spec.hostType",
+                    "an Mqtt endpoint takes hostType LocalBroker, EventGrid or CustomMqtt",
+                    "hostType '%s' does not apply to endpointType Mqtt", host_types[t]);
 }
 
 static void parse_spec(pctx *c, aioe_endpoint *ep, const yaml_node_t *root)
@@ -256,7 +291,8 @@ static void parse_spec(pctx *c, aioe_endpoint *ep, const yaml_node_t *root)
                    "required field 'spec' is missing");
         return;
     }
-    spec_check_keys(c, spec, "spec", spec_keys, other_settings);
+    spec_check_keys(c, spec, "spec", spec_keys_host_type, other_settings);
+    parse_host_type(c, spec);
     yaml_node_t *type = spec_field(c, spec, "endpointType");
     if (!type) {
         spec_err_at(c, spec, "spec.endpointType", "add 'endpointType: Mqtt'",

@@ -40,7 +40,7 @@ void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
     va_end(ap);
 }
 
-void spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
+void aioe__spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
                   ...)
 {
     va_list ap;
@@ -158,7 +158,7 @@ bool spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
     const char *t = yt_text(v);
     size_t len = yt_len(v);
     aioe__field_problem pb;
-    if (!aioe__check_text(t, len, &pb)) {
+    if (!aioe__spec_check_text(t, len, &pb)) {
         spec_err_at(c, v, path, pb.hint, "%s", pb.message);
         return false;
     }
@@ -200,7 +200,7 @@ bool spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
         return false;
     }
     aioe__field_problem pb;
-    if (!aioe__check_range(value, min, max, range_hint, &pb)) {
+    if (!aioe__spec_check_range(value, min, max, range_hint, &pb)) {
         spec_err_at(c, v, path, pb.hint, "%s", pb.message);
         return false;
     }
@@ -279,7 +279,7 @@ bool spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
     if (!spec_get_string(c, map, parent, key, required, out))
         return false;
     aioe__field_problem pb;
-    if (aioe__check_k8s_name(*out, strlen(*out), &pb))
+    if (aioe__spec_check_k8s_name(*out, strlen(*out), &pb))
         return true;
     char path[PATH_MAX_LEN];
     spec_join_path(path, parent, key);
@@ -305,12 +305,26 @@ static const char *const metadata_ignored[] = {
 void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
                        char **api_version, char **name, char **namespace_)
 {
-    if (spec_get_string(c, root, "", "apiVersion", true, api_version) &&
-        strcmp(*api_version, AIOE_API_GROUP "/v1") != 0 &&
-        strcmp(*api_version, AIOE_API_GROUP "/v1beta1") != 0)
-        spec_err_at(c, spec_field(c, root, "apiVersion"), "apiVersion",
-                    "use " AIOE_API_GROUP "/v1 or " AIOE_API_GROUP "/v1beta1",
-                    "unsupported apiVersion '%s' for kind %s", *api_version, kind);
+    c->ver = aioe__api_version_newest();
+    if (spec_get_string(c, root, "", "apiVersion", true, api_version)) {
+        const aioe_api_version *v = aioe__api_version_find(*api_version);
+        if (v) {
+            c->ver = v;
+        } else {
+            /* A REST API version (2024-11-01) or another group's version
+             * is the usual mistake; say what Kubernetes documents use. */
+            bool rest = (*api_version)[0] >= '0' && (*api_version)[0] <= '9';
+            spec_err_at(c, spec_field(c, root, "apiVersion"), "apiVersion",
+                        rest ? "REST API versions such as 2025-10-01 are for Azure Resource "
+                               "Manager requests; Kubernetes resources use "
+                               AIOE_API_GROUP "/v1 (or /v1beta1)"
+                             : "use " AIOE_API_GROUP "/v1 (or /v1beta1 for preview "
+                               "documents)",
+                        "unsupported apiVersion '%s' for kind %s; supported: "
+                        AIOE_API_GROUP "/v1, " AIOE_API_GROUP "/v1beta1",
+                        *api_version, kind);
+        }
+    }
 
     map_state st;
     yaml_node_t *md = spec_get_map(c, root, "", "metadata", &st);
@@ -323,11 +337,11 @@ void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
     spec_check_keys(c, md, "metadata", metadata_keys, metadata_ignored);
     aioe__field_problem pb;
     if (spec_get_string(c, md, "metadata", "name", true, name) &&
-        !aioe__check_metadata_name(*name, strlen(*name), &pb))
+        !aioe__spec_check_metadata_name(*name, strlen(*name), &pb))
         spec_err_at(c, spec_field(c, md, "name"), "metadata.name", pb.hint, "%s",
                     pb.message);
     if (spec_get_string(c, md, "metadata", "namespace", false, namespace_) &&
-        !aioe__check_metadata_namespace(*namespace_, strlen(*namespace_), &pb))
+        !aioe__spec_check_metadata_namespace(*namespace_, strlen(*namespace_), &pb))
         spec_err_at(c, spec_field(c, md, "namespace"), "metadata.namespace", pb.hint,
                     "%s", pb.message);
 }

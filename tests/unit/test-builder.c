@@ -76,7 +76,10 @@ static void defaults_match_the_parser(void **state)
     assert_string_equal(aioe_endpoint_host(ep), "aio-broker");
     assert_int_equal(aioe_endpoint_port(ep), 18883);
     assert_string_equal(aioe_endpoint_auth_audience(ep), "aio-internal");
-    assert_string_equal(aioe_endpoint_tls_ca_config_map_ref(ep), "aio-ca-key-pair-test-only");
+    /* the newest apiVersion's (v1) defaults, as a v1 document gets */
+    assert_string_equal(aioe_endpoint_tls_ca_config_map_ref(ep),
+                        "azure-iot-operations-aio-ca-trust-bundle");
+    assert_int_equal(aioe_endpoint_session_expiry_seconds(ep), 600);
     assert_string_equal(aioe_endpoint_source_file(ep), "(builder)");
     aioe_endpoint_unref(ep);
     aioe_endpoint_builder_free(b);
@@ -159,7 +162,7 @@ static void every_field_matches_the_parser(void **state)
 typedef void (*set_fn)(aioe_endpoint_builder *b);
 static void s_qos(aioe_endpoint_builder *b) { aioe_endpoint_builder_set_qos(b, 2); }
 static void s_exp(aioe_endpoint_builder *b) { aioe_endpoint_builder_set_session_expiry_seconds(b, -1); }
-static void s_inf(aioe_endpoint_builder *b) { aioe_endpoint_builder_set_max_inflight_messages(b, 0); }
+static void s_inf(aioe_endpoint_builder *b) { aioe_endpoint_builder_set_max_inflight_messages(b, 70000); }
 static void s_ka(aioe_endpoint_builder *b) { aioe_endpoint_builder_set_keep_alive_seconds(b, 70000); }
 static void s_host(aioe_endpoint_builder *b) { aioe_endpoint_builder_set_host(b, "nohost"); }
 static void s_host2(aioe_endpoint_builder *b) { aioe_endpoint_builder_set_host(b, "<broker>:1883"); }
@@ -196,7 +199,7 @@ static void errors_match_the_parser(void **state)
     } cases[] = {
         { s_qos, "spec.mqttSettings.qos", "    qos: 2\n" },
         { s_exp, "spec.mqttSettings.sessionExpirySeconds", "    sessionExpirySeconds: -1\n" },
-        { s_inf, "spec.mqttSettings.maxInflightMessages", "    maxInflightMessages: 0\n" },
+        { s_inf, "spec.mqttSettings.maxInflightMessages", "    maxInflightMessages: 70000\n" },
         { s_ka, "spec.mqttSettings.keepAliveSeconds", "    keepAliveSeconds: 70000\n" },
         { s_host, "spec.mqttSettings.host", "    host: nohost\n" },
         { s_host2, "spec.mqttSettings.host", "    host: \"<broker>:1883\"\n" },
