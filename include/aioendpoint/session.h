@@ -258,8 +258,9 @@ AIOE_API int aioe_session_options_set_connect_timeout(
  * Maximum Packet Size in CONNECT (default 16777216, 16 MiB; 0 sends none,
  * leaving the MQTT limit of about 256 MiB; 1..63 is AIOE_ERR_INVALID_ARG).
  * A conforming broker then never sends a larger PUBLISH (mosquitto drops
- * it for this client). One that does anyway breaks the protocol: the
- * message is not delivered, the session logs an error, sends DISCONNECT
+ * it for this client). One that does anyway breaks the protocol: Paho
+ * has read the message and acknowledges it whatever the library does, so
+ * it is delivered (not lost); the session logs an error, sends DISCONNECT
  * 0x95 and reconnects with backoff (state event AIOE_ERR_PROTOCOL). Paho
  * 1.3.12 reads the packet before the library sees it, so such a broker
  * still costs its size in memory once per attempt (docs/security.md).

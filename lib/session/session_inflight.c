@@ -573,11 +573,13 @@ int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
     size_t size;
     if (s->opt.max_packet_size && (size = received_size(tlen, m)) > s->opt.max_packet_size) {
         /* MQTT 5.0 3.1.2.11.4: a protocol error, DISCONNECT 0x95. Paho 1.3.12
-         * has already read it (it has no such limit), so all that is left is
-         * to keep it from the host and leave. */
+         * has already read it (it has no such limit) and sends its PUBACK
+         * when this callback returns, whatever it returns: dropping it here
+         * would lose a message the broker then counts as delivered. So it
+         * is delivered like any other, and the session leaves. */
         aioe_session_log(s, AIOE_LOG_ERROR, "broker sent a %zu-byte PUBLISH, more than "
-                         "this session's Maximum Packet Size of %u; not delivered",
-                         size, (unsigned)s->opt.max_packet_size);
+                         "this session's Maximum Packet Size of %u; delivered, then "
+                         "disconnecting", size, (unsigned)s->opt.max_packet_size);
         pthread_mutex_lock(&s->mu);
         if (!(s->events & EV_PROTOCOL)) {
             s->ev_reason = MQTTREASONCODE_PACKET_TOO_LARGE;
@@ -587,9 +589,6 @@ int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
             aioe_session_post(s, EV_PROTOCOL);
         }
         pthread_mutex_unlock(&s->mu);
-        MQTTAsync_freeMessage(&m);
-        MQTTAsync_free(topic);
-        return 1;
     }
     if (s->inbound_hook || s->opt.message_cb) {
         struct aioe_message view = { topic, tlen, m, false, 0, false };

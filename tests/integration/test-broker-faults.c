@@ -522,10 +522,10 @@ static void test_our_maximum_packet_size(void **state)
                 usleep(2000);
             assert_int_equal(fake_count(f, &f->disconnect_reason), 0x95);
             pthread_mutex_lock(&r->mu);
-            /* the big one never reached the host: each connection delivered
-             * only mps/small */
-            assert_true(r->msgs >= 1);
-            assert_string_equal(r->last_topic, "mps/small");
+            /* Paho had read the big one and acknowledges it whatever the
+             * callback does: it reached the host (not lost) before the
+             * session left, so the first connection delivered both */
+            assert_true(r->msgs >= 2);
             pthread_mutex_unlock(&r->mu);
         }
         assert_int_equal(aioe_session_stop(s, 0), AIOE_OK);
