@@ -19,7 +19,7 @@ typedef struct pubsub_common {
     const char *resource_dir;
     const char *token_file;
     bool verbose;
-    unsigned timeout_s;          /* connect timeout */
+    unsigned timeout_s;          /* connect and acknowledgement timeout */
 
     aioe_parse_result *res;
     const aioe_endpoint *ep;
@@ -52,7 +52,8 @@ bool pubsub_common_option(pubsub_common *c, int opt, const char *arg);
     "  --instance NAME      client ID suffix after clientIdPrefix (default PROG-PID)\n" \
     "  --resource-dir DIR   secrets/config maps root (AIOE_RESOURCE_DIR)\n"         \
     "  --token-file FILE    service account token file (AIOE_SAT_TOKEN_FILE)\n"     \
-    "  --timeout SEC        connect timeout (default 10)\n"                         \
+    "  --timeout SEC        connect timeout, and how long a PUBACK/SUBACK may take\n" \
+    "                       (default 10)\n"                                          \
     "  -v, --verbose        log session events to stderr\n"                      \
     "  --from-env           no ENDPOINT.yaml: the AIO SDK variables AIO_BROKER_HOSTNAME,\n" \
     "                       AIO_MQTT_CLIENT_ID, ... (docs/environment.md)\n"

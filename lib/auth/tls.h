@@ -19,6 +19,8 @@ typedef struct aioe_tls_files {
     /* Password of an encrypted client key, borrowed for one prepare call
      * (NULL: the key must be unencrypted). Set by the caller. */
     const char *key_password;
+    unsigned key_mode; /* permission bits of the secret's own key file when
+                        * Paho reads that; 0 when we wrote the copy */
 } aioe_tls_files;
 
 /* ---- pure (PEM bytes in, verdict out) ---- */

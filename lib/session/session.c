@@ -223,6 +223,8 @@ static int preflight(aioe_session *s)
         s->tls_files.key_password = NULL;
     }
     aioe__session_secrets_wipe(&sec);
+    if (rc == AIOE_OK)
+        aioe__session_check_key_mode(s);
     if (rc != AIOE_OK) {
         aioe_session_set_error(s, rc, -1, "%s", err);
         aioe_session_log(s, AIOE_LOG_ERROR, "cannot start: %s", err);

@@ -76,8 +76,15 @@ struct aioe_session_options {
     char *ce_schema;
     uint32_t max_token_bytes;   /* 0: the MQTT limit, 65535 */
     size_t max_queued_bytes;    /* 0: bounded by the window only */
+    uint32_t max_packet_size;   /* sent in CONNECT; 0: none (the MQTT limit) */
+    uint32_t op_timeout_ms;     /* publish/subscribe completion deadline, 0 none */
+    aioe_window_cb window_cb;   /* room again after WOULD_BLOCK (supervisor) */
+    void *window_data;
     aioe__conn_opts conn;       /* session_hostopts.c: deep-copied */
 };
+
+/* Maximum Packet Size a session announces unless told otherwise. */
+#define AIOE_DEFAULT_MAX_PACKET_SIZE (16u * 1024 * 1024)
 
 /* One accepted publish. Records come from a pool and go back only when
  * both the host was told (reported) and Paho is done with the context
@@ -92,6 +99,7 @@ typedef struct pub_record {
     int token;          /* Paho token, 0 until known */
     int qos;
     size_t bytes;       /* encoded PUBLISH size, counted in outstanding_bytes */
+    int64_t deadline;   /* monotonic ms to fail it with AIOE_ERR_TIMEOUT, 0 none */
     bool in_use, reported, paho_done;
 } pub_record;
 
@@ -114,6 +122,8 @@ typedef struct sub_entry {
     void *unsub_data;
     aioe_subscribe_cb cb;   /* cleared once reported */
     void *user_data;
+    int64_t deadline;       /* for cb (monotonic ms), 0 none */
+    int64_t unsub_deadline; /* for unsub_cb */
     bool acked;             /* the broker session has it */
     bool inflight;          /* a SUBSCRIBE is outstanding */
 } sub_entry;
@@ -124,6 +134,9 @@ enum {
     EV_LOST = 1u << 2,
     EV_DISCONNECT_DONE = 1u << 3,
     EV_STOP = 1u << 4,
+    EV_PROTOCOL = 1u << 5,      /* the broker broke the protocol while
+                                 * connected: disconnect with ev_reason */
+    EV_WINDOW = 1u << 6,        /* room in the window after a WOULD_BLOCK */
 };
 
 struct aioe_session {
@@ -164,6 +177,7 @@ struct aioe_session {
     bool ev_session_present;
     int ev_receive_max;
     uint32_t ev_max_packet;     /* CONNACK Maximum Packet Size, 0 none */
+    const char *ev_connack_error; /* a protocol error in the CONNACK, or NULL */
     bool ev_tls_error;
     char ev_detail[160];
     uint32_t stop_timeout_ms;
@@ -177,16 +191,23 @@ struct aioe_session {
     size_t window;
     size_t outstanding;
     size_t outstanding_bytes;   /* sum of the outstanding records' bytes */
+    bool window_armed;          /* a publish was refused with WOULD_BLOCK and
+                                 * opt.window_cb is set: the next freed slot
+                                 * posts EV_WINDOW */
     uint32_t max_packet;        /* server's Maximum Packet Size, 0 = none */
     uint32_t endpoint_max_packet; /* the endpoint's own limit (Event Grid), 0 = none */
     uint64_t gen;
     pub_record *free_recs;
-    pub_record *out_head;       /* outstanding (not reported) records */
+    pub_record *out_head;       /* outstanding (not reported) records, newest
+                                 * first */
+    pub_record *out_tail;       /* the oldest: the earliest deadline */
     pub_chunk *chunks;
 
     sub_entry *subs;
     bool ever_connected;
     aioe_cloudevents *ce;       /* NULL: the endpoint sets no CloudEvents mode */
+    unsigned key_mode_warned;   /* key file mode last warned about (supervisor
+                                 * or start(), never both at once) */
 };
 
 /* A received message: a view during the message callback, or an owned copy
@@ -233,13 +254,19 @@ void aioe_session_set_error(aioe_session *s, int status, int reason,
 aioe_session *aioe_session_enter_callback(aioe_session *s);
 void aioe_session_leave_callback(aioe_session *prev);
 bool aioe_session_in_own_callback(const aioe_session *s);
+/* Warns (once per mode) when the client key file Paho reads is readable by
+ * group or others, as ssh does. After aioe_tls_prepare(). */
+void aioe__session_check_key_mode(aioe_session *s);
+/* Records an event for the supervisor and wakes it (s->mu held). */
+void aioe_session_post(aioe_session *s, unsigned ev);
+/* Monotonic clock in ms (operation deadlines, supervisor timers). */
+int64_t aioe__session_now_ms(void);
 /* session.c */
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
 int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);
 /* session_supervisor.c */
 void *aioe_session_supervisor_main(void *arg);
-void aioe_session_post(aioe_session *s, unsigned ev); /* s->mu held */
 void aioe_session_on_connection_lost(void *ctx, char *cause);
 void aioe_session_on_server_disconnect(void *ctx, MQTTProperties *props,
                                       enum MQTTReasonCodes rc);
@@ -263,6 +290,11 @@ size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos);
  * copied by Paho); props_len = encoded size of msg's properties. */
 int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
                      size_t props_len, aioe_publish_cb cb, void *user_data);
+/* Operation timeouts: the earliest deadline of an outstanding publish or
+ * subscribe (monotonic ms, s->mu held), or -1; and failing what is past its
+ * deadline with AIOE_ERR_TIMEOUT (s->mu not held; supervisor thread). */
+int64_t aioe__pubsub_next_deadline(aioe_session *s);
+void aioe__pubsub_expire(aioe_session *s);
 /* The subscription entry for a filter as sent, live or dead; s->mu held. */
 sub_entry *aioe__session_sub_find(aioe_session *s, const char *filter);
 /* Sends SUBSCRIBE or UNSUBSCRIBE for e, unless one is outstanding or e is

@@ -44,6 +44,8 @@ const aioe_api_version *aioe__api_version_newest(void);
 
 #define AIOE_DEFAULT_MAX_INPUT_BYTES ((size_t)16 * 1024 * 1024)
 #define AIOE_DEFAULT_MAX_DOCUMENTS ((size_t)100000)
+#define AIOE_DEFAULT_MAX_DEPTH ((size_t)64)
+#define AIOE_DEFAULT_MAX_NODES ((size_t)100000)
 
 struct aioe_endpoint {
     atomic_uint refs;
@@ -127,6 +129,8 @@ struct aioe_profile {
 struct aioe_parse_options {
     size_t max_input_bytes;
     size_t max_documents;
+    size_t max_depth;           /* collections nested in one another */
+    size_t max_nodes;           /* scalars, collections and aliases per document */
     unsigned kinds;
 };
 
