@@ -9,8 +9,14 @@
  *     content-type: TYPE                (when present)
  *     user-property: NAME=VALUE         (each, in wire order)
  *     payload (N bytes): TEXT           (control bytes, invalid UTF-8 as \xHH)
- * With --payload-only just the payload, one line per message. With
- * -F FORMAT one line per message from the format (like mosquitto_sub -F):
+ * With --payload-only just the payload, one line per message.
+ * With --inbox DIR every message goes through a durable inbox in DIR
+ * (<aioendpoint/inbox.h>): it is stored before the broker gets its PUBACK,
+ * printed and flushed, and only then acknowledged to the inbox, so with a
+ * persistent session (a fixed --instance) a SIGKILL at any moment loses
+ * nothing and a restart prints what was not acknowledged (marked
+ * `redelivered=1`; it may have been printed already: at-least-once).
+ * With -F FORMAT one line per message from the format (like mosquitto_sub -F):
  *   %t topic  %p payload  %l payload length  %q QoS  %r retain (0/1)
  *   %C content type  %U user properties (NAME=VALUE, comma-separated)
  *   %R response topic  %D correlation data  %E message expiry (empty if none)
@@ -51,6 +57,8 @@ static void usage(FILE *to)
         "  -C, --count N        exit after N messages\n"
         "  -q, --qos N          subscription QoS 0 or 1 (default: the endpoint's qos)\n"
         "  -p, --payload-only   print only payloads, one per line\n"
+        "  -I, --inbox DIR      store messages durably in DIR before acknowledging them\n"
+        "                       to the broker; print, then acknowledge (needs --instance)\n"
         "  -F, --format FMT     one line per message: %%t topic, %%p payload, %%l length,\n"
         "                       %%q QoS, %%r retain, %%C content type, %%U user properties,\n"
         "                       %%R response topic, %%D correlation data, %%E expiry,\n"
@@ -271,10 +279,8 @@ static void print_format(FILE *to, const char *fmt, const aioe_message *m)
     fputc('\n', to);
 }
 
-static void on_message(aioe_session *s, const aioe_message *m, void *ud)
+static void print_message(const aioe_message *m)
 {
-    (void)s;
-    (void)ud;
     size_t tlen, plen, ctlen;
     const char *topic = aioe_message_topic(m, &tlen);
     const char *payload = aioe_message_payload(m, &plen);
@@ -291,7 +297,8 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
         fputc('\n', stdout);
     } else {
         put_escaped(stdout, topic, tlen);
-        printf(" qos=%d retain=%d\n", aioe_message_qos(m), aioe_message_retain(m) ? 1 : 0);
+        printf(" qos=%d retain=%d%s\n", aioe_message_qos(m), aioe_message_retain(m) ? 1 : 0,
+               aioe_inbox_message_redelivered(m) ? " redelivered=1" : "");
         if (ct) {
             fputs("  content-type: ", stdout);
             put_escaped(stdout, ct, ctlen);
@@ -314,6 +321,38 @@ static void on_message(aioe_session *s, const aioe_message *m, void *ud)
     fflush(stdout);
     atomic_fetch_add(&received, 1);
     pthread_mutex_unlock(&out_mu);
+}
+
+static void on_message(aioe_session *s, const aioe_message *m, void *ud)
+{
+    (void)s;
+    (void)ud;
+    print_message(m);
+}
+
+/* --inbox: print, flush, then acknowledge. */
+static int drain_inbox(aioe_inbox *inbox)
+{
+    aioe_message *m;
+    int rc = aioe_inbox_next(inbox, 20, &m);
+    if (rc == AIOE_ERR_TIMEOUT)
+        return 0;
+    if (rc != AIOE_OK) {
+        fprintf(stderr, "aioe-sub: inbox: %s\n", aioe_strerror(rc));
+        return TOOL_EXIT_FAILURE;
+    }
+    print_message(m);
+    if (ferror(stdout)) {
+        aioe_message_free(m); /* not acknowledged: printed again next time */
+        return TOOL_EXIT_FAILURE;
+    }
+    rc = aioe_inbox_ack(inbox, aioe_inbox_message_id(m));
+    aioe_message_free(m);
+    if (rc != AIOE_OK) {
+        fprintf(stderr, "aioe-sub: inbox ack: %s\n", aioe_strerror(rc));
+        return TOOL_EXIT_FAILURE;
+    }
+    return 0;
 }
 
 static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
@@ -346,6 +385,7 @@ int main(int argc, char **argv)
         {"count", required_argument, NULL, 'C'},
         {"qos", required_argument, NULL, 'q'},
         {"payload-only", no_argument, NULL, 'p'},
+        {"inbox", required_argument, NULL, 'I'},
         {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -353,7 +393,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "C:q:pF:hVv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "C:q:pI:F:hVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -366,6 +406,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'p': payload_only = true; break;
+        case 'I': c.inbox_dir = optarg; break;
         case 'F': format = optarg; break;
         case 'h': usage(stdout); return TOOL_EXIT_OK;
         case 'V': return tool_print_version("aioe-sub");
@@ -375,6 +416,11 @@ int main(int argc, char **argv)
     int first = optind + (c.from_env ? 0 : 1); /* the first filter */
     if (argc - first < 1) {
         usage(stderr);
+        return TOOL_EXIT_USAGE;
+    }
+    if (c.inbox_dir && !c.instance) {
+        fprintf(stderr, "aioe-sub: --inbox needs --instance NAME: a stable client ID keeps the "
+                        "broker session across restarts\n");
         return TOOL_EXIT_USAGE;
     }
     if (!c.from_env)
@@ -389,7 +435,7 @@ int main(int argc, char **argv)
     if (status == 0) {
         if (qos < 0)
             qos = aioe_endpoint_qos(c.ep);
-        status = pubsub_connect(&c, on_message, NULL);
+        status = pubsub_connect(&c, c.inbox_dir ? NULL : on_message, NULL);
     }
     for (int i = first; status == 0 && i < argc; i++) {
         int rc = aioe_session_subscribe(c.session, argv[i], qos, on_subscribed, argv[i]);
@@ -399,7 +445,9 @@ int main(int argc, char **argv)
         }
     }
     while (status == 0) {
-        struct timespec tick = {0, 20 * 1000000L};
+        struct timespec tick = {0, c.inbox ? 0 : 20 * 1000000L};
+        if (c.inbox && drain_inbox(c.inbox) != 0)
+            status = TOOL_EXIT_FAILURE;
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM)
             break;

@@ -148,6 +148,16 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
                 aioe_strerror(rc));
         return tool_exit_for(rc);
     }
+    if (c->inbox_dir) {
+        rc = aioe_inbox_new(&c->inbox, c->session, c->inbox_dir, NULL);
+        if (rc != AIOE_OK) {
+            char buf[256];
+            aioe_session_last_error(c->session, buf, sizeof buf);
+            fprintf(stderr, "%s: inbox %s: %s (%s)\n", c->prog, c->inbox_dir,
+                    aioe_strerror(rc), buf);
+            return TOOL_EXIT_FAILURE;
+        }
+    }
     rc = aioe_session_start(c->session);
     if (rc != AIOE_OK) {
         char buf[256];
@@ -183,6 +193,7 @@ void pubsub_close(pubsub_common *c)
     if (c->session) {
         if (aioe_session_get_state(c->session) != AIOE_SESSION_IDLE)
             aioe_session_stop(c->session, 2000);
+        aioe_inbox_free(c->inbox); /* after the session stopped */
         aioe_session_free(c->session);
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);

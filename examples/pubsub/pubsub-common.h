@@ -20,12 +20,14 @@ typedef struct pubsub_common {
     const char *token_file;
     bool verbose;
     unsigned timeout_s;          /* connect and acknowledgement timeout */
+    const char *inbox_dir;       /* aioe-sub --inbox: a durable inbox there */
 
     aioe_parse_result *res;
     const aioe_endpoint *ep;
     aioe_endpoint *env_ep;       /* owned, from the environment */
     aioe_session_options *opts;  /* pubsub_options(); used by pubsub_connect */
     aioe_session *session;
+    aioe_inbox *inbox;           /* with inbox_dir */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -66,10 +68,11 @@ aioe_session_options *pubsub_options(pubsub_common *c);
  * 1 invalid or no such endpoint or a bad AIO_* variable, 2 several
  * endpoints and no --endpoint). */
 int pubsub_load(pubsub_common *c);
-/* Creates the session (with @p on_message when not NULL), starts it and
- * waits until it is connected; 0 or an exit status (1: the library
- * rejects the endpoint; 3: cannot authenticate/connect), with a message
- * on stderr. */
+/* Creates the session (with @p on_message when not NULL; with an inbox in
+ * inbox_dir when that is set), starts it and waits until it is connected;
+ * 0 or an exit status (1: the library rejects the endpoint; 3: cannot
+ * authenticate/connect, or the inbox cannot be opened), with a message on
+ * stderr. */
 int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data);
 /* Stops and frees everything. */
 void pubsub_close(pubsub_common *c);

@@ -16,6 +16,7 @@
 #include "session.h"
 #include "env.h"
 #include "pubsub.h"
+#include "inbox.h"
 #include "identity.h"
 #include "eventgrid.h"
 

@@ -16,11 +16,11 @@ typedef struct aioe_tls_files {
     char *ca_file;     /* trust bundle; NULL = system trust store */
     char *cert_chain;  /* client leaf + intermediates; NULL = none */
     char *key_file;    /* client key (the secret's own file when it has one) */
+    unsigned key_mode; /* permission bits of the secret's own key file when
+                        * Paho reads that; 0 when we wrote the copy */
     /* Password of an encrypted client key, borrowed for one prepare call
      * (NULL: the key must be unencrypted). Set by the caller. */
     const char *key_password;
-    unsigned key_mode; /* permission bits of the secret's own key file when
-                        * Paho reads that; 0 when we wrote the copy */
 } aioe_tls_files;
 
 /* ---- pure (PEM bytes in, verdict out) ---- */

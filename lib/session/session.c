@@ -275,6 +275,17 @@ static int create_client(aioe_session *s)
     return AIOE_OK;
 }
 
+int aioe__session_set_inbound_hook(aioe_session *s, aioe__inbound_hook hook, void *ctx)
+{
+    if (!s)
+        return AIOE_ERR_INVALID_ARG;
+    if (s->thread_running || s->client)
+        return AIOE_ERR_STATE;
+    s->inbound_hook = hook;
+    s->inbound_ctx = ctx;
+    return AIOE_OK;
+}
+
 int aioe_session_start(aioe_session *s)
 {
     if (!s)

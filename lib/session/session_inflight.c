@@ -580,10 +580,13 @@ int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
         MQTTAsync_free(topic);
         return 1;
     }
-    if (s->opt.message_cb) {
-        struct aioe_message view = { topic, tlen, m };
+    if (s->inbound_hook || s->opt.message_cb) {
+        struct aioe_message view = { topic, tlen, m, false, 0, false };
         aioe_session *prev = aioe_session_enter_callback(s);
-        s->opt.message_cb(s, &view, s->opt.message_data);
+        if (s->inbound_hook)
+            s->inbound_hook(s->inbound_ctx, s, &view);
+        else
+            s->opt.message_cb(s, &view, s->opt.message_data);
         aioe_session_leave_callback(prev);
     }
     MQTTAsync_freeMessage(&m);

@@ -137,7 +137,13 @@ enum {
     EV_PROTOCOL = 1u << 5,      /* the broker broke the protocol while
                                  * connected: disconnect with ev_reason */
     EV_WINDOW = 1u << 6,        /* room in the window after a WOULD_BLOCK */
+    EV_PAUSE = 1u << 7,         /* inbound_paused changed */
 };
+
+/* Takes every received message instead of the host's message callback
+ * (the inbox, lib/inbox/). Runs on Paho's receive thread; the PUBACK of a
+ * QoS 1 message goes out when it returns. */
+typedef void (*aioe__inbound_hook)(void *ctx, aioe_session *s, const aioe_message *msg);
 
 struct aioe_session {
     aioe_endpoint *ep;
@@ -208,6 +214,12 @@ struct aioe_session {
     aioe_cloudevents *ce;       /* NULL: the endpoint sets no CloudEvents mode */
     unsigned key_mode_warned;   /* key file mode last warned about (supervisor
                                  * or start(), never both at once) */
+
+    /* inbound flow control (the inbox): set only while not started */
+    aioe__inbound_hook inbound_hook;
+    void *inbound_ctx;
+    bool inbound_paused;        /* under mu: stay disconnected (keeping the
+                                 * broker session) until cleared */
 };
 
 /* A received message: a view during the message callback, or an owned copy
@@ -217,6 +229,8 @@ struct aioe_message {
     size_t topic_len;
     MQTTAsync_message *m;
     bool owned;
+    uint64_t inbox_id;          /* 0: not from an inbox */
+    bool inbox_redelivered;
 };
 
 /* session_hostopts.c */
@@ -265,6 +279,15 @@ int64_t aioe__session_now_ms(void);
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
 int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);
+/* Inbound hook (see aioe__inbound_hook): only while the session is not
+ * started. AIOE_OK or AIOE_ERR_STATE. */
+int aioe__session_set_inbound_hook(aioe_session *s, aioe__inbound_hook hook, void *ctx);
+/* Pauses (true) or resumes inbound delivery: the supervisor disconnects with
+ * Clean Start = 0 semantics (the broker keeps the session and queues QoS 1
+ * messages) and does not reconnect until resumed. Any thread; never blocks
+ * on the network. */
+void aioe__session_set_paused(aioe_session *s, bool paused);
+bool aioe__session_paused(aioe_session *s);
 /* session_supervisor.c */
 void *aioe_session_supervisor_main(void *arg);
 void aioe_session_on_connection_lost(void *ctx, char *cause);

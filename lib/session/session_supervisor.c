@@ -132,7 +132,7 @@ static int on_ssl_error(const char *str, size_t len, void *ctx)
 #define AIOE_STABLE_CONNECTION_MS 10000
 
 enum phase { P_CONNECT_NOW, P_CONNECTING, P_CONNECTED, P_WAIT_RETRY,
-             P_ROTATING, P_DONE };
+             P_ROTATING, P_DONE, P_PAUSING, P_PAUSED };
 
 typedef struct supervisor {
     aioe_session *s;
@@ -598,6 +598,46 @@ static void start_rotation(supervisor *sv, const char *why)
     sv->phase = P_ROTATING;
 }
 
+/* Inbound flow control (the inbox, aioe__session_set_paused): disconnect
+ * like a token rotation, so the broker keeps the session and queues QoS 1
+ * messages, and stay down until resumed. Done here, never on Paho's shared
+ * receive thread, so other sessions keep flowing. */
+static void start_pause(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
+    aioe_session_log(s, AIOE_LOG_INFO, "pausing inbound messages: disconnecting, "
+                     "the broker keeps the session");
+    dopt.timeout = 0;
+    dopt.reasonCode = MQTTREASONCODE_NORMAL_DISCONNECTION;
+    dopt.onSuccess5 = on_disconnect_done;
+    dopt.onFailure5 = on_disconnect_fail;
+    dopt.context = s;
+    sv->why = "paused";
+    sv->phase = MQTTAsync_disconnect(s->client, &dopt) == MQTTASYNC_SUCCESS ? P_PAUSING
+                                                                            : P_PAUSED;
+}
+
+void aioe__session_set_paused(aioe_session *s, bool paused)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (s->inbound_paused != paused) {
+        s->inbound_paused = paused;
+        aioe_session_post(s, EV_PAUSE);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+bool aioe__session_paused(aioe_session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool p = s->inbound_paused;
+    pthread_mutex_unlock(&s->mu);
+    return p;
+}
+
 /* Waits on s->cv (s->mu held; the condition uses CLOCK_MONOTONIC) for at
  * most left_ms. */
 static void timed_wait(aioe_session *s, int64_t left_ms)
@@ -649,7 +689,7 @@ static void stop_connection(supervisor *sv)
 {
     aioe_session *s = sv->s;
     if (sv->phase != P_CONNECTED && sv->phase != P_CONNECTING &&
-        sv->phase != P_ROTATING)
+        sv->phase != P_ROTATING && sv->phase != P_PAUSING)
         return;
     pthread_mutex_lock(&s->mu);
     s->accepting = false;
@@ -693,6 +733,8 @@ void *aioe_session_supervisor_main(void *arg)
     aioe_backoff_init(&sv.backoff, s->opt.backoff_initial_ms,
                       s->opt.backoff_max_ms);
     for (;;) {
+        if (sv.phase == P_CONNECT_NOW && aioe__session_paused(s))
+            sv.phase = P_PAUSED;
         if (sv.phase == P_CONNECT_NOW)
             do_connect(&sv);
         if (sv.phase == P_DONE)
@@ -709,11 +751,13 @@ void *aioe_session_supervisor_main(void *arg)
                 deadline = sv.connect_deadline;
                 break;
             case P_CONNECTED:
-                relevant = EV_LOST | EV_PROTOCOL;
+                relevant = EV_LOST | EV_PROTOCOL | EV_PAUSE;
                 if (s->tokens.ops)
                     deadline = sv.next_check;
                 break;
             case P_ROTATING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
+            case P_PAUSING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
+            case P_PAUSED: relevant = EV_PAUSE; break;
             case P_WAIT_RETRY: deadline = sv.retry_at; break;
             default: break;
             }
@@ -737,6 +781,7 @@ void *aioe_session_supervisor_main(void *arg)
         uint32_t max_packet = s->ev_max_packet;
         const char *connack_error = s->ev_connack_error;
         bool present = s->ev_session_present, tls_err = s->ev_tls_error;
+        bool paused = s->inbound_paused;
         char detail[160], server[300];
         memcpy(detail, s->ev_detail, sizeof detail);
         memcpy(server, s->ev_server, sizeof server);
@@ -753,10 +798,14 @@ void *aioe_session_supervisor_main(void *arg)
                 s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
             break;
         case P_CONNECTED:
-            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL);
+            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL | EV_PAUSE);
             break;
         case P_ROTATING:
+        case P_PAUSING:
             s->events &= ~(unsigned)(EV_DISCONNECT_DONE | EV_LOST);
+            break;
+        case P_PAUSED:
+            s->events &= ~(unsigned)EV_PAUSE;
             break;
         default:
             break;
@@ -793,8 +842,26 @@ void *aioe_session_supervisor_main(void *arg)
                 handle_lost(&sv, reason, detail);
             else if (ev & EV_PROTOCOL)
                 drop_connection(&sv, reason, detail);
+            else if (paused)
+                start_pause(&sv);
             else if (now_ms() >= sv.next_check)
                 check_token(&sv);
+            break;
+        case P_PAUSING:
+            if (!(ev & (EV_DISCONNECT_DONE | EV_LOST)))
+                break; /* woken for an operation timeout or window room */
+            emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1,
+                 "paused: inbound messages wait in the broker session", fill_retry,
+                 &(uint32_t){ 0 });
+            sv.phase = paused ? P_PAUSED : P_CONNECT_NOW;
+            sv.why = "resumed";
+            break;
+        case P_PAUSED:
+            if (!paused) {
+                aioe_session_log(s, AIOE_LOG_INFO, "resuming inbound messages");
+                sv.phase = P_CONNECT_NOW;
+                sv.why = "resumed";
+            }
             break;
         case P_ROTATING:
             if (!(ev & (EV_DISCONNECT_DONE | EV_LOST)))

@@ -145,17 +145,18 @@ static void spec_fifo(void **state)
 
 /* ---- YAML that costs: time and memory bounded by the harness ----------
  * Each input is built and parsed in a child with RLIMIT_CPU (SIGXCPU ends
- * a parse that runs away) and, outside ASan, RLIMIT_AS; the child reports
+ * a parse that runs away) and, outside ASan and TSan, RLIMIT_AS; the child reports
  * the parse's status and how much its peak RSS grew during the parse.
  * Before issue #15 item 6, `[[[...]]]` 80000 deep took 28 s of CPU, 1 M
  * deep never finished and a 16 MB flat list under metadata.labels took
  * 1.36 GB. */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
+/* ASan and TSan reserve terabytes of address space: no RLIMIT_AS there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
 #endif
 #endif
 
@@ -213,7 +214,7 @@ static int parse_bounded(yaml_shape shape, size_t n, long *growth_kb)
         close(pfd[0]);
         struct rlimit cpu = { HOSTILE_CPU_S, HOSTILE_CPU_S + 1 };
         setrlimit(RLIMIT_CPU, &cpu);
-#ifndef UNDER_ASAN
+#ifndef UNDER_SANITIZER
         struct rlimit as = { (rlim_t)1 << 30, (rlim_t)1 << 30 };
         setrlimit(RLIMIT_AS, &as);
 #endif
