@@ -41,6 +41,7 @@ DEBIAN_PACKAGES=(
     uuid-dev
     libjson-c-dev
     libcurl4-openssl-dev
+    libmicrohttpd-dev      # aioe-bridge --metrics-addr (docs/operations.md)
     # tests
     libcmocka-dev          # unit tests
     mosquitto              # integration tests and the bridge demo
