@@ -44,6 +44,7 @@ DEBIAN_PACKAGES=(
     libmicrohttpd-dev      # aioe-bridge --metrics-addr (docs/operations.md)
     # tests
     libcmocka-dev          # unit tests
+    python3-yaml           # tests/deploy/check-kubernetes.py
     mosquitto              # integration tests and the bridge demo
     mosquitto-clients
     mosquitto-dev
