@@ -19,6 +19,9 @@
 #
 # Options: --no-asan skips the ASan and TSan builds (quicker local runs; CI
 # never passes it).
+#
+# Not run here: tools/debian-packages.sh (build, lintian and install the
+# Debian packages; 3 to 5 minutes on two cores, docs/packaging.md).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 

@@ -5,10 +5,10 @@
  *   aioe-sub [options] ENDPOINT.yaml FILTER...
  *
  * Output, one block per message:
- *   TOPIC qos=Q retain=R
+ *   TOPIC qos=Q retain=R                (escaped like the payload)
  *     content-type: TYPE                (when present)
  *     user-property: NAME=VALUE         (each, in wire order)
- *     payload (N bytes): TEXT           (non-printable bytes as \xHH)
+ *     payload (N bytes): TEXT           (control bytes, invalid UTF-8 as \xHH)
  * With --payload-only just the payload, one line per message.
  * With --inbox DIR every message goes through a durable inbox in DIR
  * (<aioendpoint/inbox.h>): it is stored before the broker gets its PUBACK,
@@ -18,8 +18,8 @@
  * `redelivered=1`; it may have been printed already: at-least-once).
  * Exit status (examples/common/tool.h): 0 after -C messages or
  * SIGINT/SIGTERM, 1 bad YAML or a refused subscription, 2 usage, 3 an
- * endpoint that cannot authenticate/connect or a session that stops for
- * good. Built only against the public API. */
+ * endpoint that cannot authenticate/connect, a subscription without a
+ * SUBACK within --timeout, or a session that stops for good. Built only against the public API. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -51,19 +51,53 @@ static void usage(FILE *to)
         PUBSUB_COMMON_USAGE
         TOOL_HELP_TRAILER
         "(1: invalid endpoint file, or a subscription refused; 3: cannot read the\n"
-        "file, cannot connect or authenticate, or the session stopped for good.)\n");
+        "file, cannot connect or authenticate, no SUBACK within --timeout, or the\n"
+        "session stopped for good.)\n");
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes) that encodes
+ * a printable character, or 0: ASCII and C1 controls (U+0080..U+009F,
+ * which terminals also obey), overlong forms, surrogates and stray bytes
+ * such as 0xFF are not. */
+static size_t printable_utf8(const unsigned char *s, size_t n)
+{
+    if (s[0] >= 0x20 && s[0] < 0x7f)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    uint32_t cp = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
+        return 0;
+    return len;
+}
+
+/* Writes bytes from the broker so that none can act on the terminal or
+ * forge a line: printable UTF-8 as it is, everything else as \xHH
+ * (a backslash as \\). Used for topics, payloads and properties alike. */
 static void put_escaped(FILE *to, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\\')
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] == '\\' ? 0 : printable_utf8(u + i, n - i);
+        if (len) {
+            fwrite(u + i, 1, len, to);
+            i += len;
+        } else if (u[i] == '\\') {
             fputs("\\\\", to);
-        else if (ch >= 0x20 && ch != 0x7f)
-            fputc(ch, to);
-        else
-            fprintf(to, "\\x%02x", ch);
+            i++;
+        } else {
+            fprintf(to, "\\x%02x", u[i]);
+            i++;
+        }
     }
 }
 
@@ -82,7 +116,7 @@ static void print_message(const aioe_message *m)
         put_escaped(stdout, payload, plen);
         fputc('\n', stdout);
     } else {
-        fwrite(topic, 1, tlen, stdout);
+        put_escaped(stdout, topic, tlen);
         printf(" qos=%d retain=%d%s\n", aioe_message_qos(m), aioe_message_retain(m) ? 1 : 0,
                aioe_inbox_message_redelivered(m) ? " redelivered=1" : "");
         if (ct) {
@@ -150,7 +184,10 @@ static void on_subscribed(aioe_session *s, int status, int reason, void *ud)
     } else if (reason >= 0x80) {
         fprintf(stderr, "aioe-sub: subscription to %s refused: %s (reason 0x%02x)\n", filter,
                 aioe_strerror(status), (unsigned)reason);
-        atomic_store(&sub_failed, 1);
+        atomic_store(&sub_failed, TOOL_EXIT_INVALID);
+    } else if (status == AIOE_ERR_TIMEOUT) {
+        fprintf(stderr, "aioe-sub: no SUBACK for %s within the timeout\n", filter);
+        atomic_store(&sub_failed, TOOL_EXIT_FAILURE);
     }
 }
 
@@ -233,7 +270,7 @@ int main(int argc, char **argv)
         if (max_count && atomic_load(&received) >= max_count)
             break;
         if (atomic_load(&sub_failed))
-            status = TOOL_EXIT_INVALID;
+            status = atomic_load(&sub_failed);
         pthread_mutex_lock(&c.mu);
         bool stopped = c.stopped;
         pthread_mutex_unlock(&c.mu);

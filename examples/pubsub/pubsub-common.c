@@ -107,6 +107,8 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
         aioe_session_options_set_resource_dir(o, c->resource_dir);
     if (c->token_file)
         aioe_session_options_set_token_file(o, c->token_file);
+    /* a broker that never acknowledges must not keep the tool waiting */
+    aioe_session_options_set_operation_timeout(o, (c->timeout_s ? c->timeout_s : 10) * 1000u);
     int rc = aioe_session_new(&c->session, c->ep, c->instance, o);
     aioe_session_options_free(o);
     if (rc != AIOE_OK) {

@@ -18,7 +18,7 @@ typedef struct pubsub_common {
     const char *resource_dir;
     const char *token_file;
     bool verbose;
-    unsigned timeout_s;          /* connect timeout */
+    unsigned timeout_s;          /* connect and acknowledgement timeout */
     const char *inbox_dir;       /* aioe-sub --inbox: a durable inbox there */
 
     aioe_parse_result *res;
@@ -50,7 +50,8 @@ bool pubsub_common_option(pubsub_common *c, int opt, const char *arg);
     "  --instance NAME      client ID suffix after clientIdPrefix (default PROG-PID)\n" \
     "  --resource-dir DIR   secrets/config maps root (AIOE_RESOURCE_DIR)\n"         \
     "  --token-file FILE    service account token file (AIOE_SAT_TOKEN_FILE)\n"     \
-    "  --timeout SEC        connect timeout (default 10)\n"                         \
+    "  --timeout SEC        connect timeout, and how long a PUBACK/SUBACK may take\n" \
+    "                       (default 10)\n"                                          \
     "  -v, --verbose        log session events to stderr\n"
 
 /* Parses the file and picks the endpoint; 0 or an exit status

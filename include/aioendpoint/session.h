@@ -148,9 +148,12 @@ typedef void (*aioe_message_cb)(aioe_session *session,
  * below 0x80 for QoS 1; written to the socket for QoS 0), otherwise why it
  * failed (AIOE_ERR_PROTOCOL or AIOE_ERR_NOT_AUTHORIZED with the broker's
  * PUBACK reason code, AIOE_ERR_CONNECTION when delivery could not be
- * confirmed, AIOE_ERR_STATE when the session was stopped first).
+ * confirmed, AIOE_ERR_STATE when the session was stopped first,
+ * AIOE_ERR_TIMEOUT after the operation timeout, see
+ * aioe_session_options_set_operation_timeout()).
  * @p reason_code is the PUBACK reason code, or -1 when there was none.
- * Runs on a Paho thread, or on the thread calling stop/free.
+ * Runs on a Paho thread, on the session's supervisor thread (timeouts,
+ * terminal errors), or on the thread calling stop/free.
  */
 typedef void (*aioe_publish_cb)(aioe_session *session, int status,
                                 int reason_code, void *user_data);
@@ -158,10 +161,28 @@ typedef void (*aioe_publish_cb)(aioe_session *session, int status,
 /**
  * Completion of aioe_session_subscribe(), called exactly once: AIOE_OK with
  * the granted QoS as @p reason_code (0 or 1), or a failure with the SUBACK
- * reason code (>= 0x80) or -1. Threads as for aioe_publish_cb.
+ * reason code (>= 0x80) or -1 (AIOE_ERR_TIMEOUT after the operation
+ * timeout). Threads as for aioe_publish_cb.
  */
 typedef void (*aioe_subscribe_cb)(aioe_session *session, int status,
                                   int reason_code, void *user_data);
+
+/**
+ * Publish-window callback: after aioe_session_publish() (or
+ * aioe_session_publish_message()) returned AIOE_ERR_WOULD_BLOCK, it is
+ * called once when a completion has freed room, with @p room the free slots
+ * of the window at that moment (another thread may publish first; a new
+ * AIOE_ERR_WOULD_BLOCK arms it again, so a host that only publishes from
+ * here never misses room and never spins). Not called when no publish was
+ * refused. Runs on the session's supervisor thread, never on Paho's
+ * threads. It may publish (the intended use) and call any aioe_session_*
+ * function of this session except stop and free. It may block, for
+ * instance waiting for the host's own queue, but while it does this
+ * session's supervisor does nothing else: reconnects, token rotation,
+ * operation timeouts and state events wait (other sessions and Paho's
+ * threads are not held up).
+ */
+typedef void (*aioe_window_cb)(aioe_session *session, size_t room, void *user_data);
 
 /**
  * Host resource resolver: supplies the material for one resource instead
@@ -232,7 +253,40 @@ AIOE_API int aioe_session_options_set_reconnect_backoff(
 /** Time allowed for TCP + TLS + CONNACK, in ms (default 30000). */
 AIOE_API int aioe_session_options_set_connect_timeout(
     aioe_session_options *opts, uint32_t timeout_ms);
-/** HTTP path for `protocol: WebSockets` (copied; default "/mqtt"). */
+/**
+ * Largest packet this session accepts from the broker, in bytes, sent as
+ * Maximum Packet Size in CONNECT (default 16777216, 16 MiB; 0 sends none,
+ * leaving the MQTT limit of about 256 MiB; 1..63 is AIOE_ERR_INVALID_ARG).
+ * A conforming broker then never sends a larger PUBLISH (mosquitto drops
+ * it for this client). One that does anyway breaks the protocol: the
+ * message is not delivered, the session logs an error, sends DISCONNECT
+ * 0x95 and reconnects with backoff (state event AIOE_ERR_PROTOCOL). Paho
+ * 1.3.12 reads the packet before the library sees it, so such a broker
+ * still costs its size in memory once per attempt (docs/security.md).
+ */
+AIOE_API int aioe_session_options_set_max_packet_size(aioe_session_options *opts,
+                                                      uint32_t max_bytes);
+/**
+ * Operation timeout, in ms (default 0: none). A publish whose completion
+ * has not come this long after aioe_session_publish() (or
+ * aioe_session_publish_message()) accepted it completes with
+ * AIOE_ERR_TIMEOUT, and a subscribe or unsubscribe likewise, instead of
+ * waiting for ever on a broker that never sends PUBACK / SUBACK / UNSUBACK;
+ * the timeout runs from the call, also while disconnected. It is checked
+ * on the session's supervisor thread, which then calls the completion.
+ * A timed-out publish frees its window slot; Paho may still hold the
+ * message, so a QoS 1 publish can still reach the broker (resent on
+ * reconnect) and its late PUBACK is ignored: the host decides whether to
+ * publish again. A timed-out subscription stays registered and is still
+ * sent on the next connect (unsubscribe to drop it).
+ */
+AIOE_API int aioe_session_options_set_operation_timeout(aioe_session_options *opts,
+                                                        uint32_t timeout_ms);
+/** Publish-window callback (default none), see aioe_window_cb. */
+AIOE_API int aioe_session_options_set_window_callback(aioe_session_options *opts,
+                                                      aioe_window_cb cb, void *user_data);
+/** HTTP path for `protocol: WebSockets` (copied); overrides the endpoint's
+ *  own, aioe_endpoint_websocket_path() (the host's /path, else "/mqtt"). */
 AIOE_API int aioe_session_options_set_websocket_path(
     aioe_session_options *opts, const char *path);
 
@@ -327,11 +381,14 @@ AIOE_API int aioe_session_subscribe(aioe_session *session, const char *filter,
 /**
  * Publishes @p len bytes of @p payload (copied) to @p topic (copied).
  * While disconnected the message is kept (within the window) and sent on
- * reconnect. @p cb (may be NULL) is called exactly once unless this
+ * reconnect. The endpoint's cloudEventAttributes stage runs on it as on
+ * aioe_session_publish_message() (AIOE_ERR_INVALID_EVENT as there). @p cb (may be NULL) is called exactly once unless this
  * function returns an error, in which case it is never called.
  * @return AIOE_OK; AIOE_ERR_WOULD_BLOCK when the publish window (
  *         maxInflightMessages, capped below the broker's Receive Maximum)
- *         is full — retry after a completion; AIOE_ERR_TOO_LARGE when the
+ *         is full — retry after a completion, or when the window callback
+ *         (aioe_session_options_set_window_callback()) fires;
+ *         AIOE_ERR_TOO_LARGE when the
  *         PUBLISH would exceed the Maximum Packet Size of the broker's last
  *         CONNACK; AIOE_ERR_STATE when not started or stopped;
  *         AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.

@@ -16,6 +16,8 @@ typedef struct aioe_tls_files {
     char *ca_file;     /* trust bundle; NULL = system trust store */
     char *cert_chain;  /* client leaf + intermediates; NULL = none */
     char *key_file;    /* client key (the secret's own file when it has one) */
+    unsigned key_mode; /* permission bits of the secret's own key file when
+                        * Paho reads that; 0 when we wrote the copy */
 } aioe_tls_files;
 
 /* ---- pure (PEM bytes in, verdict out) ---- */

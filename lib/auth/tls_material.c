@@ -284,6 +284,8 @@ static int prepare_client(aioe_tls_files *f, const aioe_resolver *r,
     rc = write_private(f, "client-chain.pem", cert.data, cert.len, inter.data,
                        inter.len, &f->cert_chain);
     if (rc == AIOE_OK) {
+        struct stat st;
+        f->key_mode = key.path && stat(key.path, &st) == 0 ? (unsigned)st.st_mode & 07777u : 0;
         if (key.path) {
             free(f->key_file);
             f->key_file = key.path; /* Paho reads the secret's file itself */

@@ -39,7 +39,14 @@ struct aioe_session_options {
     char *ce_schema;
     uint32_t max_token_bytes;   /* 0: the MQTT limit, 65535 */
     size_t max_queued_bytes;    /* 0: bounded by the window only */
+    uint32_t max_packet_size;   /* sent in CONNECT; 0: none (the MQTT limit) */
+    uint32_t op_timeout_ms;     /* publish/subscribe completion deadline, 0 none */
+    aioe_window_cb window_cb;   /* room again after WOULD_BLOCK (supervisor) */
+    void *window_data;
 };
+
+/* Maximum Packet Size a session announces unless told otherwise. */
+#define AIOE_DEFAULT_MAX_PACKET_SIZE (16u * 1024 * 1024)
 
 /* One accepted publish. Records come from a pool and go back only when
  * both the host was told (reported) and Paho is done with the context
@@ -54,6 +61,7 @@ typedef struct pub_record {
     int token;          /* Paho token, 0 until known */
     int qos;
     size_t bytes;       /* encoded PUBLISH size, counted in outstanding_bytes */
+    int64_t deadline;   /* monotonic ms to fail it with AIOE_ERR_TIMEOUT, 0 none */
     bool in_use, reported, paho_done;
 } pub_record;
 
@@ -76,6 +84,8 @@ typedef struct sub_entry {
     void *unsub_data;
     aioe_subscribe_cb cb;   /* cleared once reported */
     void *user_data;
+    int64_t deadline;       /* for cb (monotonic ms), 0 none */
+    int64_t unsub_deadline; /* for unsub_cb */
     bool acked;             /* the broker session has it */
     bool inflight;          /* a SUBSCRIBE is outstanding */
 } sub_entry;
@@ -86,7 +96,10 @@ enum {
     EV_LOST = 1u << 2,
     EV_DISCONNECT_DONE = 1u << 3,
     EV_STOP = 1u << 4,
-    EV_PAUSE = 1u << 5,         /* inbound_paused changed */
+    EV_PROTOCOL = 1u << 5,      /* the broker broke the protocol while
+                                 * connected: disconnect with ev_reason */
+    EV_WINDOW = 1u << 6,        /* room in the window after a WOULD_BLOCK */
+    EV_PAUSE = 1u << 7,         /* inbound_paused changed */
 };
 
 /* Takes every received message instead of the host's message callback
@@ -127,6 +140,7 @@ struct aioe_session {
     bool ev_session_present;
     int ev_receive_max;
     uint32_t ev_max_packet;     /* CONNACK Maximum Packet Size, 0 none */
+    const char *ev_connack_error; /* a protocol error in the CONNACK, or NULL */
     bool ev_tls_error;
     char ev_detail[160];
     uint32_t stop_timeout_ms;
@@ -140,16 +154,23 @@ struct aioe_session {
     size_t window;
     size_t outstanding;
     size_t outstanding_bytes;   /* sum of the outstanding records' bytes */
+    bool window_armed;          /* a publish was refused with WOULD_BLOCK and
+                                 * opt.window_cb is set: the next freed slot
+                                 * posts EV_WINDOW */
     uint32_t max_packet;        /* server's Maximum Packet Size, 0 = none */
     uint32_t endpoint_max_packet; /* the endpoint's own limit (Event Grid), 0 = none */
     uint64_t gen;
     pub_record *free_recs;
-    pub_record *out_head;       /* outstanding (not reported) records */
+    pub_record *out_head;       /* outstanding (not reported) records, newest
+                                 * first */
+    pub_record *out_tail;       /* the oldest: the earliest deadline */
     pub_chunk *chunks;
 
     sub_entry *subs;
     bool ever_connected;
     aioe_cloudevents *ce;       /* NULL: the endpoint sets no CloudEvents mode */
+    unsigned key_mode_warned;   /* key file mode last warned about (supervisor
+                                 * or start(), never both at once) */
 
     /* inbound flow control (the inbox): set only while not started */
     aioe__inbound_hook inbound_hook;
@@ -179,6 +200,13 @@ void aioe_session_set_error(aioe_session *s, int status, int reason,
 aioe_session *aioe_session_enter_callback(aioe_session *s);
 void aioe_session_leave_callback(aioe_session *prev);
 bool aioe_session_in_own_callback(const aioe_session *s);
+/* Warns (once per mode) when the client key file Paho reads is readable by
+ * group or others, as ssh does. After aioe_tls_prepare(). */
+void aioe__session_check_key_mode(aioe_session *s);
+/* Records an event for the supervisor and wakes it (s->mu held). */
+void aioe_session_post(aioe_session *s, unsigned ev);
+/* Monotonic clock in ms (operation deadlines, supervisor timers). */
+int64_t aioe__session_now_ms(void);
 /* session.c */
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
@@ -194,7 +222,6 @@ void aioe__session_set_paused(aioe_session *s, bool paused);
 bool aioe__session_paused(aioe_session *s);
 /* session_supervisor.c */
 void *aioe_session_supervisor_main(void *arg);
-void aioe_session_post(aioe_session *s, unsigned ev); /* s->mu held */
 void aioe_session_on_connection_lost(void *ctx, char *cause);
 void aioe_session_on_server_disconnect(void *ctx, MQTTProperties *props,
                                       enum MQTTReasonCodes rc);
@@ -218,6 +245,11 @@ size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos);
  * copied by Paho); props_len = encoded size of msg's properties. */
 int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
                      size_t props_len, aioe_publish_cb cb, void *user_data);
+/* Operation timeouts: the earliest deadline of an outstanding publish or
+ * subscribe (monotonic ms, s->mu held), or -1; and failing what is past its
+ * deadline with AIOE_ERR_TIMEOUT (s->mu not held; supervisor thread). */
+int64_t aioe__pubsub_next_deadline(aioe_session *s);
+void aioe__pubsub_expire(aioe_session *s);
 /* The subscription entry for a filter as sent, live or dead; s->mu held. */
 sub_entry *aioe__session_sub_find(aioe_session *s, const char *filter);
 /* Sends SUBSCRIBE or UNSUBSCRIBE for e, unless one is outstanding or e is
@@ -225,5 +257,13 @@ sub_entry *aioe__session_sub_find(aioe_session *s, const char *filter);
 void aioe__session_sub_send(aioe_session *s, sub_entry *e);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
+
+/* The endpoint's in-flight limit: maxInflightMessages, where 0 (no limit
+ * of the endpoint's) is MQTT's largest Receive Maximum, 65535. */
+static inline uint16_t aioe__endpoint_inflight_limit(const aioe_endpoint *ep)
+{
+    uint16_t mi = aioe_endpoint_max_inflight_messages(ep);
+    return mi ? mi : 65535;
+}
 
 #endif

@@ -17,9 +17,7 @@
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return aioe__session_now_ms();
 }
 
 static int64_t wall_s(void)
@@ -29,11 +27,6 @@ static int64_t wall_s(void)
 
 /* ---- Paho callbacks: record and signal, nothing else ---------------- */
 
-void aioe_session_post(aioe_session *s, unsigned ev)
-{
-    s->events |= ev;
-    pthread_cond_broadcast(&s->cv);
-}
 
 static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
 {
@@ -42,14 +35,23 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
     s->ev_session_present = r && r->alt.connect.sessionPresent;
     s->ev_receive_max = 65535;
     s->ev_max_packet = 0;
+    s->ev_connack_error = NULL;
     if (r && MQTTProperties_hasProperty(&r->properties,
-                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE))
+                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE)) {
         s->ev_max_packet = (uint32_t)MQTTProperties_getNumericValue(
             &r->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
+        if (s->ev_max_packet == 0)
+            s->ev_connack_error = "Maximum Packet Size 0"; /* MQTT 5.0 3.2.2.3.6 */
+    }
     if (r && MQTTProperties_hasProperty(&r->properties,
-                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)) {
         s->ev_receive_max = MQTTProperties_getNumericValue(
             &r->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+        /* MQTT 5.0 3.2.2.3.3; Paho 1.3.12 takes it as an in-flight limit of
+         * 0, so nothing would ever be sent and publishes would never end */
+        if (s->ev_receive_max <= 0)
+            s->ev_connack_error = "Receive Maximum 0";
+    }
     aioe_session_post(s, EV_CONNECT_OK);
     pthread_mutex_unlock(&s->mu);
 }
@@ -182,7 +184,7 @@ static void fill_connected(aioe_session_event *ev, const void *arg)
     ev->session_lost = ci->lost;
 }
 
-static void add_prop_int(MQTTProperties *p, int id, int v)
+static void add_prop_int(MQTTProperties *p, int id, uint32_t v)
 {
     MQTTProperty pr;
     memset(&pr, 0, sizeof pr);
@@ -190,7 +192,7 @@ static void add_prop_int(MQTTProperties *p, int id, int v)
     if (id == MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)
         pr.value.integer2 = (unsigned short)v;
     else
-        pr.value.integer4 = (unsigned)v;
+        pr.value.integer4 = v;
     MQTTProperties_add(p, &pr);
 }
 
@@ -236,6 +238,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
         aioe_token_clear(&tok);
         return rc;
     }
+    aioe__session_check_key_mode(s);
     const aioe_endpoint *ep = s->ep;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
@@ -246,14 +249,19 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     co.automaticReconnect = 0;
     co.connectTimeout = (int)((s->opt.connect_timeout_ms + 999) / 1000);
     /* Paho's own window one above ours: we never fill it (1.3.12 defect). */
-    unsigned mi = aioe_endpoint_max_inflight_messages(ep);
+    unsigned mi = aioe__endpoint_inflight_limit(ep);
     co.maxInflight = mi >= 65535 ? 65535 : (int)mi + 1;
     co.onSuccess5 = on_connect_ok;
     co.onFailure5 = on_connect_fail;
     co.context = s;
     add_prop_int(&props, MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
-                 (int)aioe_endpoint_session_expiry_seconds(ep));
-    add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
+                 aioe_endpoint_session_expiry_seconds(ep));
+    /* maxInflightMessages: 0 sends no Receive Maximum (0 is a protocol
+     * error in MQTT v5; absent means 65535). */
+    if (aioe_endpoint_max_inflight_messages(ep) != 0)
+        add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, mi);
+    if (s->opt.max_packet_size)
+        add_prop_int(&props, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE, s->opt.max_packet_size);
     if (s->tokens.ops) {
         const char *method = s->tokens.ops->auth_method;
         add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_METHOD, method,
@@ -276,7 +284,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     }
     pthread_mutex_lock(&s->mu);
     s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL | EV_LOST |
-                             EV_DISCONNECT_DONE);
+                             EV_DISCONNECT_DONE | EV_PROTOCOL);
     s->ev_reason = -1;
     s->ev_tls_error = false;
     s->ev_detail[0] = '\0';
@@ -400,10 +408,13 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
     aioe_session *s = sv->s;
     connack_info ci = { present, s->ever_connected && !present };
     pthread_mutex_lock(&s->mu);
-    s->window = aioe_pubsub_window(aioe_endpoint_max_inflight_messages(s->ep),
-                                   recv_max);
+    s->window = aioe_pubsub_window(aioe__endpoint_inflight_limit(s->ep), recv_max);
     s->ever_connected = true;
     s->max_packet = max_packet;
+    if (s->window_armed && s->outstanding < s->window) {
+        s->window_armed = false; /* a larger window from this CONNACK */
+        aioe_session_post(s, EV_WINDOW);
+    }
     pthread_mutex_unlock(&s->mu);
     /* The backoff is reset only once a connection proved stable (see
      * handle_lost): a broker that accepts and then drops us at once (or
@@ -422,6 +433,36 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
     aioe_pubsub_connected(s, !present);
     emit(s, AIOE_SESSION_CONNECTED, AIOE_OK, 0,
          ci.lost ? "broker session lost" : "connected", fill_connected, &ci);
+}
+
+/* A CONNACK that breaks the protocol (MQTT 5.0 4.13: the client closes the
+ * connection, with DISCONNECT 0x82 where it can): not a usable connection.
+ * Retried with backoff, as the answer may change. */
+static void refuse_connack(supervisor *sv, const char *what)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 0;
+    d.reasonCode = MQTTREASONCODE_PROTOCOL_ERROR;
+    MQTTAsync_disconnect(s->client, &d);
+    char msg[160];
+    snprintf(msg, sizeof msg, "broker's CONNACK carries %s, a protocol error; "
+             "disconnected (0x82)", what);
+    attempt_failed(sv, AIOE_ERR_PROTOCOL, -1, false, msg);
+}
+
+/* The broker broke the protocol on a live connection (detail says how):
+ * DISCONNECT with `reason` and retry with backoff. */
+static void drop_connection(supervisor *sv, int reason, const char *detail)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 0;
+    d.reasonCode = (enum MQTTReasonCodes)reason;
+    MQTTAsync_disconnect(s->client, &d);
+    char msg[320];
+    snprintf(msg, sizeof msg, "%s; disconnected (0x%02X)", detail, (unsigned)reason);
+    attempt_failed(sv, AIOE_ERR_PROTOCOL, -1, false, msg);
 }
 
 static void handle_lost(supervisor *sv, int reason, const char *detail)
@@ -611,7 +652,7 @@ void *aioe_session_supervisor_main(void *arg)
                 deadline = sv.connect_deadline;
                 break;
             case P_CONNECTED:
-                relevant = EV_LOST | EV_PAUSE;
+                relevant = EV_LOST | EV_PROTOCOL | EV_PAUSE;
                 if (s->tokens.ops)
                     deadline = sv.next_check;
                 break;
@@ -621,8 +662,13 @@ void *aioe_session_supervisor_main(void *arg)
             case P_WAIT_RETRY: deadline = sv.retry_at; break;
             default: break;
             }
+            relevant |= EV_WINDOW;
             if (s->events & relevant)
                 break;
+            /* publishes and subscriptions past their operation timeout */
+            int64_t op = aioe__pubsub_next_deadline(s);
+            if (op >= 0 && (deadline < 0 || op < deadline))
+                deadline = op;
             if (deadline >= 0 && now_ms() >= deadline)
                 break;
             if (deadline < 0) {
@@ -634,6 +680,7 @@ void *aioe_session_supervisor_main(void *arg)
         unsigned ev = s->events;
         int reason = s->ev_reason, code = s->ev_code, recv_max = s->ev_receive_max;
         uint32_t max_packet = s->ev_max_packet;
+        const char *connack_error = s->ev_connack_error;
         bool present = s->ev_session_present, tls_err = s->ev_tls_error;
         bool paused = s->inbound_paused;
         char detail[160];
@@ -642,6 +689,8 @@ void *aioe_session_supervisor_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             break;
         }
+        s->events &= ~(unsigned)EV_WINDOW;
+        size_t room = s->window > s->outstanding ? s->window - s->outstanding : 0;
         switch (sv.phase) {
         case P_CONNECTING:
             s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL);
@@ -649,7 +698,7 @@ void *aioe_session_supervisor_main(void *arg)
                 s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
             break;
         case P_CONNECTED:
-            s->events &= ~(unsigned)(EV_LOST | EV_PAUSE);
+            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL | EV_PAUSE);
             break;
         case P_ROTATING:
         case P_PAUSING:
@@ -662,14 +711,22 @@ void *aioe_session_supervisor_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&s->mu);
+        aioe__pubsub_expire(s);
+        if ((ev & EV_WINDOW) && s->opt.window_cb) {
+            aioe_session *prev = aioe_session_enter_callback(s);
+            s->opt.window_cb(s, room, s->opt.window_data);
+            aioe_session_leave_callback(prev);
+        }
 
         switch (sv.phase) {
         case P_CONNECTING:
-            if (ev & EV_CONNECT_OK) {
+            if ((ev & EV_CONNECT_OK) && connack_error) {
+                refuse_connack(&sv, connack_error);
+            } else if (ev & EV_CONNECT_OK) {
                 handle_connected(&sv, present, recv_max, max_packet);
             } else if (ev & EV_CONNECT_FAIL) {
                 handle_connect_fail(&sv, reason, code, tls_err, detail);
-            } else {
+            } else if ((ev & EV_LOST) || now_ms() >= sv.connect_deadline) {
                 /* lost before CONNACK, or Paho never answered: abandon the
                  * attempt (so a late answer cannot race the next one) */
                 MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
@@ -683,12 +740,16 @@ void *aioe_session_supervisor_main(void *arg)
         case P_CONNECTED:
             if (ev & EV_LOST)
                 handle_lost(&sv, reason, detail);
+            else if (ev & EV_PROTOCOL)
+                drop_connection(&sv, reason, detail);
             else if (paused)
                 start_pause(&sv);
             else if (now_ms() >= sv.next_check)
                 check_token(&sv);
             break;
         case P_PAUSING:
+            if (!(ev & (EV_DISCONNECT_DONE | EV_LOST)))
+                break; /* woken for an operation timeout or window room */
             emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1,
                  "paused: inbound messages wait in the broker session", fill_retry,
                  &(uint32_t){ 0 });
@@ -703,6 +764,8 @@ void *aioe_session_supervisor_main(void *arg)
             }
             break;
         case P_ROTATING:
+            if (!(ev & (EV_DISCONNECT_DONE | EV_LOST)))
+                break; /* woken for an operation timeout */
             emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1, sv.why, fill_retry,
                  &(uint32_t){ 0 });
             sv.phase = P_CONNECT_NOW;
