@@ -28,6 +28,7 @@
 #include "bridge.h"
 #include "bridge_http.h"
 #include "bridge_log.h"
+#include "bridge_reload.h"
 
 #define MAX_FILES 256
 
@@ -52,13 +53,15 @@ static void usage(FILE *to)
         "  --reconnect-max-ms N   cap of the reconnect backoff (default 60000)\n"
         "  --log-level LEVEL      error, warning, info (default) or debug\n"
         "  --log-format FORMAT    text (default) or json (one object per line)\n"
+        "  --log-file FILE        append the log to FILE (reopened on SIGHUP)\n"
         "  --metrics-addr H:P     serve /metrics (Prometheus), /healthz, /readyz\n"
         "  --check                validate the files and the plan, then exit\n"
         TOOL_HELP_TRAILER
         "(0: a clean stop after SIGINT/SIGTERM; 1: invalid files or plan, or a\n"
         "subscription refused; 3: cannot read a file or the store, cannot\n"
         "connect or authenticate, a session stopped for good, drain timed out.)\n"
-        "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n");
+        "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n"
+        "SIGHUP reopens --log-file and checks the YAML files again (errors logged).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -166,6 +169,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stderr, NULL, _IOLBF, 0);
@@ -183,6 +187,7 @@ int main(int argc, char **argv)
     size_t n_only_df = 0;
     bool check_only = false;
     const char *metrics_addr = NULL;
+    const char *log_file = NULL;
 
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, 's'},
@@ -201,6 +206,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'F'},
         {"metrics-addr", required_argument, NULL, 'M'},
+        {"log-file", required_argument, NULL, 'O'},
         {"check", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -261,6 +267,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'M': metrics_addr = optarg; break;
+        case 'O': log_file = optarg; break;
         case 'c': check_only = true; break;
         case 'h': usage(stdout); return TOOL_EXIT_OK;
         case 'V': return tool_print_version("aioe-bridge");
@@ -268,6 +275,10 @@ int main(int argc, char **argv)
         }
     }
     bridge_log_set_level(opts.log_level);
+    if (log_file && bridge_log_file_open(log_file) != 0) {
+        fprintf(stderr, "aioe-bridge: --log-file %s: %s\n", log_file, strerror(errno));
+        return TOOL_EXIT_FAILURE;
+    }
     if (optind >= argc) {
         usage(stderr);
         return TOOL_EXIT_USAGE;
@@ -449,6 +460,18 @@ int main(int argc, char **argv)
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGUSR1) {
             print_all_stats(inst, ninst);
+        } else if (sig == SIGHUP) {
+            if (log_file && bridge_log_file_open(log_file) != 0)
+                bridge_log(AIOE_LOG_ERROR, "SIGHUP: cannot reopen --log-file %s: %s; "
+                           "logging on where it was", log_file, strerror(errno));
+            size_t nerr = bridge_reload_check(argv + optind, (size_t)(argc - optind));
+            if (nerr)
+                bridge_log(AIOE_LOG_ERROR, "SIGHUP: reload refused: %zu error(s) in the YAML "
+                           "files; the running configuration is kept", nerr);
+            else
+                bridge_log(AIOE_LOG_WARNING, "SIGHUP: the YAML files are valid; running "
+                           "dataflows keep their configuration until the next start (applying "
+                           "changes on SIGHUP is not implemented yet)");
         } else if (sig == SIGINT || sig == SIGTERM) {
             bridge_log(AIOE_LOG_INFO, "%s: draining", strsignal(sig));
             break;

@@ -9,6 +9,9 @@
  *   subscriber on the destination saw; /readyz turns 503 and the
  *   connected gauge 0 when the destination broker stops; every log line
  *   is a JSON object with ts, level and msg (--log-format json)
+ * - sighup: SIGHUP reopens --log-file (after a logrotate-style rename the
+ *   new lines go to a new file), and a YAML file that no longer validates
+ *   is refused with its errors logged while forwarding goes on
  * - bad_options: --metrics-addr that cannot be listened on exits 3,
  *   --log-format other than text/json exits 2; text log lines carry a
  *   timestamp and a level
@@ -374,6 +377,70 @@ static void test_metrics_during_stream(void **state)
     broker_free(b);
 }
 
+typedef struct log_wait {
+    const char *path;
+    const char *needle;
+} log_wait;
+
+static bool log_has(void *arg)
+{
+    log_wait *w = arg;
+    char *text = harness_read_file(w->path, NULL);
+    bool ok = text && strstr(text, w->needle);
+    free(text);
+    return ok;
+}
+
+static void test_sighup(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker_config_init(&cfg);
+    broker *a, *b;
+    assert_int_equal(broker_start(&cfg, &a), 0);
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    observer *o = NULL;
+    assert_int_equal(observer_start(b, 0, "cloud/#", 1, &o), 0);
+    char *yaml = bridge_yaml("ops", broker_port(a, 0), broker_port(b, 0));
+    char *sd = harness_mkdir("state-ops-hup");
+    char *log = harness_path("ops-hup.log");
+    char *rotated = harness_path("ops-hup.log.1");
+    const char *args[] = {"--state-dir", sd, "--log-file", log, yaml, NULL};
+    bridge_proc bp = bridge_spawn(args);
+    log_wait w = {log, "subscribed to factory/#"};
+    assert_true(harness_wait_until(log_has, &w, WAIT_MS));
+
+    /* logrotate: rename, then SIGHUP; new lines go to a new file */
+    assert_int_equal(rename(log, rotated), 0);
+    kill(bp.pid, SIGHUP);
+    w.needle = "SIGHUP: the YAML files are valid";
+    assert_true(harness_wait_until(log_has, &w, WAIT_MS));
+    log_wait old = {rotated, "SIGHUP"};
+    assert_false(log_has(&old));
+
+    /* a file that no longer validates: refused, errors logged, still forwarding */
+    static const char bad[] = "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+                              "kind: Dataflow\nmetadata:\n  name: ops\nspec:\n  operations: 7\n";
+    assert_int_equal(harness_write_file(yaml, bad, sizeof bad - 1), 0);
+    kill(bp.pid, SIGHUP);
+    w.needle = "reload refused";
+    assert_true(harness_wait_until(log_has, &w, WAIT_MS));
+    w.needle = ": error: reload: ";
+    assert_true(log_has(&w));
+    publish_range(a, 0, 20);
+    assert_int_equal(observer_wait(o, 20, WAIT_MS), 20);
+
+    kill(bp.pid, SIGTERM);
+    assert_int_equal(bridge_wait_exit(&bp, WAIT_MS), 0);
+    w.needle = "stopped cleanly";
+    assert_true(log_has(&w));
+
+    observer_free(o);
+    free(yaml); free(sd); free(log); free(rotated); free(bp.log);
+    broker_free(a);
+    broker_free(b);
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -420,6 +487,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_during_stream),
+        cmocka_unit_test(test_sighup),
         cmocka_unit_test(test_bad_options),
     };
     const char *filter = getenv("AIOE_TEST_FILTER");
