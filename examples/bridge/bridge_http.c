@@ -247,6 +247,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 /* libmicrohttpd's own messages (mostly clients that sent a malformed
  * request or went away): debug lines, so scanners cannot flood the log. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     bridge_log_v(AIOE_LOG_DEBUG, fmt, ap);
