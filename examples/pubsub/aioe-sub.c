@@ -16,6 +16,15 @@
  * persistent session (a fixed --instance) a SIGKILL at any moment loses
  * nothing and a restart prints what was not acknowledged (marked
  * `redelivered=1`; it may have been printed already: at-least-once).
+ * With -F FORMAT one line per message from the format (like mosquitto_sub -F):
+ *   %t topic  %p payload  %l payload length  %q QoS  %r retain (0/1)
+ *   %C content type  %U user properties (NAME=VALUE, comma-separated)
+ *   %R response topic  %D correlation data  %E message expiry (empty if none)
+ *   %j the message as one JSON object  %% a percent sign
+ *   \n \t \\ escapes
+ * Text fields print non-printable bytes as \xHH, except in %j, which is
+ * JSON: strings are escaped; a payload that is not UTF-8 text goes in
+ * "payload_base64" instead of "payload".
  * Exit status (examples/common/tool.h): 0 after -C messages or
  * SIGINT/SIGTERM, 1 bad YAML or a refused subscription, 2 usage, 3 an
  * endpoint that cannot authenticate/connect, a subscription without a
@@ -35,12 +44,14 @@ static atomic_ulong received;
 static atomic_int sub_failed;
 static unsigned long max_count;
 static bool payload_only;
+static const char *format;
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(FILE *to)
 {
     fprintf(to,
         "usage: aioe-sub [options] ENDPOINT.yaml FILTER...\n"
+        "       aioe-sub [options] --from-env FILTER...\n"
         "Subscribes through the endpoint's session and prints every message with\n"
         "its QoS, retain flag, content type and user properties.\n"
         "  -C, --count N        exit after N messages\n"
@@ -48,6 +59,10 @@ static void usage(FILE *to)
         "  -p, --payload-only   print only payloads, one per line\n"
         "  -I, --inbox DIR      store messages durably in DIR before acknowledging them\n"
         "                       to the broker; print, then acknowledge (needs --instance)\n"
+        "  -F, --format FMT     one line per message: %%t topic, %%p payload, %%l length,\n"
+        "                       %%q QoS, %%r retain, %%C content type, %%U user properties,\n"
+        "                       %%R response topic, %%D correlation data, %%E expiry,\n"
+        "                       %%j JSON object, %%%% percent; \\n \\t \\\\ escapes\n"
         PUBSUB_COMMON_USAGE
         TOOL_HELP_TRAILER
         "(1: invalid endpoint file, or a subscription refused; 3: cannot read the\n"
@@ -101,6 +116,169 @@ static void put_escaped(FILE *to, const char *s, size_t n)
     }
 }
 
+/* ---- -F FORMAT ------------------------------------------------------- */
+
+static void json_string(FILE *to, const char *s, size_t n)
+{
+    fputc('"', to);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\')
+            fprintf(to, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", to);
+        else if (ch == '\t')
+            fputs("\\t", to);
+        else if (ch < 0x20 || ch == 0x7f)
+            fprintf(to, "\\u%04x", ch);
+        else
+            fputc(ch, to);
+    }
+    fputc('"', to);
+}
+
+/* Well-formed UTF-8 (shortest forms, no surrogates, at most U+10FFFF). */
+static bool is_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c0 = s[i];
+        size_t len = c0 < 0x80 ? 1 : (c0 & 0xE0) == 0xC0 ? 2 : (c0 & 0xF0) == 0xE0 ? 3
+                   : (c0 & 0xF8) == 0xF0 ? 4 : 0;
+        if (!len || i + len > n || (len == 2 && c0 < 0xC2) || (len == 4 && c0 > 0xF4))
+            return false;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+        if ((len == 3 && c0 == 0xE0 && s[i + 1] < 0xA0) ||
+            (len == 3 && c0 == 0xED && s[i + 1] >= 0xA0) ||
+            (len == 4 && c0 == 0xF0 && s[i + 1] < 0x90) ||
+            (len == 4 && c0 == 0xF4 && s[i + 1] >= 0x90))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+static void base64(FILE *to, const unsigned char *s, size_t n)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    fputc('"', to);
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
+                     (i + 2 < n ? s[i + 2] : 0);
+        fputc(tab[v >> 18 & 63], to);
+        fputc(tab[v >> 12 & 63], to);
+        fputc(i + 1 < n ? tab[v >> 6 & 63] : '=', to);
+        fputc(i + 2 < n ? tab[v & 63] : '=', to);
+    }
+    fputc('"', to);
+}
+
+static void print_json(FILE *to, const aioe_message *m)
+{
+    size_t tl, pl, n;
+    const char *t = aioe_message_topic(m, &tl);
+    const char *p = aioe_message_payload(m, &pl);
+    fputs("{\"topic\":", to);
+    json_string(to, t, tl);
+    fprintf(to, ",\"qos\":%d,\"retain\":%s,\"payloadlen\":%zu,", aioe_message_qos(m),
+            aioe_message_retain(m) ? "true" : "false", pl);
+    if (is_utf8((const unsigned char *)p, pl)) {
+        fputs("\"payload\":", to);
+        json_string(to, p, pl);
+    } else {
+        fputs("\"payload_base64\":", to);
+        base64(to, (const unsigned char *)p, pl);
+    }
+    const char *ct = aioe_message_content_type(m, &n);
+    if (ct) {
+        fputs(",\"content_type\":", to);
+        json_string(to, ct, n);
+    }
+    const char *rt = aioe_message_response_topic(m, &n);
+    if (rt) {
+        fputs(",\"response_topic\":", to);
+        json_string(to, rt, n);
+    }
+    const void *cd = aioe_message_correlation_data(m, &n);
+    if (cd) {
+        fputs(",\"correlation_data_base64\":", to);
+        base64(to, cd, n);
+    }
+    uint32_t exp;
+    if (aioe_message_expiry(m, &exp))
+        fprintf(to, ",\"message_expiry\":%u", (unsigned)exp);
+    size_t np = aioe_message_user_property_count(m);
+    if (np) {
+        fputs(",\"user_properties\":[", to);
+        for (size_t i = 0; i < np; i++) {
+            aioe_user_property up;
+            if (aioe_message_user_property(m, i, &up) != AIOE_OK)
+                continue;
+            fputs(i ? ",{\"name\":" : "{\"name\":", to);
+            json_string(to, up.name, up.name_len);
+            fputs(",\"value\":", to);
+            json_string(to, up.value, up.value_len);
+            fputc('}', to);
+        }
+        fputc(']', to);
+    }
+    fputc('}', to);
+}
+
+static void put_escaped(FILE *to, const char *s, size_t n);
+
+static void print_format(FILE *to, const char *fmt, const aioe_message *m)
+{
+    for (const char *f = fmt; *f; f++) {
+        if (*f == '\\' && f[1]) {
+            f++;
+            fputc(*f == 'n' ? '\n' : *f == 't' ? '\t' : *f, to);
+            continue;
+        }
+        if (*f != '%' || !f[1]) {
+            fputc(*f, to);
+            continue;
+        }
+        size_t n;
+        const char *s = NULL;
+        uint32_t exp;
+        switch (*++f) {
+        case 't': s = aioe_message_topic(m, &n); break;
+        case 'p': s = aioe_message_payload(m, &n); break;
+        case 'l': aioe_message_payload(m, &n); fprintf(to, "%zu", n); break;
+        case 'q': fprintf(to, "%d", aioe_message_qos(m)); break;
+        case 'r': fputc(aioe_message_retain(m) ? '1' : '0', to); break;
+        case 'C': s = aioe_message_content_type(m, &n); break;
+        case 'R': s = aioe_message_response_topic(m, &n); break;
+        case 'D': s = aioe_message_correlation_data(m, &n); break;
+        case 'E':
+            if (aioe_message_expiry(m, &exp))
+                fprintf(to, "%u", (unsigned)exp);
+            break;
+        case 'U':
+            for (size_t i = 0; i < aioe_message_user_property_count(m); i++) {
+                aioe_user_property up;
+                if (aioe_message_user_property(m, i, &up) != AIOE_OK)
+                    continue;
+                if (i)
+                    fputc(',', to);
+                put_escaped(to, up.name, up.name_len);
+                fputc('=', to);
+                put_escaped(to, up.value, up.value_len);
+            }
+            break;
+        case 'j': print_json(to, m); break;
+        case '%': fputc('%', to); break;
+        default: fputc('%', to); fputc(*f, to); break;
+        }
+        if (s)
+            put_escaped(to, s, n);
+    }
+    fputc('\n', to);
+}
+
 static void print_message(const aioe_message *m)
 {
     size_t tlen, plen, ctlen;
@@ -112,7 +290,9 @@ static void print_message(const aioe_message *m)
         pthread_mutex_unlock(&out_mu);
         return;
     }
-    if (payload_only) {
+    if (format) {
+        print_format(stdout, format, m);
+    } else if (payload_only) {
         put_escaped(stdout, payload, plen);
         fputc('\n', stdout);
     } else {
@@ -206,13 +386,14 @@ int main(int argc, char **argv)
         {"qos", required_argument, NULL, 'q'},
         {"payload-only", no_argument, NULL, 'p'},
         {"inbox", required_argument, NULL, 'I'},
+        {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         PUBSUB_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     int o;
-    while ((o = getopt_long(argc, argv, "C:q:pI:hVv", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "C:q:pI:F:hVv", longopts, NULL)) != -1) {
         if (pubsub_common_option(&c, o, optarg))
             continue;
         switch (o) {
@@ -226,12 +407,14 @@ int main(int argc, char **argv)
             break;
         case 'p': payload_only = true; break;
         case 'I': c.inbox_dir = optarg; break;
+        case 'F': format = optarg; break;
         case 'h': usage(stdout); return TOOL_EXIT_OK;
         case 'V': return tool_print_version("aioe-sub");
         default: usage(stderr); return TOOL_EXIT_USAGE;
         }
     }
-    if (argc - optind < 2) {
+    int first = optind + (c.from_env ? 0 : 1); /* the first filter */
+    if (argc - first < 1) {
         usage(stderr);
         return TOOL_EXIT_USAGE;
     }
@@ -240,8 +423,9 @@ int main(int argc, char **argv)
                         "broker session across restarts\n");
         return TOOL_EXIT_USAGE;
     }
-    c.file = argv[optind];
-    for (int i = optind + 1; i < argc; i++) {
+    if (!c.from_env)
+        c.file = argv[optind];
+    for (int i = first; i < argc; i++) {
         if (!aioe_topic_filter_is_valid(argv[i])) {
             fprintf(stderr, "aioe-sub: '%s' is not a valid MQTT topic filter\n", argv[i]);
             return TOOL_EXIT_USAGE;
@@ -253,7 +437,7 @@ int main(int argc, char **argv)
             qos = aioe_endpoint_qos(c.ep);
         status = pubsub_connect(&c, c.inbox_dir ? NULL : on_message, NULL);
     }
-    for (int i = optind + 1; status == 0 && i < argc; i++) {
+    for (int i = first; status == 0 && i < argc; i++) {
         int rc = aioe_session_subscribe(c.session, argv[i], qos, on_subscribed, argv[i]);
         if (rc != AIOE_OK) {
             fprintf(stderr, "aioe-sub: subscribe %s: %s\n", argv[i], aioe_strerror(rc));

@@ -290,6 +290,103 @@ AIOE_API int aioe_session_options_set_window_callback(aioe_session_options *opts
 AIOE_API int aioe_session_options_set_websocket_path(
     aioe_session_options *opts, const char *path);
 
+/* ---- host-engine connection options (docs/session.md) ------------- */
+
+/**
+ * MQTT User Name sent in every CONNECT (copied; NULL, the default, sends
+ * none). Works with every authentication method of the endpoint.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for an empty name, one over 65535
+ *         bytes or with a control character; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_username(aioe_session_options *opts,
+                                               const char *username);
+/**
+ * File holding the MQTT Password (path copied; NULL, the default, sends
+ * none). The file is read before every connect, so a rotated password is
+ * picked up; one trailing newline is dropped; the bytes are wiped from
+ * memory once Paho has taken its copy and never reach a log line.
+ * aioe_session_start() fails with AIOE_ERR_NOT_FOUND / AIOE_ERR_IO when it
+ * cannot be read.
+ */
+AIOE_API int aioe_session_options_set_password_file(aioe_session_options *opts,
+                                                    const char *path);
+/**
+ * Clean Start for the first connect after aioe_session_start() (default
+ * false: resume the broker-side session). Until that connect succeeds every
+ * attempt asks for a clean start; reconnects after it never do, so
+ * subscriptions and queued messages survive token rotation and network
+ * failures.
+ */
+AIOE_API int aioe_session_options_set_clean_start(aioe_session_options *opts,
+                                                  bool clean_start);
+/**
+ * Adds a failover server "host:port" (IPv6 as "[addr]:port"; copied;
+ * checked like the endpoint's `host` field). Every connect tries the
+ * endpoint's host first and then these in the order they were added, with
+ * the endpoint's protocol, TLS settings and credentials; when all fail the
+ * usual reconnect backoff applies and the next connect starts from the
+ * first again, as does the connect after a lost connection. At most 64.
+ * TLS hostname verification applies to each server's own name.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_add_server(aioe_session_options *opts,
+                                             const char *host_port);
+/** Forgets every server added with aioe_session_options_add_server(). */
+AIOE_API int aioe_session_options_clear_servers(aioe_session_options *opts);
+/**
+ * HTTP CONNECT proxy for the broker connection, TLS or not (copied):
+ * @p url is "http://host:port" or "http://user:password@host:port" (the
+ * credentials are sent as Basic authentication and never logged).
+ * @p no_proxy (copied, may be NULL) lists hosts that bypass the proxy, in
+ * the NO_PROXY format: comma-separated names, "*" for all, and domain
+ * suffixes (".example.com" and "example.com" both match a.example.com);
+ * it is matched against the endpoint's host and decides for the session.
+ * NULL @p url removes the proxy. Without one, Paho itself uses the
+ * http_proxy / https_proxy environment variables and ignores no_proxy
+ * (docs/session.md).
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for another scheme, a path or a
+ *         missing port; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_proxy(aioe_session_options *opts,
+                                            const char *url,
+                                            const char *no_proxy);
+/**
+ * ALPN protocol names offered in the TLS handshake, in order of preference
+ * (copied; each 1..255 bytes). @p count 0 offers none (the default). Only
+ * used when the endpoint's TLS is enabled.
+ */
+AIOE_API int aioe_session_options_set_alpn(aioe_session_options *opts,
+                                           const char *const *protocols,
+                                           size_t count);
+/**
+ * File holding the password of an encrypted client private key (path
+ * copied; NULL, the default, requires an unencrypted key). Read before each
+ * connect, wiped after; a wrong password fails aioe_session_start() with
+ * AIOE_ERR_TLS.
+ */
+AIOE_API int aioe_session_options_set_key_password_file(aioe_session_options *opts,
+                                                        const char *path);
+
+/**
+ * Pins one resource key to a file (all strings copied): @p kind and
+ * @p name as the endpoint refers to them, @p key the file name inside the
+ * secret or config map (e.g. "client_cert.pem"), or NULL for a config
+ * map's whole trust bundle; @p path the file to read instead, before
+ * every connect. Pins are consulted before the resolver callback and the
+ * directory layout; a pinned secret or config map is answered by its pins
+ * only (a key without a pin is "not found", which is fine for the
+ * optional client_intermediate_certs.pem). NULL @p path removes the pin.
+ * aioe_endpoint_from_env() uses this for AIO_TLS_CA_FILE,
+ * AIO_TLS_CERT_FILE and AIO_TLS_KEY_FILE.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for a bad kind, name or key, or a
+ *         NULL key for a secret; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_resource_file(aioe_session_options *opts,
+                                                    aioe_resource_kind kind,
+                                                    const char *name,
+                                                    const char *key,
+                                                    const char *path);
+
 /* ---- resolver requests -------------------------------------------- */
 
 AIOE_API aioe_resource_kind
@@ -310,9 +407,12 @@ AIOE_API int aioe_resource_request_set_data(aioe_resource_request *req,
  * Creates a session for @p endpoint (a reference is taken).
  * Client ID = clientIdPrefix + @p instance_name (copied; must be non-empty
  * when there is no prefix). @p opts may be NULL; it is copied.
- * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_UNSUPPORTED for an
- *         authentication method without a token source (managed identity);
- *         AIOE_ERR_NOMEM.
+ * Every authentication method has a token source (managed identities
+ * through identity.h and aioe_session_options_set_identity()).
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_UNSUPPORTED for a
+ *         managed-identity setting the chosen identity source cannot serve
+ *         (e.g. a user-assigned identity on Azure Arc); AIOE_ERR_AUTH when
+ *         the identity source is incompletely configured; AIOE_ERR_NOMEM.
  */
 AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
                               const char *instance_name,
@@ -320,8 +420,9 @@ AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
 
 /**
  * Checks credentials and TLS material (token readable and non-empty, client
- * key readable, unencrypted and matching the certificate, CA bundle
- * readable) and starts connecting in the background. On error nothing was
+ * key readable, unencrypted or decrypted by the key password file, and
+ * matching the certificate, CA bundle readable, password files readable)
+ * and starts connecting in the background. On error nothing was
  * started and no callback fires; aioe_session_last_error() says why.
  * A session that stopped (by aioe_session_stop(), or on its own after a
  * terminal error and then cleaned up with aioe_session_stop()) may be

@@ -107,10 +107,13 @@ static bool rec_report(aioe_session *s, pub_record *r)
     return true;
 }
 
-static void complete(pub_record *r, int status, int reason, bool from_paho)
+/* Reports r with s->mu held by the caller, and releases s->mu. Choosing a
+ * record and reporting it under one hold of the lock matters: a record
+ * chosen, then reported after the lock was dropped, may meanwhile have been
+ * completed by Paho, recycled and handed to a new publish. */
+static void complete_unlock(aioe_session *s, pub_record *r, int status, int reason,
+                            bool from_paho)
 {
-    aioe_session *s = r->session;
-    pthread_mutex_lock(&s->mu);
     bool tell = rec_report(s, r);
     aioe_publish_cb cb = r->cb;
     void *ud = r->user_data;
@@ -125,6 +128,13 @@ static void complete(pub_record *r, int status, int reason, bool from_paho)
         cb(s, status, reason, ud);
         aioe_session_leave_callback(prev);
     }
+}
+
+static void complete(pub_record *r, int status, int reason, bool from_paho)
+{
+    aioe_session *s = r->session;
+    pthread_mutex_lock(&s->mu);
+    complete_unlock(s, r, status, reason, from_paho);
 }
 
 static void on_pub_ok(void *ctx, MQTTAsync_successData5 *r)
@@ -258,10 +268,11 @@ static void fail_records(aioe_session *s, int status, bool only_forgotten)
             victim = r;
             break;
         }
-        pthread_mutex_unlock(&s->mu);
-        if (!victim)
+        if (!victim) {
+            pthread_mutex_unlock(&s->mu);
             break;
-        complete(victim, status, -1, false);
+        }
+        complete_unlock(s, victim, status, -1, false);
     }
     if (pending)
         MQTTAsync_free(pending);

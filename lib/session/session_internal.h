@@ -16,6 +16,43 @@
 #include "util/util.h"
 #include "auth/auth.h"
 
+/* A will message, deep-copied from a message builder. */
+typedef struct aioe__will {
+    char *topic;
+    void *payload;
+    size_t payload_len;
+    int qos;                    /* -1: the endpoint's */
+    bool retain;
+    MQTTProperties props;       /* Paho's deep copy, incl. Will Delay */
+} aioe__will;
+
+/* One server a session may connect to: the endpoint's host first, then
+ * the failover servers in the order they were added. */
+typedef struct aioe__server {
+    char *host;                 /* without IPv6 brackets */
+    uint16_t port;
+    char *uri;                  /* Paho server URI, built by the session */
+} aioe__server;
+
+/* Host-engine connection options (session_hostopts.c). */
+typedef struct aioe__conn_opts {
+    char *username;
+    char *password_file;        /* read before each connect, wiped after */
+    char *key_password_file;    /* TLS private-key password, likewise */
+    bool clean_start;           /* first connect after start only */
+    aioe__will *will;
+    aioe__server *servers;      /* failover servers (not the endpoint's) */
+    size_t n_servers;
+    char *proxy;                /* http://[user:pass@]host:port */
+    char *proxy_host;           /* its host and port, for diagnosis */
+    uint16_t proxy_port;
+    char *no_proxy;             /* comma-separated hosts / domain suffixes */
+    unsigned char *alpn;        /* ALPN wire format, NUL-terminated for Paho */
+    size_t alpn_len;
+    aioe__pinned_file *pins;    /* resources pinned to files */
+    size_t n_pins;
+} aioe__conn_opts;
+
 struct aioe_session_options {
     aioe_session_state_cb state_cb;
     void *state_data;
@@ -43,6 +80,7 @@ struct aioe_session_options {
     uint32_t op_timeout_ms;     /* publish/subscribe completion deadline, 0 none */
     aioe_window_cb window_cb;   /* room again after WOULD_BLOCK (supervisor) */
     void *window_data;
+    aioe__conn_opts conn;       /* session_hostopts.c: deep-copied */
 };
 
 /* Maximum Packet Size a session announces unless told otherwise. */
@@ -110,9 +148,13 @@ typedef void (*aioe__inbound_hook)(void *ctx, aioe_session *s, const aioe_messag
 struct aioe_session {
     aioe_endpoint *ep;
     char *client_id;
-    char *server_uri;
+    char *server_uri;           /* = servers[0].uri */
     char *host;                 /* for TLS diagnosis */
     uint16_t port;
+    aioe__server *servers;      /* endpoint first, then failover servers */
+    size_t n_servers;
+    bool use_proxy;             /* opt.conn.proxy set and host not in no_proxy */
+    char *https_proxy;          /* the same proxy spelt https:// (see hostopts) */
     bool tls;
     struct aioe_session_options opt;
     aioe_resolver resolver;
@@ -137,6 +179,7 @@ struct aioe_session {
     unsigned events;
     int ev_reason;              /* CONNACK / DISCONNECT reason, -1 none */
     int ev_code;                /* Paho return code of a failed connect */
+    char ev_server[300];        /* CONNACK: the server URI Paho connected to */
     bool ev_session_present;
     int ev_receive_max;
     uint32_t ev_max_packet;     /* CONNACK Maximum Packet Size, 0 none */
@@ -189,6 +232,31 @@ struct aioe_message {
     uint64_t inbox_id;          /* 0: not from an inbox */
     bool inbox_redelivered;
 };
+
+/* session_hostopts.c */
+void aioe__session_conn_opts_init(aioe__conn_opts *c);
+void aioe__session_conn_opts_clear(aioe__conn_opts *c);
+int aioe__session_conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src);
+/* True when host matches the comma-separated no_proxy list ("*", exact
+ * names, ".suffix" or "suffix" domain matches, case-insensitive). */
+bool aioe__session_no_proxy_match(const char *no_proxy, const char *host);
+/* Reads a secret file (password) into a malloc'd NUL-terminated buffer,
+ * dropping one trailing newline. The caller wipes and frees it. */
+int aioe__session_read_secret_file(const char *what, const char *path, char **out,
+                           size_t *len, char *err, size_t errlen);
+/* Fills the session's server list (endpoint first) and URIs. */
+int aioe__session_build_servers(aioe_session *s);
+void aioe__session_free_servers(aioe_session *s);
+/* The secrets of one connect, read from their files; wiped after use. */
+typedef struct aioe__conn_secrets {
+    char *password;             /* NULL: no password file */
+    size_t password_len;
+    char *key_password;         /* NULL: no key password file */
+    size_t key_password_len;
+} aioe__conn_secrets;
+int aioe__session_secrets_read(const aioe__conn_opts *c, aioe__conn_secrets *out,
+                            char *err, size_t errlen);
+void aioe__session_secrets_wipe(aioe__conn_secrets *s);
 
 /* session_notify.c */
 void aioe_session_log(aioe_session *s, aioe_log_level lvl, const char *fmt, ...)

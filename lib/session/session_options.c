@@ -35,6 +35,7 @@ void aioe_session_options_free(aioe_session_options *o)
     free(o->ce_content_type);
     free(o->ce_schema);
     aioe_identity_options_free(o->identity);
+    aioe__session_conn_opts_clear(&o->conn);
     free(o);
 }
 

@@ -33,6 +33,8 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
     aioe_session *s = ctx;
     pthread_mutex_lock(&s->mu);
     s->ev_session_present = r && r->alt.connect.sessionPresent;
+    snprintf(s->ev_server, sizeof s->ev_server, "%s",
+             r && r->alt.connect.serverURI ? r->alt.connect.serverURI : "");
     s->ev_receive_max = 65535;
     s->ev_max_packet = 0;
     s->ev_connack_error = NULL;
@@ -144,6 +146,7 @@ typedef struct supervisor {
     int64_t connected_at;    /* monotonic ms of the last CONNACK */
     int64_t connect_deadline;/* monotonic ms: give up waiting for Paho */
     const char *why;         /* reason for the next connect */
+    bool clean_pending;      /* Clean Start = 1 until the first CONNACK */
 } supervisor;
 
 static void emit(aioe_session *s, aioe_session_state st, int status,
@@ -233,18 +236,56 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
             return AIOE_ERR_TOO_LARGE;
         }
     }
-    rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
+    aioe__conn_secrets sec;
+    rc = aioe__session_secrets_read(&s->opt.conn, &sec, err, errlen);
+    if (rc == AIOE_OK) {
+        s->tls_files.key_password = sec.key_password;
+        rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
+        s->tls_files.key_password = NULL;
+    }
     if (rc != AIOE_OK) {
+        aioe__session_secrets_wipe(&sec);
         aioe_token_clear(&tok);
         return rc;
     }
     aioe__session_check_key_mode(s);
+    const aioe__conn_opts *cx = &s->opt.conn;
     const aioe_endpoint *ep = s->ep;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
     MQTTProperties props = MQTTProperties_initializer;
     co.keepAliveInterval = aioe_endpoint_keep_alive_seconds(ep);
-    co.cleanstart = 0;
+    /* Clean Start only until the first CONNACK after start: a reconnect
+     * resumes the session it started (tokens rotate by reconnecting). */
+    co.cleanstart = sv->clean_pending ? 1 : 0;
+    co.username = cx->username;
+    if (sec.password) {
+        co.binarypwd.data = sec.password;
+        co.binarypwd.len = (int)sec.password_len;
+    }
+    MQTTAsync_willOptions wo = MQTTAsync_willOptions_initializer;
+    if (cx->will) {
+        wo.topicName = cx->will->topic;
+        wo.payload.data = cx->will->payload;
+        wo.payload.len = (int)cx->will->payload_len;
+        wo.qos = cx->will->qos >= 0 ? cx->will->qos : aioe_endpoint_qos(ep);
+        wo.retained = cx->will->retain;
+        co.will = &wo;
+        co.willProperties = (MQTTProperties *)&cx->will->props; /* Paho copies */
+    }
+    char *uris[65];
+    if (s->n_servers > 1) {
+        /* Paho tries them in order within this one connect; the next
+         * connect starts from the first again */
+        for (size_t i = 0; i < s->n_servers && i < 65; i++)
+            uris[i] = s->servers[i].uri;
+        co.serverURIs = uris;
+        co.serverURIcount = (int)(s->n_servers < 65 ? s->n_servers : 65);
+    }
+    if (s->use_proxy) {
+        co.httpProxy = cx->proxy;   /* tcp:// and ws:// */
+        co.httpsProxy = s->https_proxy; /* ssl:// and wss:// */
+    }
     co.MQTTVersion = MQTTVERSION_5;
     co.automaticReconnect = 0;
     co.connectTimeout = (int)((s->opt.connect_timeout_ms + 999) / 1000);
@@ -278,8 +319,13 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
         so.disableDefaultTrustStore = s->tls_files.ca_file ? 1 : 0;
         so.keyStore = s->tls_files.cert_chain;
         so.privateKey = s->tls_files.cert_chain ? s->tls_files.key_file : NULL;
+        so.privateKeyPassword = sec.key_password; /* Paho copies it */
         so.ssl_error_cb = on_ssl_error;
         so.ssl_error_context = s;
+        if (cx->alpn_len) {
+            so.protos = cx->alpn;
+            so.protos_len = (unsigned)cx->alpn_len;
+        }
         co.ssl = &so;
     }
     pthread_mutex_lock(&s->mu);
@@ -288,6 +334,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     s->ev_reason = -1;
     s->ev_tls_error = false;
     s->ev_detail[0] = '\0';
+    s->ev_server[0] = '\0';
     pthread_mutex_unlock(&s->mu);
     int prc = MQTTAsync_connect(s->client, &co);
     /* Paho deep-copied the token into props: wipe that copy before freeing
@@ -299,6 +346,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
             OPENSSL_cleanse(props.array[i].value.data.data,
                             (size_t)props.array[i].value.data.len);
     MQTTProperties_free(&props);
+    aioe__session_secrets_wipe(&sec);
     int64_t exp = tok.exp, iat = tok.iat;
     aioe_token_clear(&tok);
     if (prc != MQTTASYNC_SUCCESS) {
@@ -363,15 +411,82 @@ static void do_connect(supervisor *sv)
      * its connect timeout; if neither comes (a connection lost between the
      * socket and CONNACK has been seen to end in neither), do not wait
      * forever: give up on the attempt a little after that timeout. */
-    sv->connect_deadline = now_ms() + s->opt.connect_timeout_ms + 2000;
+    sv->connect_deadline = now_ms() +
+                           (int64_t)s->opt.connect_timeout_ms * (int64_t)s->n_servers + 2000;
     sv->phase = P_CONNECTING;
+}
+
+/* Why did a connect fail before CONNACK? Paho says only "TCP/TLS connect
+ * failure", so probe each server (or the proxy) the way Paho reached it:
+ * name resolution, refused, timeout, then the TLS handshake. Returns the
+ * status and writes a message naming host:port. */
+static int diagnose_connect(aioe_session *s, bool tls_err, const char *detail,
+                            int code, char *msg, size_t msglen)
+{
+    int probe_ms = s->opt.connect_timeout_ms < 2000 ? (int)s->opt.connect_timeout_ms
+                                                    : 2000;
+    if (s->use_proxy) {
+        char perr[256] = "";
+        int d = aioe__auth_tcp_probe(s->opt.conn.proxy_host, s->opt.conn.proxy_port,
+                                probe_ms, NULL, perr, sizeof perr);
+        if (d != AIOE_OK) {
+            snprintf(msg, msglen, "proxy: %s", perr);
+            return d;
+        }
+        snprintf(msg, msglen, "cannot connect to %s through the proxy at %s:%u "
+                 "(%s%s%d)", s->server_uri, s->opt.conn.proxy_host,
+                 (unsigned)s->opt.conn.proxy_port, detail,
+                 *detail ? ", code " : "code ", code);
+        return AIOE_ERR_CONNECTION;
+    }
+    int status = AIOE_ERR_CONNECTION;
+    size_t at = 0;
+    msg[0] = '\0';
+    for (size_t i = 0; i < s->n_servers; i++) {
+        const aioe__server *sv = &s->servers[i];
+        char one[256] = "";
+        int d;
+        if (s->tls) {
+            d = aioe_tls_diagnose(sv->host, sv->port, s->tls_files.ca_file,
+                                  probe_ms, one, sizeof one);
+            if (d == AIOE_OK && tls_err) {
+                d = AIOE_ERR_TLS;
+                snprintf(one, sizeof one, "TLS handshake with %s:%u failed (server "
+                         "certificate verifies; check the client certificate)",
+                         sv->host, (unsigned)sv->port);
+            } else if (d == AIOE_OK) {
+                d = AIOE_ERR_CONNECTION;
+                snprintf(one, sizeof one, "cannot connect to %s (%s%s%d)", sv->uri,
+                         detail, *detail ? ", code " : "code ", code);
+            } else if (d != AIOE_ERR_NAME_RESOLUTION && d != AIOE_ERR_CONNECTION_REFUSED &&
+                       d != AIOE_ERR_TIMEOUT && d != AIOE_ERR_CONNECTION) {
+                char t[256];
+                snprintf(t, sizeof t, "TLS: %s", one);
+                snprintf(one, sizeof one, "%s", t);
+            }
+        } else {
+            d = aioe__auth_tcp_probe(sv->host, sv->port, probe_ms, NULL, one, sizeof one);
+            if (d == AIOE_OK) {
+                d = AIOE_ERR_CONNECTION;
+                snprintf(one, sizeof one, "cannot connect to %s (%s%s%d)", sv->uri,
+                         detail, *detail ? ", code " : "code ", code);
+            }
+        }
+        /* one server: its status; several: theirs when they agree */
+        status = i == 0 || d == status ? d : AIOE_ERR_CONNECTION;
+        int n = snprintf(msg + at, msglen - at, "%s%s", i ? "; " : "", one);
+        if (n < 0 || (size_t)n >= msglen - at)
+            break;
+        at += (size_t)n;
+    }
+    return status;
 }
 
 static void handle_connect_fail(supervisor *sv, int reason, int code,
                                 bool tls_err, const char *detail)
 {
     aioe_session *s = sv->s;
-    char msg[320];
+    char msg[600];
     if (reason >= 0x80) {
         aioe_reason_class c = aioe_reason_classify(reason);
         snprintf(msg, sizeof msg, "broker refused the connection: %s (0x%02X)",
@@ -379,33 +494,15 @@ static void handle_connect_fail(supervisor *sv, int reason, int code,
         attempt_failed(sv, c.status, reason, c.terminal, msg);
         return;
     }
-    int status = AIOE_ERR_CONNECTION;
-    if (s->tls) {
-        char terr[256] = "";
-        int d = aioe_tls_diagnose(s->host, s->port, s->tls_files.ca_file,
-                                  2000, terr, sizeof terr);
-        if (d != AIOE_OK && d != AIOE_ERR_CONNECTION) {
-            status = d;
-            snprintf(msg, sizeof msg, "TLS: %s", terr);
-        } else if (d == AIOE_OK && tls_err) {
-            status = AIOE_ERR_TLS;
-            snprintf(msg, sizeof msg, "TLS handshake failed (server "
-                     "certificate verifies; check the client certificate)");
-        } else {
-            snprintf(msg, sizeof msg, "cannot connect to %s (%s%s%d)",
-                     s->server_uri, detail, *detail ? ", code " : "code ", code);
-        }
-    } else {
-        snprintf(msg, sizeof msg, "cannot connect to %s (%s%s%d)",
-                 s->server_uri, detail, *detail ? ", code " : "code ", code);
-    }
+    int status = diagnose_connect(s, tls_err, detail, code, msg, sizeof msg);
     attempt_failed(sv, status, -1, false, msg);
 }
 
 static void handle_connected(supervisor *sv, bool present, int recv_max,
-                             uint32_t max_packet)
+                             uint32_t max_packet, const char *server)
 {
     aioe_session *s = sv->s;
+    sv->clean_pending = false;
     connack_info ci = { present, s->ever_connected && !present };
     pthread_mutex_lock(&s->mu);
     s->window = aioe_pubsub_window(aioe__endpoint_inflight_limit(s->ep), recv_max);
@@ -428,8 +525,9 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
         aioe_session_log(s, AIOE_LOG_WARNING, "reconnected but the broker no "
                          "longer has this client's session: queued messages "
                          "were lost upstream");
-    aioe_session_log(s, AIOE_LOG_INFO, "connected (session present %d, "
-                     "publish window %zu)", present, s->window);
+    aioe_session_log(s, AIOE_LOG_INFO, "connected to %s (session present %d, "
+                     "publish window %zu)", *server ? server : s->server_uri,
+                     present, s->window);
     aioe_pubsub_connected(s, !present);
     emit(s, AIOE_SESSION_CONNECTED, AIOE_OK, 0,
          ci.lost ? "broker session lost" : "connected", fill_connected, &ci);
@@ -630,7 +728,8 @@ static void check_token(supervisor *sv)
 void *aioe_session_supervisor_main(void *arg)
 {
     aioe_session *s = arg;
-    supervisor sv = { .s = s, .phase = P_CONNECT_NOW, .why = "start" };
+    supervisor sv = { .s = s, .phase = P_CONNECT_NOW, .why = "start",
+                      .clean_pending = s->opt.conn.clean_start };
     aioe_backoff_init(&sv.backoff, s->opt.backoff_initial_ms,
                       s->opt.backoff_max_ms);
     for (;;) {
@@ -683,8 +782,9 @@ void *aioe_session_supervisor_main(void *arg)
         const char *connack_error = s->ev_connack_error;
         bool present = s->ev_session_present, tls_err = s->ev_tls_error;
         bool paused = s->inbound_paused;
-        char detail[160];
+        char detail[160], server[300];
         memcpy(detail, s->ev_detail, sizeof detail);
+        memcpy(server, s->ev_server, sizeof server);
         if (ev & EV_STOP) {
             pthread_mutex_unlock(&s->mu);
             break;
@@ -723,7 +823,7 @@ void *aioe_session_supervisor_main(void *arg)
             if ((ev & EV_CONNECT_OK) && connack_error) {
                 refuse_connack(&sv, connack_error);
             } else if (ev & EV_CONNECT_OK) {
-                handle_connected(&sv, present, recv_max, max_packet);
+                handle_connected(&sv, present, recv_max, max_packet, server);
             } else if (ev & EV_CONNECT_FAIL) {
                 handle_connect_fail(&sv, reason, code, tls_err, detail);
             } else if ((ev & EV_LOST) || now_ms() >= sv.connect_deadline) {

@@ -10,6 +10,7 @@
 
 #include "aioendpoint/dataflow.h"
 #include "aioendpoint/spec.h"
+#include "spec_fields.h"
 
 #define AIOE_API_GROUP "connectivity.iotoperations.azure.com"
 #define AIOE_DEFAULT_SAT_AUDIENCE "aio-internal"
@@ -152,14 +153,7 @@ bool aioe_vec_reserve(void **items, size_t *cap, size_t len, size_t item_size);
     (aioe_vec_reserve((void **)&(vec).items, &(vec).cap, (vec).len, \
                       sizeof(*(vec).items)) ? &(vec).items[(vec).len++] : NULL)
 
-/* Appends an error to the result; message and hint are printf formats
- * (hint may be NULL). Returns false only when memory ran out. */
-bool aioe_result_add_error(aioe_parse_result *res, unsigned line,
-                           unsigned column, const char *path,
-                           const char *hint, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-
-aioe_parse_result *aioe_result_new(const char *file);
+/* aioe_result_new() and aioe_result_add_error(): spec_fields.h. */
 
 /* Reference counts of the immutable resource objects. */
 static inline void aioe_refcount_inc(atomic_uint *refs)

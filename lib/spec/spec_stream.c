@@ -48,10 +48,54 @@ static void skip_document(pctx *c, const yaml_node_t *root, yt_pos start)
         c->oom = true;
 }
 
+/* The schema walk visits fields in schema order (host, authentication,
+ * tls, then the rest), not file order, and spec.h promises errors in input
+ * order: sort one document's errors by position, stably, so errors at the
+ * same place keep the walk's order. An error without a position (line 0)
+ * counts as at the document's start. Documents are few errors each, so
+ * insertion sort. */
+static unsigned error_line(const aioe_parse_error *e, unsigned doc_line)
+{
+    return e->line ? e->line : doc_line;
+}
+
+static bool error_before(const aioe_parse_error *a, const aioe_parse_error *b,
+                         unsigned doc_line)
+{
+    unsigned la = error_line(a, doc_line), lb = error_line(b, doc_line);
+    return la < lb || (la == lb && a->column < b->column);
+}
+
+static void sort_document_errors(aioe_parse_result *res, size_t from,
+                                 unsigned doc_line)
+{
+    aioe_parse_error *e = res->errors.items;
+    for (size_t i = from + 1; i < res->errors.len; i++) {
+        aioe_parse_error x = e[i];
+        size_t j = i;
+        while (j > from && error_before(&x, &e[j - 1], doc_line)) {
+            e[j] = e[j - 1];
+            j--;
+        }
+        e[j] = x;
+    }
+}
+
+static void parse_kind(pctx *c, yaml_document_t *doc, yaml_node_t *root,
+                       yt_pos start);
+
 static void parse_document(pctx *c, yaml_document_t *doc)
 {
     yaml_node_t *root = yaml_document_get_root_node(doc);
     yt_pos start = yt_mark_pos(doc->start_mark);
+    size_t first_error = c->res->errors.len;
+    parse_kind(c, doc, root, start);
+    sort_document_errors(c->res, first_error, start.line);
+}
+
+static void parse_kind(pctx *c, yaml_document_t *doc, yaml_node_t *root,
+                       yt_pos start)
+{
     c->doc = doc;
     c->failed = false;
     yaml_node_t *kind = root && root->type == YAML_MAPPING_NODE

@@ -822,6 +822,37 @@ static void all_errors_reported(void **state)
     aioe_parse_result_free(res);
 }
 
+/* spec.h promises errors "in input order": the schema walk visits host,
+ * authentication and tls before qos, whatever the order in the file, so
+ * the errors must be put back into line order (issue #17: lines 11, 14,
+ * 15 came out as 15, 11, 14). Two documents: order holds across them. */
+static void errors_in_input_order(void **state)
+{
+    (void)state;
+    aioe_parse_result *res = parse(MQTT "    qos: 2\n    retain: Sometimes\n"
+                                   "    keepAliveSeconds: -1\n    protocol: Tcp\n"
+                                   "    host: nowhere\n"
+                                   "    tls:\n      mode: Maybe\n"
+                                   "---\n" MQTT "    maxInflightMessages: 70000\n"
+                                   "    authentication:\n      method: Nope\n",
+                                   AIOE_ERR_INVALID_SPEC);
+    size_t n = aioe_parse_result_error_count(res);
+    assert_int_equal(n, 8);
+    unsigned prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        const aioe_parse_error *e = aioe_parse_result_error(res, i);
+        if (e->line < prev)
+            print_error("error %zu at line %u (%s) after line %u\n", i,
+                        e->line, e->path, prev);
+        assert_true(e->line >= prev);
+        prev = e->line;
+    }
+    assert_string_equal(aioe_parse_result_error(res, 0)->path, "spec.mqttSettings.qos");
+    assert_string_equal(aioe_parse_result_error(res, 4)->path, "spec.mqttSettings.host");
+    assert_string_equal(aioe_parse_result_error(res, 5)->path, "spec.mqttSettings.tls.mode");
+    aioe_parse_result_free(res);
+}
+
 static void multi_document_streams(void **state)
 {
     (void)state;
@@ -1276,6 +1307,7 @@ int main(void)
         cmocka_unit_test(api_versions_and_names),
         cmocka_unit_test(strings_reject_control_bytes),
         cmocka_unit_test(all_errors_reported),
+        cmocka_unit_test(errors_in_input_order),
         cmocka_unit_test(multi_document_streams),
         cmocka_unit_test(yaml_syntax_errors),
         cmocka_unit_test(hostile_yaml_is_cheap),
