@@ -41,8 +41,10 @@ DEBIAN_PACKAGES=(
     uuid-dev
     libjson-c-dev
     libcurl4-openssl-dev
+    libmicrohttpd-dev      # aioe-bridge --metrics-addr (docs/operations.md)
     # tests
     libcmocka-dev          # unit tests
+    python3-yaml           # tests/deploy/check-kubernetes.py
     mosquitto              # integration tests and the bridge demo
     mosquitto-clients
     mosquitto-dev

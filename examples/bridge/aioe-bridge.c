@@ -26,6 +26,9 @@
 #include "../common/parse-error.h"
 #include "../common/tool.h"
 #include "bridge.h"
+#include "bridge_http.h"
+#include "bridge_log.h"
+#include "bridge_reload.h"
 
 #define MAX_FILES 256
 
@@ -49,12 +52,16 @@ static void usage(FILE *to)
         "  --token-file FILE      service account token file (AIOE_SAT_TOKEN_FILE)\n"
         "  --reconnect-max-ms N   cap of the reconnect backoff (default 60000)\n"
         "  --log-level LEVEL      error, warning, info (default) or debug\n"
+        "  --log-format FORMAT    text (default) or json (one object per line)\n"
+        "  --log-file FILE        append the log to FILE (reopened on SIGHUP)\n"
+        "  --metrics-addr H:P     serve /metrics (Prometheus), /healthz, /readyz\n"
         "  --check                validate the files and the plan, then exit\n"
         TOOL_HELP_TRAILER
         "(0: a clean stop after SIGINT/SIGTERM; 1: invalid files or plan, or a\n"
         "subscription refused; 3: cannot read a file or the store, cannot\n"
         "connect or authenticate, a session stopped for good, drain timed out.)\n"
-        "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n");
+        "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n"
+        "SIGHUP reopens --log-file and checks the YAML files again (errors logged).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -109,6 +116,28 @@ static const aioe_profile *find_profile(const char *name)
     return NULL;
 }
 
+/* One "stats LABEL key=value..." log line (info level, so it is a JSON
+ * object with --log-format json). */
+static void log_stats(const char *label, const bridge_stats *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return;
+    bridge_stats_print(f, label, s);
+    if (fclose(f) != 0) {
+        free(text);
+        return;
+    }
+    if (len && text[len - 1] == '\n')
+        text[len - 1] = 0;
+    const char *prefix = "aioe-bridge: ";
+    const char *line = strncmp(text, prefix, strlen(prefix)) ? text : text + strlen(prefix);
+    bridge_log_line(AIOE_LOG_INFO, NULL, line);
+    free(text);
+}
+
 static void print_all_stats(bridge_instance **inst, size_t n)
 {
     bridge_stats total = {0};
@@ -117,12 +146,11 @@ static void print_all_stats(bridge_instance **inst, size_t n)
         bridge_instance_stats(inst[i], &s);
         char label[300];
         snprintf(label, sizeof label, "instance=%s", bridge_instance_name(inst[i]));
-        bridge_stats_print(stderr, label, &s);
+        log_stats(label, &s);
         bridge_stats_add(&total, &s);
     }
     if (n > 1)
-        bridge_stats_print(stderr, "total", &total);
-    fflush(stderr);
+        log_stats("total", &total);
 }
 
 static int64_t now_ms(void)
@@ -141,6 +169,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stderr, NULL, _IOLBF, 0);
@@ -157,6 +186,8 @@ int main(int argc, char **argv)
     const char *only_df[64];
     size_t n_only_df = 0;
     bool check_only = false;
+    const char *metrics_addr = NULL;
+    const char *log_file = NULL;
 
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, 's'},
@@ -173,6 +204,9 @@ int main(int argc, char **argv)
         {"token-file", required_argument, NULL, 't'},
         {"reconnect-max-ms", required_argument, NULL, 'R'},
         {"log-level", required_argument, NULL, 'l'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"metrics-addr", required_argument, NULL, 'M'},
+        {"log-file", required_argument, NULL, 'O'},
         {"check", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -224,11 +258,26 @@ int main(int argc, char **argv)
                 return TOOL_EXIT_USAGE;
             }
             break;
+        case 'F':
+            if (!strcmp(optarg, "json") || !strcmp(optarg, "text")) {
+                bridge_log_set_json(!strcmp(optarg, "json"));
+            } else {
+                fprintf(stderr, "aioe-bridge: --log-format: text or json\n");
+                return TOOL_EXIT_USAGE;
+            }
+            break;
+        case 'M': metrics_addr = optarg; break;
+        case 'O': log_file = optarg; break;
         case 'c': check_only = true; break;
         case 'h': usage(stdout); return TOOL_EXIT_OK;
         case 'V': return tool_print_version("aioe-bridge");
         default: usage(stderr); return TOOL_EXIT_USAGE;
         }
+    }
+    bridge_log_set_level(opts.log_level);
+    if (log_file && bridge_log_file_open(log_file) != 0) {
+        fprintf(stderr, "aioe-bridge: --log-file %s: %s\n", log_file, strerror(errno));
+        return TOOL_EXIT_FAILURE;
     }
     if (optind >= argc) {
         usage(stderr);
@@ -391,9 +440,18 @@ int main(int argc, char **argv)
             }
         }
     }
+    bridge_http *http = NULL;
+    if (status == 0 && metrics_addr) {
+        if (bridge_http_start(&http, metrics_addr, inst, ninst, err, sizeof err) != 0) {
+            bridge_log(AIOE_LOG_ERROR, "%s", err);
+            status = TOOL_EXIT_FAILURE;
+        } else {
+            bridge_log(AIOE_LOG_INFO, "serving /metrics, /healthz, /readyz on %s", metrics_addr);
+        }
+    }
     if (status == 0)
-        fprintf(stderr, "aioe-bridge: running %zu instance(s) of %zu dataflow(s); state in %s\n",
-                ninst, nplan, opts.state_dir);
+        bridge_log(AIOE_LOG_INFO, "running %zu instance(s) of %zu dataflow(s); state in %s",
+                   ninst, nplan, opts.state_dir);
 
     /* ---- run until a signal or a fatal session error ---- */
     int64_t next_stats = stats_interval ? now_ms() + stats_interval * 1000LL : INT64_MAX;
@@ -402,16 +460,27 @@ int main(int argc, char **argv)
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGUSR1) {
             print_all_stats(inst, ninst);
+        } else if (sig == SIGHUP) {
+            if (log_file && bridge_log_file_open(log_file) != 0)
+                bridge_log(AIOE_LOG_ERROR, "SIGHUP: cannot reopen --log-file %s: %s; "
+                           "logging on where it was", log_file, strerror(errno));
+            size_t nerr = bridge_reload_check(argv + optind, (size_t)(argc - optind));
+            if (nerr)
+                bridge_log(AIOE_LOG_ERROR, "SIGHUP: reload refused: %zu error(s) in the YAML "
+                           "files; the running configuration is kept", nerr);
+            else
+                bridge_log(AIOE_LOG_WARNING, "SIGHUP: the YAML files are valid; running "
+                           "dataflows keep their configuration until the next start (applying "
+                           "changes on SIGHUP is not implemented yet)");
         } else if (sig == SIGINT || sig == SIGTERM) {
-            fprintf(stderr, "aioe-bridge: %s: draining\n", strsignal(sig));
+            bridge_log(AIOE_LOG_INFO, "%s: draining", strsignal(sig));
             break;
         }
         for (size_t i = 0; i < ninst; i++) {
             char why[512];
             int f = bridge_instance_fatal(inst[i], why, sizeof why);
             if (f) {
-                fprintf(stderr, "aioe-bridge: error: %s: %s\n",
-                        bridge_instance_name(inst[i]), why);
+                bridge_log_line(AIOE_LOG_ERROR, bridge_instance_name(inst[i]), why);
                 status = f;
                 break;
             }
@@ -434,16 +503,16 @@ int main(int argc, char **argv)
             if (all)
                 break;
             if (now_ms() >= deadline) {
-                fprintf(stderr, "aioe-bridge: drain timed out after %us; what is left stays "
-                        "in the store and is sent on the next start\n", drain_timeout);
+                bridge_log(AIOE_LOG_ERROR, "drain timed out after %us; what is left stays "
+                           "in the store and is sent on the next start", drain_timeout);
                 status = TOOL_EXIT_FAILURE;
                 break;
             }
             struct timespec ts = {0, 5 * 1000000L};
             int sig = sigtimedwait(&sigs, NULL, &ts);
             if (sig == SIGINT || sig == SIGTERM) {
-                fprintf(stderr, "aioe-bridge: second signal: stopping without a full drain; "
-                        "the rest stays in the store\n");
+                bridge_log(AIOE_LOG_WARNING, "second signal: stopping without a full drain; "
+                           "the rest stays in the store");
                 break;
             }
             if (sig == SIGUSR1)
@@ -451,12 +520,13 @@ int main(int argc, char **argv)
         }
     }
     print_all_stats(inst, ninst);
+    bridge_http_stop(http); /* before the instances it reads go */
     for (size_t i = 0; i < ninst; i++)
         bridge_instance_free(inst[i]);
     free(inst);
     for (size_t i = 0; i < nresults; i++)
         aioe_parse_result_free(results[i]);
     if (status == 0)
-        fprintf(stderr, "aioe-bridge: stopped cleanly\n");
+        bridge_log(AIOE_LOG_INFO, "stopped cleanly");
     return status;
 }

@@ -7,6 +7,7 @@
  * file: sessions, lifecycle and counters. */
 #include "../common/tool.h"
 #include "bridge_internal.h"
+#include "bridge_log.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,15 +23,12 @@ void blog(aioe_log_level lvl, const bridge_instance *bi, const char *fmt, ...)
 {
     if ((int)lvl > atomic_load_explicit(&g_log_level, memory_order_relaxed))
         return;
-    static const char *names[] = {"error", "warning", "info", "debug"};
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    /* one fprintf per line keeps lines whole across threads */
-    fprintf(stderr, "aioe-bridge: %s%s%s: %s\n", bi ? bi->name : "", bi ? ": " : "",
-            names[lvl], line);
+    bridge_log_line(lvl, bi ? bi->name : NULL, line);
 }
 
 /* ---- sessions ---- */
@@ -68,6 +66,7 @@ static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
     atomic_bool *ever = is_src ? &bi->src_ever_connected : &bi->dst_ever_connected;
     switch (ev->state) {
     case AIOE_SESSION_CONNECTED:
+        atomic_store(is_src ? &bi->src_up : &bi->dst_up, true);
         if (atomic_exchange(ever, true))
             atomic_fetch_add(is_src ? &bi->reconnects_src : &bi->reconnects_dst, 1);
         blog(AIOE_LOG_INFO, bi, "%s connected as %s (session present: %s)", side,
@@ -82,10 +81,12 @@ static void on_state(aioe_session *s, const aioe_session_event *ev, void *ud)
         pthread_mutex_unlock(&bi->mu);
         break;
     case AIOE_SESSION_DISCONNECTED:
+        atomic_store(is_src ? &bi->src_up : &bi->dst_up, false);
         blog(AIOE_LOG_INFO, bi, "%s disconnected (%s)%s", side, ev->message,
              ev->will_retry ? "; retrying" : "");
         break;
     case AIOE_SESSION_STOPPED:
+        atomic_store(is_src ? &bi->src_up : &bi->dst_up, false);
         if (!atomic_load(is_src ? &bi->stopping_src : &bi->stopping_dst) &&
             ev->status != AIOE_OK) {
             char buf[256];
@@ -250,6 +251,7 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
     bi->src_ep = aioe_endpoint_ref(src);
     bi->dst_ep = aioe_endpoint_ref(dst);
     snprintf(bi->name, sizeof bi->name, "%s-%u", aioe_dataflow_name(df), index);
+    bi->index = index;
     bi->src_qos = aioe_endpoint_qos(src);
     bi->dst_qos = aioe_endpoint_qos(dst);
     bi->retain_keep = aioe_endpoint_retain(dst) == AIOE_RETAIN_KEEP;
@@ -401,6 +403,23 @@ const char *bridge_instance_name(const bridge_instance *bi)
     return bi->name;
 }
 
+const char *bridge_instance_dataflow_name(const bridge_instance *bi)
+{
+    return aioe_dataflow_name(bi->df);
+}
+
+unsigned bridge_instance_index(const bridge_instance *bi)
+{
+    return bi->index;
+}
+
+void bridge_instance_latency(bridge_instance *bi, bridge_latency *out)
+{
+    for (size_t k = 0; k <= BRIDGE_LATENCY_BOUNDS; k++)
+        out->bucket[k] = atomic_load_explicit(&bi->latency[k], memory_order_relaxed);
+    out->sum_us = atomic_load_explicit(&bi->latency_sum_us, memory_order_relaxed);
+}
+
 void bridge_instance_stats(bridge_instance *bi, bridge_stats *o)
 {
     memset(o, 0, sizeof *o);
@@ -427,6 +446,8 @@ void bridge_instance_stats(bridge_instance *bi, bridge_stats *o)
     o->store_undone = st.unacknowledged;
     o->store_lost = st.records_lost;
     o->paused = st.paused;
+    o->source_connected = atomic_load(&bi->src_up);
+    o->destination_connected = atomic_load(&bi->dst_up);
     if (bi->xf) {
         transform_step_stats x;
         transform_step_stats_get(bi->xf, &x);

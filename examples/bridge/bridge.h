@@ -53,7 +53,21 @@ typedef struct bridge_stats {
     uint64_t store_undone;
     uint64_t store_lost;          /* records found damaged when the store opened */
     bool paused;
+    bool source_connected;        /* the session is connected now */
+    bool destination_connected;
 } bridge_stats;
+
+/* Forwarding latency: from the pump taking a message from the store to
+ * the destination's PUBACK. Upper bounds in seconds of the buckets. */
+#define BRIDGE_LATENCY_BOUNDS 12
+extern const double bridge_latency_bounds_s[BRIDGE_LATENCY_BOUNDS];
+
+/** A snapshot of the forwarding-latency histogram of one instance. */
+typedef struct bridge_latency {
+    uint64_t bucket[BRIDGE_LATENCY_BOUNDS + 1]; /* not cumulative; the last one
+                                                 * counts what is above every bound */
+    uint64_t sum_us;
+} bridge_latency;
 
 /**
  * Creates instance @p index of @p count of dataflow @p df (references are
@@ -88,6 +102,11 @@ int bridge_instance_fatal(bridge_instance *bi, char *why, size_t len);
 void bridge_instance_free(bridge_instance *bi);
 
 const char *bridge_instance_name(const bridge_instance *bi);
+/** The dataflow's name (borrowed for the instance's life) and the
+ *  instance's index in it. */
+const char *bridge_instance_dataflow_name(const bridge_instance *bi);
+unsigned bridge_instance_index(const bridge_instance *bi);
+void bridge_instance_latency(bridge_instance *bi, bridge_latency *out);
 void bridge_instance_stats(bridge_instance *bi, bridge_stats *out);
 /** Adds @p b into @p a (bool fields: or). */
 void bridge_stats_add(bridge_stats *a, const bridge_stats *b);

@@ -34,11 +34,13 @@ typedef struct slot {
     size_t xct_len;
     aioe_user_property *xprops; /* owned array */
     size_t xprop_count;
+    int64_t taken_us;          /* CLOCK_MONOTONIC, for the latency histogram */
     size_t next_free;
 } slot;
 
 struct bridge_instance {
     unsigned id;
+    unsigned index;            /* in the dataflow */
     char name[256];
     bridge_options opts;
     aioe_dataflow *df;
@@ -70,6 +72,8 @@ struct bridge_instance {
     atomic_bool paused;
     atomic_bool stopping_src, stopping_dst;
     atomic_bool src_ever_connected, dst_ever_connected;
+    atomic_bool src_up, dst_up;   /* connected now */
+    atomic_uint_fast64_t latency[BRIDGE_LATENCY_BOUNDS + 1], latency_sum_us;
     atomic_int fatal;
     char fatal_why[256];
 

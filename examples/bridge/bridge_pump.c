@@ -128,6 +128,33 @@ static void finish(bridge_instance *bi, size_t i, bool ack)
         aioe_inbox_ack(bi->inbox, id);
 }
 
+const double bridge_latency_bounds_s[BRIDGE_LATENCY_BOUNDS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+};
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Counts one delivery of slot @p i in the latency histogram. */
+static void observe_latency(bridge_instance *bi, size_t i)
+{
+    pthread_mutex_lock(&bi->mu);
+    int64_t taken = bi->slots[i].taken_us;
+    pthread_mutex_unlock(&bi->mu);
+    int64_t us = mono_us() - taken;
+    if (us < 0)
+        us = 0;
+    size_t k = 0;
+    while (k < BRIDGE_LATENCY_BOUNDS && (double)us > bridge_latency_bounds_s[k] * 1e6)
+        k++;
+    atomic_fetch_add_explicit(&bi->latency[k], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&bi->latency_sum_us, (uint64_t)us, memory_order_relaxed);
+}
+
 static void on_published(aioe_session *s, int status, int reason, void *ud)
 {
     (void)s;
@@ -138,6 +165,7 @@ static void on_published(aioe_session *s, int status, int reason, void *ud)
     if (!bi)
         return;
     if (status == AIOE_OK) {
+        observe_latency(bi, i);
         atomic_fetch_add(&bi->forwarded, 1);
         finish(bi, i, true);
     } else if (status == AIOE_ERR_STATE) {
@@ -371,6 +399,7 @@ static int take(bridge_instance *bi, char *in_topic, char *out_topic, size_t *ou
         bi->slots[i].xct_len = x.xct_len;
         bi->slots[i].xprops = x.xprops;
         bi->slots[i].xprop_count = x.xprop_count;
+        bi->slots[i].taken_us = mono_us();
     }
     pthread_mutex_unlock(&bi->mu);
     if (i == SIZE_MAX) {

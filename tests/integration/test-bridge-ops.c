@@ -1,0 +1,497 @@
+/* aioe-bridge operated as a service (docs/operations.md), against real
+ * mosquitto brokers, scraped with a real HTTP client (curl):
+ *
+ * - metrics_during_stream: /healthz answers, /readyz turns 200 once both
+ *   sides are connected; a QoS 1 stream is forwarded while /metrics is
+ *   scraped repeatedly and while one client holds a half-sent request
+ *   and another sent garbage; the counters only grow, and at the end
+ *   received, forwarded and the latency histogram's count equal what the
+ *   subscriber on the destination saw; /readyz turns 503 and the
+ *   connected gauge 0 when the destination broker stops; every log line
+ *   is a JSON object with ts, level and msg (--log-format json)
+ * - sighup: SIGHUP reopens --log-file (after a logrotate-style rename the
+ *   new lines go to a new file), and a YAML file that no longer validates
+ *   is refused with its errors logged while forwarding goes on
+ * - bad_options: --metrics-addr that cannot be listened on exits 3,
+ *   --log-format other than text/json exits 2; text log lines carry a
+ *   timestamp and a level
+ *
+ * The bridge runs as a child process (AIOE_BRIDGE); every wait is on a
+ * condition with a deadline. */
+#define _GNU_SOURCE /* asprintf */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "harness.h"
+
+#define WAIT_MS 20000
+#define STREAM 600
+#define CHUNK 100
+
+/* ---- YAML ---- */
+
+static char *bridge_yaml(const char *name, int src_port, int dst_port)
+{
+    char *s = NULL;
+    assert_true(asprintf(&s,
+        "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+        "kind: DataflowEndpoint\nmetadata:\n  name: site\n"
+        "spec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+        "    host: 127.0.0.1:%d\n"
+        "    authentication:\n      method: Anonymous\n      anonymousSettings: {}\n"
+        "    tls:\n      mode: Disabled\n    clientIdPrefix: t-\n"
+        "---\n"
+        "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+        "kind: DataflowEndpoint\nmetadata:\n  name: cloud\n"
+        "spec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+        "    host: 127.0.0.1:%d\n"
+        "    authentication:\n      method: Anonymous\n      anonymousSettings: {}\n"
+        "    tls:\n      mode: Disabled\n    clientIdPrefix: t-\n"
+        "---\n"
+        "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+        "kind: Dataflow\nmetadata:\n  name: %s\n"
+        "spec:\n  operations:\n"
+        "    - operationType: Source\n      sourceSettings:\n"
+        "        endpointRef: site\n        dataSources: [\"factory/#\"]\n"
+        "    - operationType: Destination\n      destinationSettings:\n"
+        "        endpointRef: cloud\n        dataDestination: cloud/${inputTopic}\n",
+        src_port, dst_port, name) > 0);
+    char *path = harness_path("ops.yaml");
+    assert_int_equal(harness_write_file(path, s, strlen(s)), 0);
+    free(s);
+    return path;
+}
+
+/* ---- the bridge process ---- */
+
+typedef struct bridge_proc {
+    pid_t pid;
+    char *log;
+} bridge_proc;
+
+static bridge_proc bridge_spawn(const char *const *args)
+{
+    static int n;
+    char name[64];
+    snprintf(name, sizeof name, "bridge-ops-%d.log", ++n);
+    bridge_proc bp = {.log = harness_path(name)};
+    const char *argv[32];
+    size_t k = 0;
+    argv[k++] = getenv("AIOE_BRIDGE");
+    assert_non_null(argv[0]);
+    for (size_t i = 0; args[i] && k < 31; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    bp.pid = fork();
+    assert_true(bp.pid >= 0);
+    if (bp.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(bp.log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return bp;
+}
+
+static bool pid_exited(void *arg)
+{
+    int *st = arg;
+    return waitpid((pid_t)st[0], &st[1], WNOHANG) == (pid_t)st[0];
+}
+
+static int bridge_wait_exit(bridge_proc *bp, int timeout_ms)
+{
+    int st[2] = {bp->pid, 0};
+    if (!harness_wait_until(pid_exited, st, timeout_ms)) {
+        char *text = harness_read_file(bp->log, NULL);
+        fprintf(stderr, "bridge did not exit; log:\n%s\n", text ? text : "");
+        free(text);
+        kill(bp->pid, SIGKILL);
+        waitpid(bp->pid, NULL, 0);
+        return -1;
+    }
+    bp->pid = 0;
+    return WIFEXITED(st[1]) ? WEXITSTATUS(st[1]) : 128 + WTERMSIG(st[1]);
+}
+
+/* ---- curl ---- */
+
+typedef struct http_reply {
+    long code;  /* 0: no answer */
+    char *body; /* owned */
+} http_reply;
+
+static http_reply curl_get(int port, const char *path)
+{
+    static int n;
+    char name[64];
+    snprintf(name, sizeof name, "curl-%d.out", ++n);
+    char *out = harness_path(name);
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "curl -s --max-time 10 -o '%s' -w '%%{http_code}' "
+                               "'http://127.0.0.1:%d%s'", out, port, path) > 0);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    http_reply r = {0};
+    if (fscanf(p, "%ld", &r.code) != 1)
+        r.code = 0;
+    pclose(p);
+    r.body = harness_read_file(out, NULL);
+    unlink(out);
+    free(out);
+    free(cmd);
+    return r;
+}
+
+/* Value of the sample @p series ("name{labels}") in @p text, or -1. */
+static double metric(const char *text, const char *series)
+{
+    size_t len = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (!strncmp(p, series, len) && p[len] == ' ')
+            return strtod(p + len + 1, NULL);
+    }
+    return -1;
+}
+
+typedef struct scrape_wait {
+    int port;
+    const char *path;
+    long code;
+    const char *series;
+    double value;
+} scrape_wait;
+
+static bool scrape_matches(void *arg)
+{
+    scrape_wait *w = arg;
+    http_reply r = curl_get(w->port, w->path);
+    bool ok = r.code == w->code && (!w->series || (r.body && metric(r.body, w->series) == w->value));
+    free(r.body);
+    return ok;
+}
+
+#define S(name, extra) name "{dataflow=\"ops\",instance=\"0\"" extra "}"
+
+/* ---- misbehaving HTTP clients ---- */
+
+static int raw_client(int port, const char *send_bytes, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(send(fd, send_bytes, len, MSG_NOSIGNAL), (ssize_t)len);
+    return fd;
+}
+
+/* ---- observer bookkeeping ---- */
+
+typedef struct tally {
+    observer *o;
+    size_t scanned;
+    unsigned char seen[STREAM];
+    size_t distinct, dups;
+} tally;
+
+static bool tally_complete(void *arg)
+{
+    tally *t = arg;
+    const observer_msg *m;
+    while ((m = observer_get(t->o, t->scanned)) != NULL) {
+        t->scanned++;
+        unsigned k;
+        if (sscanf((const char *)m->payload, "m-%u", &k) != 1 || k >= STREAM)
+            continue;
+        if (t->seen[k])
+            t->dups++;
+        else
+            t->distinct++;
+        t->seen[k] = 1;
+    }
+    return t->distinct >= STREAM;
+}
+
+static void publish_range(broker *a, unsigned from, unsigned to)
+{
+    harness_client_opts co;
+    harness_client_opts_for(a, 0, &co);
+    char *id = harness_unique("pub");
+    co.client_id = id;
+    size_t n = to - from;
+    harness_pub *msgs = calloc(n, sizeof *msgs);
+    char (*payloads)[32] = calloc(n, 32);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(payloads[i], 32, "m-%06u", (unsigned)(from + i));
+        msgs[i].topic = "factory/line";
+        msgs[i].payload = payloads[i];
+        msgs[i].payload_len = strlen(payloads[i]);
+        msgs[i].qos = 1;
+    }
+    assert_int_equal(harness_publish_opts(&co, msgs, n), 0);
+    free(msgs);
+    free(payloads);
+    free(id);
+}
+
+/* ---- tests ---- */
+
+static void test_metrics_during_stream(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker_config_init(&cfg);
+    cfg.persistence = true;
+    broker *a, *b;
+    assert_int_equal(broker_start(&cfg, &a), 0);
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    harness_client_opts co;
+    harness_client_opts_for(b, 0, &co);
+    char *oid = harness_unique("obs");
+    co.client_id = oid;
+    observer *o = NULL;
+    assert_int_equal(observer_connect(&co, "cloud/#", 1, &o), 0);
+
+    char *yaml = bridge_yaml("ops", broker_port(a, 0), broker_port(b, 0));
+    char *sd = harness_mkdir("state-ops");
+    int port = harness_free_port();
+    assert_true(port > 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    const char *args[] = {"--state-dir", sd, "--reconnect-max-ms", "500", "--metrics-addr",
+                          addr, "--log-format", "json", yaml, NULL};
+    bridge_proc bp = bridge_spawn(args);
+
+    scrape_wait health = {port, "/healthz", 200, NULL, 0};
+    assert_true(harness_wait_until(scrape_matches, &health, WAIT_MS));
+    scrape_wait ready = {port, "/readyz", 200, NULL, 0};
+    assert_true(harness_wait_until(scrape_matches, &ready, WAIT_MS));
+    http_reply nf = curl_get(port, "/nope");
+    assert_int_equal(nf.code, 404);
+    free(nf.body);
+
+    /* a client stuck halfway through its request line, and one that sent garbage */
+    static const char half[] = "GET /metr";
+    static const char junk[] = "\x16\x03\x01 not http at all\r\n\r\n";
+    int slow = raw_client(port, half, sizeof half - 1);
+    int bad = raw_client(port, junk, sizeof junk - 1);
+
+    tally *t = calloc(1, sizeof *t);
+    t->o = o;
+    double last_fwd = 0;
+    for (unsigned from = 0; from < STREAM; from += CHUNK) {
+        publish_range(a, from, from + CHUNK);
+        http_reply r = curl_get(port, "/metrics");
+        assert_int_equal(r.code, 200);
+        double fwd = metric(r.body, S("aioe_bridge_forwarded_messages_total", ""));
+        assert_true(fwd >= last_fwd); /* counters never go back */
+        last_fwd = fwd;
+        free(r.body);
+    }
+    assert_true(harness_wait_until(tally_complete, t, WAIT_MS));
+    assert_int_equal(t->dups, 0);
+
+    /* the counters settle on what the subscriber saw */
+    scrape_wait done = {port, "/metrics", 200, S("aioe_bridge_forwarded_messages_total", ""),
+                        (double)t->distinct};
+    assert_true(harness_wait_until(scrape_matches, &done, WAIT_MS));
+    http_reply r = curl_get(port, "/metrics");
+    assert_int_equal(r.code, 200);
+    assert_non_null(strstr(r.body, "# TYPE aioe_bridge_forwarded_messages_total counter\n"));
+    assert_non_null(strstr(r.body, "# HELP aioe_bridge_forward_latency_seconds "));
+    assert_non_null(strstr(r.body, "# TYPE aioe_bridge_forward_latency_seconds histogram\n"));
+    assert_true(metric(r.body, S("aioe_bridge_received_messages_total", "")) == STREAM);
+    assert_true(metric(r.body, S("aioe_bridge_stored_messages_total", "")) >= STREAM);
+    assert_true(metric(r.body, S("aioe_bridge_forward_latency_seconds_count", "")) == STREAM);
+    assert_true(metric(r.body, S("aioe_bridge_forward_latency_seconds_bucket", ",le=\"+Inf\"")) ==
+                STREAM);
+    assert_true(metric(r.body, S("aioe_bridge_forward_latency_seconds_sum", "")) > 0);
+    assert_true(metric(r.body, S("aioe_bridge_dropped_messages_total", ",reason=\"unresolved\"")) == 0);
+    assert_true(metric(r.body, S("aioe_bridge_in_flight_messages", "")) == 0);
+    assert_true(metric(r.body, S("aioe_bridge_connected", ",side=\"destination\"")) == 1);
+    assert_true(metric(r.body, S("aioe_bridge_paused", "")) == 0);
+    free(r.body);
+    close(slow);
+    close(bad);
+
+    /* not ready once the destination is gone; alive all the same */
+    assert_int_equal(broker_stop(b), 0);
+    scrape_wait unready = {port, "/readyz", 503, NULL, 0};
+    assert_true(harness_wait_until(scrape_matches, &unready, WAIT_MS));
+    scrape_wait gauge = {port, "/metrics", 200, S("aioe_bridge_connected", ",side=\"destination\""), 0};
+    assert_true(harness_wait_until(scrape_matches, &gauge, WAIT_MS));
+    assert_true(harness_wait_until(scrape_matches, &health, WAIT_MS));
+
+    kill(bp.pid, SIGTERM);
+    assert_int_equal(bridge_wait_exit(&bp, WAIT_MS), 0);
+
+    /* --log-format json: one object a line, each with ts, level and msg */
+    char *text = harness_read_file(bp.log, NULL);
+    assert_non_null(text);
+    size_t lines = 0;
+    bool saw_stats = false;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_object *j = json_tokener_parse(line);
+        if (!j)
+            fprintf(stderr, "not JSON: %s\n", line);
+        assert_non_null(j);
+        json_object *ts, *lvl, *msg;
+        assert_true(json_object_object_get_ex(j, "ts", &ts));
+        assert_true(json_object_object_get_ex(j, "level", &lvl));
+        assert_true(json_object_object_get_ex(j, "msg", &msg));
+        assert_int_equal(strlen(json_object_get_string(ts)), strlen("2026-01-01T00:00:00.000Z"));
+        saw_stats = saw_stats || !strncmp(json_object_get_string(msg), "stats instance=ops-0 ", 21);
+        json_object_put(j);
+        lines++;
+    }
+    assert_true(lines > 3);
+    assert_true(saw_stats);
+    free(text);
+
+    free(t);
+    observer_free(o);
+    free(oid); free(yaml); free(sd); free(bp.log);
+    broker_free(a);
+    broker_free(b);
+}
+
+typedef struct log_wait {
+    const char *path;
+    const char *needle;
+} log_wait;
+
+static bool log_has(void *arg)
+{
+    log_wait *w = arg;
+    char *text = harness_read_file(w->path, NULL);
+    bool ok = text && strstr(text, w->needle);
+    free(text);
+    return ok;
+}
+
+static void test_sighup(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker_config_init(&cfg);
+    broker *a, *b;
+    assert_int_equal(broker_start(&cfg, &a), 0);
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    observer *o = NULL;
+    assert_int_equal(observer_start(b, 0, "cloud/#", 1, &o), 0);
+    char *yaml = bridge_yaml("ops", broker_port(a, 0), broker_port(b, 0));
+    char *sd = harness_mkdir("state-ops-hup");
+    char *log = harness_path("ops-hup.log");
+    char *rotated = harness_path("ops-hup.log.1");
+    const char *args[] = {"--state-dir", sd, "--log-file", log, yaml, NULL};
+    bridge_proc bp = bridge_spawn(args);
+    log_wait w = {log, "subscribed to factory/#"};
+    assert_true(harness_wait_until(log_has, &w, WAIT_MS));
+
+    /* logrotate: rename, then SIGHUP; new lines go to a new file */
+    assert_int_equal(rename(log, rotated), 0);
+    kill(bp.pid, SIGHUP);
+    w.needle = "SIGHUP: the YAML files are valid";
+    assert_true(harness_wait_until(log_has, &w, WAIT_MS));
+    log_wait old = {rotated, "SIGHUP"};
+    assert_false(log_has(&old));
+
+    /* a file that no longer validates: refused, errors logged, still forwarding */
+    static const char bad[] = "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+                              "kind: Dataflow\nmetadata:\n  name: ops\nspec:\n  operations: 7\n";
+    assert_int_equal(harness_write_file(yaml, bad, sizeof bad - 1), 0);
+    kill(bp.pid, SIGHUP);
+    w.needle = "reload refused";
+    assert_true(harness_wait_until(log_has, &w, WAIT_MS));
+    w.needle = ": error: reload: ";
+    assert_true(log_has(&w));
+    publish_range(a, 0, 20);
+    assert_int_equal(observer_wait(o, 20, WAIT_MS), 20);
+
+    kill(bp.pid, SIGTERM);
+    assert_int_equal(bridge_wait_exit(&bp, WAIT_MS), 0);
+    w.needle = "stopped cleanly";
+    assert_true(log_has(&w));
+
+    observer_free(o);
+    free(yaml); free(sd); free(log); free(rotated); free(bp.log);
+    broker_free(a);
+    broker_free(b);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker_config_init(&cfg);
+    broker *a;
+    assert_int_equal(broker_start(&cfg, &a), 0);
+    char *yaml = bridge_yaml("ops", broker_port(a, 0), broker_port(a, 0));
+    char *sd = harness_mkdir("state-ops-bad");
+
+    const char *fmt[] = {"--state-dir", sd, "--log-format", "xml", yaml, NULL};
+    bridge_proc bp = bridge_spawn(fmt);
+    assert_int_equal(bridge_wait_exit(&bp, WAIT_MS), 2);
+    free(bp.log);
+
+    /* a port someone else holds */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    const char *busy[] = {"--state-dir", sd, "--metrics-addr", addr, yaml, NULL};
+    bp = bridge_spawn(busy);
+    assert_int_equal(bridge_wait_exit(&bp, WAIT_MS), 3);
+    char *text = harness_read_file(bp.log, NULL);
+    assert_non_null(strstr(text, ": error: --metrics-addr "));
+    /* text lines: "YYYY-MM-DDTHH:MM:SS.mmmZ aioe-bridge: ..." */
+    const char *line = strstr(text, "Z aioe-bridge: error: --metrics-addr");
+    assert_non_null(line);
+    assert_true(line - text >= 23 && line[-4] == '.' && line[-13] == 'T');
+    free(text);
+    free(bp.log);
+    close(fd);
+
+    free(yaml); free(sd);
+    broker_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics_during_stream),
+        cmocka_unit_test(test_sighup),
+        cmocka_unit_test(test_bad_options),
+    };
+    const char *filter = getenv("AIOE_TEST_FILTER");
+    if (filter && *filter)
+        cmocka_set_test_filter(filter);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
