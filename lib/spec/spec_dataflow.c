@@ -29,25 +29,25 @@ static void parse_sources(pctx *c, aioe_dataflow *df, const yaml_node_t *setting
                           const char *path)
 {
     char p[PATH_MAX_LEN];
-    aioe__spec_join_path(p, path, "dataSources");
-    yaml_node_t *list = aioe__spec_field(c, settings, "dataSources");
+    spec_join_path(p, path, "dataSources");
+    yaml_node_t *list = spec_field(c, settings, "dataSources");
     if (!list) {
-        aioe__spec_err_at(c, settings, p, "add dataSources: [\"<topic filter>\", ...]",
+        spec_err_at(c, settings, p, "add dataSources: [\"<topic filter>\", ...]",
                     "required field 'dataSources' is missing");
         return;
     }
     if (list->type != YAML_SEQUENCE_NODE) {
-        aioe__spec_err_at(c, list, p, "write the topic filters as a list: [\"a/#\", \"b/+\"]",
-                    "expected a list of topic filters, got %s", aioe__yt_describe(list));
+        spec_err_at(c, list, p, "write the topic filters as a list: [\"a/#\", \"b/+\"]",
+                    "expected a list of topic filters, got %s", yt_describe(list));
         return;
     }
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     if (n == 0) {
-        aioe__spec_err_at(c, list, p, "add at least one MQTT topic filter", "dataSources is empty");
+        spec_err_at(c, list, p, "add at least one MQTT topic filter", "dataSources is empty");
         return;
     }
     if (n > MAX_SCHEMA_KEYS) {
-        aioe__spec_err_at(c, list, p, "subscribe with wildcards instead",
+        spec_err_at(c, list, p, "subscribe with wildcards instead",
                     "%zu topic filters, more than the %d allowed", n, MAX_SCHEMA_KEYS);
         return;
     }
@@ -57,22 +57,22 @@ static void parse_sources(pctx *c, aioe_dataflow *df, const yaml_node_t *setting
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = aioe__yt_node(c->doc, list->data.sequence.items.start[i]);
+        yaml_node_t *item = yt_node(c->doc, list->data.sequence.items.start[i]);
         char ip[PATH_MAX_LEN + 24];
         snprintf(ip, sizeof ip, "%s[%zu]", p, i);
-        if (!item || item->type != YAML_SCALAR_NODE || aioe__yt_scalar_type_of(item) != YT_STRING ||
-            aioe__yt_len(item) == 0 || aioe_has_control_char(aioe__yt_text(item), aioe__yt_len(item))) {
-            aioe__spec_err_at(c, item, ip, "give the topic filter as a non-empty string",
-                        "expected a topic filter, got %s", item ? aioe__yt_describe(item) : "nothing");
+        if (!item || item->type != YAML_SCALAR_NODE || yt_scalar_type_of(item) != YT_STRING ||
+            yt_len(item) == 0 || aioe_has_control_char(yt_text(item), yt_len(item))) {
+            spec_err_at(c, item, ip, "give the topic filter as a non-empty string",
+                        "expected a topic filter, got %s", item ? yt_describe(item) : "nothing");
             continue;
         }
-        if (!aioe_topic_filter_is_valid(aioe__yt_text(item))) {
-            aioe__spec_err_at(c, item, ip,
+        if (!aioe_topic_filter_is_valid(yt_text(item))) {
+            spec_err_at(c, item, ip,
                         "'+' must be a whole level and '#' the whole last level, e.g. a/+/c/#",
-                        "'%s' is not a valid MQTT topic filter", aioe__yt_text(item));
+                        "'%s' is not a valid MQTT topic filter", yt_text(item));
             continue;
         }
-        df->source_topics[df->source_topic_count] = aioe_strndup(aioe__yt_text(item), aioe__yt_len(item));
+        df->source_topics[df->source_topic_count] = aioe_strndup(yt_text(item), yt_len(item));
         if (!df->source_topics[df->source_topic_count]) {
             c->oom = true;
             return;
@@ -85,20 +85,20 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
                             const char *path, int *seen)
 {
     if (op->type != YAML_MAPPING_NODE) {
-        aioe__spec_err_at(c, op, path, "each operation is a mapping with operationType and its settings",
-                    "expected a mapping, got %s", aioe__yt_describe(op));
+        spec_err_at(c, op, path, "each operation is a mapping with operationType and its settings",
+                    "expected a mapping, got %s", yt_describe(op));
         return;
     }
-    aioe__spec_check_keys(c, op, path, operation_keys, NULL);
+    spec_check_keys(c, op, path, operation_keys, NULL);
     char *name = NULL;
-    aioe__spec_get_string(c, op, path, "name", false, &name);
+    spec_get_string(c, op, path, "name", false, &name);
     free(name);
-    int type = aioe__spec_get_enum(c, op, path, "operationType", operation_types);
+    int type = spec_get_enum(c, op, path, "operationType", operation_types);
     if (type < 0) {
-        if (!aioe__spec_field(c, op, "operationType")) {
+        if (!spec_field(c, op, "operationType")) {
             char p[PATH_MAX_LEN];
-            aioe__spec_join_path(p, path, "operationType");
-            aioe__spec_err_at(c, op, p, "add operationType: Source or Destination",
+            spec_join_path(p, path, "operationType");
+            spec_err_at(c, op, p, "add operationType: Source or Destination",
                         "required field 'operationType' is missing");
         }
         return;
@@ -107,48 +107,48 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
         "sourceSettings", "destinationSettings", "builtInTransformationSettings" };
     for (int i = 0; i < 3; i++) {
         yaml_node_t *k = NULL;
-        if (i != type && aioe__yt_map_get_key(c->doc, op, settings_key[i], &k)) {
+        if (i != type && yt_map_get_key(c->doc, op, settings_key[i], &k)) {
             char p[PATH_MAX_LEN];
-            aioe__spec_join_path(p, path, settings_key[i]);
-            aioe__spec_err_at(c, k, p, "remove it, or change operationType",
+            spec_join_path(p, path, settings_key[i]);
+            spec_err_at(c, k, p, "remove it, or change operationType",
                         "%s does not apply to operationType %s", settings_key[i],
                         operation_types[type]);
         }
     }
     char p[PATH_MAX_LEN];
-    aioe__spec_join_path(p, path, settings_key[type]);
+    spec_join_path(p, path, settings_key[type]);
     if (seen[type]++) {
-        aioe__spec_err_at(c, op, path, "a dataflow has exactly one Source and one Destination",
+        spec_err_at(c, op, path, "a dataflow has exactly one Source and one Destination",
                     "more than one %s operation", operation_types[type]);
         return;
     }
     map_state st;
-    yaml_node_t *settings = aioe__spec_get_map(c, op, path, settings_key[type], &st);
+    yaml_node_t *settings = spec_get_map(c, op, path, settings_key[type], &st);
     if (!settings) {
         if (st != MAP_WRONG)
-            aioe__spec_err_at(c, op, p, type == OP_TRANSFORMATION
+            spec_err_at(c, op, p, type == OP_TRANSFORMATION
                                       ? "add the settings with map and/or filter"
                                       : "add the settings with endpointRef",
                         "required field '%s' is missing", settings_key[type]);
         return;
     }
     if (type == OP_TRANSFORMATION) {
-        aioe__spec_parse_transformation(c, df, settings, p);
+        spec_parse_transformation(c, df, settings, p);
         return;
     }
     if (type == OP_SOURCE) {
-        aioe__spec_check_keys(c, settings, p, source_keys, source_ignored);
-        aioe__spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->source_endpoint_ref);
+        spec_check_keys(c, settings, p, source_keys, source_ignored);
+        spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->source_endpoint_ref);
         parse_sources(c, df, settings, p);
         return;
     }
-    aioe__spec_check_keys(c, settings, p, destination_keys, NULL);
-    aioe__spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->destination_endpoint_ref);
-    if (aioe__spec_get_string(c, settings, p, "dataDestination", true, &df->destination_topic) &&
+    spec_check_keys(c, settings, p, destination_keys, NULL);
+    spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->destination_endpoint_ref);
+    if (spec_get_string(c, settings, p, "dataDestination", true, &df->destination_topic) &&
         !aioe_topic_template_is_valid(df->destination_topic)) {
         char dp[PATH_MAX_LEN];
-        aioe__spec_join_path(dp, p, "dataDestination");
-        aioe__spec_err_at(c, aioe__spec_field(c, settings, "dataDestination"), dp,
+        spec_join_path(dp, p, "dataDestination");
+        spec_err_at(c, spec_field(c, settings, "dataDestination"), dp,
                     "use a topic without '+' or '#'; variables are ${inputTopic} and "
                     "${inputTopic.N} (N from 1)",
                     "'%s' is not a valid destination topic", df->destination_topic);
@@ -158,30 +158,30 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
 static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *root)
 {
     map_state st;
-    yaml_node_t *spec = aioe__spec_get_map(c, root, "", "spec", &st);
+    yaml_node_t *spec = spec_get_map(c, root, "", "spec", &st);
     if (!spec) {
         if (st != MAP_WRONG)
-            aioe__spec_err_at(c, root, "spec", "add spec with operations", "required field 'spec' is missing");
+            spec_err_at(c, root, "spec", "add spec with operations", "required field 'spec' is missing");
         return;
     }
-    aioe__spec_check_keys(c, spec, "spec", dataflow_spec_keys, dataflow_spec_ignored);
-    if (!aioe__spec_get_k8s_name(c, spec, "spec", "profileRef", false, &df->profile_ref) &&
-        !aioe__spec_field(c, spec, "profileRef")) {
+    spec_check_keys(c, spec, "spec", dataflow_spec_keys, dataflow_spec_ignored);
+    if (!spec_get_k8s_name(c, spec, "spec", "profileRef", false, &df->profile_ref) &&
+        !spec_field(c, spec, "profileRef")) {
         df->profile_ref = strdup("default");
         if (!df->profile_ref)
             c->oom = true;
     }
-    df->enabled = aioe__spec_get_enum(c, spec, "spec", "mode", modes) != 1;
-    yaml_node_t *ops = aioe__spec_field(c, spec, "operations");
+    df->enabled = spec_get_enum(c, spec, "spec", "mode", modes) != 1;
+    yaml_node_t *ops = spec_field(c, spec, "operations");
     if (!ops) {
-        aioe__spec_err_at(c, spec, "spec.operations",
+        spec_err_at(c, spec, "spec.operations",
                     "add operations with one Source and one Destination",
                     "required field 'operations' is missing");
         return;
     }
     if (ops->type != YAML_SEQUENCE_NODE) {
-        aioe__spec_err_at(c, ops, "spec.operations", "write the operations as a list",
-                    "expected a list, got %s", aioe__yt_describe(ops));
+        spec_err_at(c, ops, "spec.operations", "write the operations as a list",
+                    "expected a list, got %s", yt_describe(ops));
         return;
     }
     size_t n = (size_t)(ops->data.sequence.items.top - ops->data.sequence.items.start);
@@ -189,15 +189,15 @@ static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *r
     for (size_t i = 0; i < n && i < MAX_SCHEMA_KEYS; i++) {
         char path[PATH_MAX_LEN];
         snprintf(path, sizeof path, "spec.operations[%zu]", i);
-        yaml_node_t *op = aioe__yt_node(c->doc, ops->data.sequence.items.start[i]);
+        yaml_node_t *op = yt_node(c->doc, ops->data.sequence.items.start[i]);
         if (op)
             parse_operation(c, df, op, path, seen);
     }
     if (!seen[OP_SOURCE])
-        aioe__spec_err_at(c, ops, "spec.operations", "add an operation with operationType: Source",
+        spec_err_at(c, ops, "spec.operations", "add an operation with operationType: Source",
                     "no Source operation");
     if (!seen[OP_DESTINATION])
-        aioe__spec_err_at(c, ops, "spec.operations",
+        spec_err_at(c, ops, "spec.operations",
                     "add an operation with operationType: Destination", "no Destination operation");
 }
 
@@ -208,8 +208,8 @@ void aioe_dataflow_destroy(aioe_dataflow *df)
     for (size_t i = 0; i < df->source_topic_count; i++)
         free(df->source_topics[i]);
     free(df->source_topics);
-    aioe__spec_df_rules_free(df->filters, df->filter_count);
-    aioe__spec_df_rules_free(df->maps, df->map_count);
+    spec_df_rules_free(df->filters, df->filter_count);
+    spec_df_rules_free(df->maps, df->map_count);
     char *strings[] = { df->file, df->api_version, df->name, df->namespace_,
                         df->profile_ref, df->source_endpoint_ref,
                         df->destination_endpoint_ref, df->destination_topic };
@@ -218,7 +218,7 @@ void aioe_dataflow_destroy(aioe_dataflow *df)
     free(df);
 }
 
-void aioe__spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start)
+void spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start)
 {
     aioe_dataflow *df = calloc(1, sizeof *df);
     if (!df || !(df->file = strdup(c->res->file))) {
@@ -228,8 +228,8 @@ void aioe__spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start)
     }
     atomic_init(&df->refs, 1);
     df->line = start.line;
-    aioe__spec_check_keys(c, root, "", aioe__spec_top_keys, aioe__spec_top_ignored);
-    aioe__spec_parse_header(c, root, "Dataflow", &df->api_version, &df->name, &df->namespace_);
+    spec_check_keys(c, root, "", spec_top_keys, spec_top_ignored);
+    spec_parse_header(c, root, "Dataflow", &df->api_version, &df->name, &df->namespace_);
     parse_dataflow_spec(c, df, root);
     aioe_dataflow **slot;
     if (c->failed || c->oom || !(slot = AIOE_VEC_PUSH_SLOT(c->res->dataflows))) {
@@ -257,7 +257,7 @@ void aioe_profile_destroy(aioe_profile *p)
     free(p);
 }
 
-void aioe__spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
+void spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
 {
     aioe_profile *p = calloc(1, sizeof *p);
     if (!p || !(p->file = strdup(c->res->file))) {
@@ -268,14 +268,14 @@ void aioe__spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
     atomic_init(&p->refs, 1);
     p->line = start.line;
     p->instance_count = 1;
-    aioe__spec_check_keys(c, root, "", aioe__spec_top_keys, aioe__spec_top_ignored);
-    aioe__spec_parse_header(c, root, "DataflowProfile", &p->api_version, &p->name, &p->namespace_);
+    spec_check_keys(c, root, "", spec_top_keys, spec_top_ignored);
+    spec_parse_header(c, root, "DataflowProfile", &p->api_version, &p->name, &p->namespace_);
     map_state st;
-    yaml_node_t *spec = aioe__spec_get_map(c, root, "", "spec", &st);
+    yaml_node_t *spec = spec_get_map(c, root, "", "spec", &st);
     if (spec) {
-        aioe__spec_check_keys(c, spec, "spec", profile_spec_keys, profile_spec_ignored);
+        spec_check_keys(c, spec, "spec", profile_spec_keys, profile_spec_ignored);
         int64_t v;
-        if (aioe__spec_get_int(c, spec, "spec", "instanceCount", 1, 20,
+        if (spec_get_int(c, spec, "spec", "instanceCount", 1, 20,
                          "use 1..20 instances (default 1)", &v))
             p->instance_count = (unsigned)v;
     }
