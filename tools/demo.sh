@@ -45,7 +45,7 @@ demo_validate_examples() {
         say "FAILED: aioe-validate exited $rc on our own examples (expected 0)"
         return 1
     fi
-    say "all ${#files[@]} example files are valid (one JSON line per endpoint above, defaults filled in)"
+    say "all ${#files[@]} example files are valid (one JSON line per resource above, defaults filled in)"
 }
 
 demo_validate_seed() {

@@ -20,8 +20,9 @@ int transform_step_new(transform_step **out, const aioe_dataflow *df, char *err,
 void transform_step_free(transform_step *x);
 
 /* Runs the stage on @p rec (its payload, content type and user
- * properties; @p in_topic is the topic it was received on) and, when the message passes, points @p rec at the
- * transformed payload and properties (valid until the next call).
+ * properties; @p in_topic is the topic it was received on) and, when the
+ * message passes, points @p rec at the transformed payload and properties
+ * (valid until the next call).
  * Returns AIOE_TRANSFORM_PASSED, AIOE_TRANSFORM_FILTERED, or
  * AIOE_TRANSFORM_INVALID (not JSON, or out of memory): drop the message;
  * *why says why for INVALID. Called by one thread at a time. */

@@ -10,12 +10,14 @@
  * any number of threads.
  *
  * Supported shape: one `Source` operation (`sourceSettings.endpointRef`,
- * `sourceSettings.dataSources` MQTT topic filters) and one `Destination`
- * operation (`destinationSettings.endpointRef`, `dataDestination` topic
- * with `${inputTopic}` / `${inputTopic.N}`), and at most one
- * `BuiltInTransformation` operation (map and filter on JSON, run by
+ * `sourceSettings.dataSources` MQTT topic filters), at most one
+ * `BuiltInTransformation` (map and filter on JSON, run by
  * aioe_transform_new_for_dataflow() in transform.h; datasets and schemaRef
- * are refused). See docs/spec.md and docs/transform.md.
+ * are refused), and one `Destination` operation
+ * (`destinationSettings.endpointRef`, `dataDestination` topic with
+ * `${inputTopic}` / `${inputTopic.N}`), in that order. References between
+ * resources are resolved by aioe_parse_results_check_references(). See
+ * docs/spec.md and docs/transform.md.
  */
 #ifndef AIOENDPOINT_DATAFLOW_H
 #define AIOENDPOINT_DATAFLOW_H
@@ -98,6 +100,34 @@ AIOE_API const char *aioe_dataflow_destination_topic(const aioe_dataflow *df);
  *  its stage with aioe_transform_new_for_dataflow()). */
 AIOE_API bool aioe_dataflow_has_transformation(const aioe_dataflow *df);
 
+/**
+ * Serializes a dataflow as one JSON object: `kind` ("Dataflow"), `name`,
+ * `namespace` (or null), `profileRef`, `mode`, `source` (`endpointRef`,
+ * `dataSources`), `transformation` (true/false), `destination`
+ * (`endpointRef`, `dataDestination`). @p flags: 0 or AIOE_JSON_PRETTY.
+ * @p *out is NUL-terminated; free it with aioe_free(). @p len may be NULL.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_dataflow_to_json(const aioe_dataflow *df, unsigned flags, char **out,
+                                   size_t *len);
+
+/**
+ * Resolves references between the resources of one or more parse results
+ * (for example one per file): every Dataflow's Source and Destination
+ * `endpointRef` must name a valid DataflowEndpoint, and its `profileRef` a
+ * valid DataflowProfile unless it is "default" (the profile Azure IoT
+ * Operations creates), in any of @p results. Each problem adds one error,
+ * positioned at the reference, to the result that holds the dataflow, and
+ * such a dataflow is removed from its result (and released), as invalid
+ * documents are. Call it once, after parsing, before taking pointers to
+ * dataflows; the results must not be read by other threads meanwhile.
+ * @return the number of errors added (0: everything resolved);
+ *         AIOE_ERR_INVALID_ARG for a NULL array or element;
+ *         AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_parse_results_check_references(aioe_parse_result *const *results,
+                                                 size_t count);
+
 /** Adds a reference; returns @p p. Thread-safe. */
 AIOE_API aioe_profile *aioe_profile_ref(const aioe_profile *p);
 /** Drops a reference; the last one frees. NULL does nothing. */
@@ -108,6 +138,12 @@ AIOE_API const char *aioe_profile_name(const aioe_profile *p);
 AIOE_API const char *aioe_profile_namespace(const aioe_profile *p);
 /** spec.instanceCount, 1..20 (default 1). */
 AIOE_API unsigned aioe_profile_instance_count(const aioe_profile *p);
+/**
+ * Serializes a profile as one JSON object: `kind` ("DataflowProfile"),
+ * `name`, `namespace` (or null), `instanceCount`. As aioe_dataflow_to_json().
+ */
+AIOE_API int aioe_profile_to_json(const aioe_profile *p, unsigned flags, char **out,
+                                  size_t *len);
 
 /* ---- topics ---------------------------------------------------------- */
 

@@ -38,7 +38,8 @@ AIOE_API bool aioe_endpoint_is_event_grid(const aioe_endpoint *endpoint);
  * managed-identity or X.509 authentication method, QoS <= 1,
  * keepAliveSeconds <= 1160, sessionExpirySeconds <= 28800, port 8883 for
  * Mqtt, port 443 and path "/mqtt" for WebSockets. @p websocket_path is the
- * path the session will use (NULL = "/mqtt"). Endpoints that are not Event
+ * path the session will use (NULL = the endpoint's,
+ * aioe_endpoint_websocket_path()). Endpoints that are not Event
  * Grid always pass. On failure writes one message naming the field to
  * @p msg (may be NULL when @p msg_len is 0).
  * @return AIOE_OK; AIOE_ERR_INVALID_SPEC when a rule is broken;

@@ -232,7 +232,8 @@ AIOE_API int aioe_session_options_set_reconnect_backoff(
 /** Time allowed for TCP + TLS + CONNACK, in ms (default 30000). */
 AIOE_API int aioe_session_options_set_connect_timeout(
     aioe_session_options *opts, uint32_t timeout_ms);
-/** HTTP path for `protocol: WebSockets` (copied; default "/mqtt"). */
+/** HTTP path for `protocol: WebSockets` (copied); overrides the endpoint's
+ *  own, aioe_endpoint_websocket_path() (the host's /path, else "/mqtt"). */
 AIOE_API int aioe_session_options_set_websocket_path(
     aioe_session_options *opts, const char *path);
 

@@ -195,6 +195,13 @@ AIOE_API const char *aioe_endpoint_host(const aioe_endpoint *ep);
 AIOE_API uint16_t aioe_endpoint_port(const aioe_endpoint *ep);
 /** True when `host` was omitted and the built-in broker defaults apply. */
 AIOE_API bool aioe_endpoint_host_is_default(const aioe_endpoint *ep);
+/**
+ * The HTTP path of the WebSocket URL when `protocol` is `WebSockets`: the
+ * path written after the host (`ns.region-1.ts.eventgrid.azure.net:443/mqtt`),
+ * or "/mqtt" when the host has none. NULL when `protocol` is `Mqtt` (or
+ * @p ep is NULL). Owned by the endpoint.
+ */
+AIOE_API const char *aioe_endpoint_websocket_path(const aioe_endpoint *ep);
 
 AIOE_API aioe_auth_method aioe_endpoint_auth_method(const aioe_endpoint *ep);
 /** Audience for ServiceAccountToken (default "aio-internal") and
@@ -210,9 +217,11 @@ AIOE_API const char *aioe_endpoint_auth_tenant_id(const aioe_endpoint *ep);
 AIOE_API const char *aioe_endpoint_auth_scope(const aioe_endpoint *ep);
 
 AIOE_API aioe_tls_mode aioe_endpoint_tls_mode(const aioe_endpoint *ep);
-/** tls.trustedCaCertificateConfigMapRef; "aio-ca-key-pair-test-only" when
- *  `host` is omitted and no reference is given; otherwise NULL when not
- *  set (the system trust store is used). */
+/** tls.trustedCaCertificateConfigMapRef. When `host` is omitted and no
+ *  reference is given, the apiVersion's default:
+ *  "azure-iot-operations-aio-ca-trust-bundle" (v1) or
+ *  "aio-ca-key-pair-test-only" (v1beta1); otherwise NULL when not set (the
+ *  system trust store is used). */
 AIOE_API const char *aioe_endpoint_tls_ca_config_map_ref(const aioe_endpoint *ep);
 
 /** clientIdPrefix, or NULL when not set. */
@@ -221,11 +230,14 @@ AIOE_API const char *aioe_endpoint_client_id_prefix(const aioe_endpoint *ep);
 AIOE_API int aioe_endpoint_qos(const aioe_endpoint *ep);
 /** retain (default Keep). */
 AIOE_API aioe_retain aioe_endpoint_retain(const aioe_endpoint *ep);
-/** sessionExpirySeconds (default 3600). */
+/** sessionExpirySeconds, 0..2147483647 (default: 600 for apiVersion v1,
+ *  3600 for v1beta1; docs/spec.md, "API versions"). */
 AIOE_API uint32_t aioe_endpoint_session_expiry_seconds(const aioe_endpoint *ep);
 /** protocol (default Mqtt). */
 AIOE_API aioe_protocol aioe_endpoint_protocol(const aioe_endpoint *ep);
-/** maxInflightMessages, 1..65535 (default 100). */
+/** maxInflightMessages, 0..65535 (default 100); 0 means the endpoint sets
+ *  no limit: no Receive Maximum is sent and publishing is bounded by the
+ *  broker's Receive Maximum only. */
 AIOE_API uint16_t aioe_endpoint_max_inflight_messages(const aioe_endpoint *ep);
 /** keepAliveSeconds, 0..65535 (default 60; 0 turns keep-alive off). */
 AIOE_API uint16_t aioe_endpoint_keep_alive_seconds(const aioe_endpoint *ep);

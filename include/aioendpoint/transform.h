@@ -99,8 +99,9 @@ typedef enum aioe_transform_field {
  * The last error of aioe_transform_add_filter()/aioe_transform_add_map(),
  * or why the last aioe_transform_apply() could not transform its message
  * or one of its rules. Never NULL ("" when none); owned by the stage,
- * valid until its next call. @p field, @p input_index (which input) and
- * @p offset (0-based byte offset in that string) may be NULL.
+ * valid until its next call. @p field, @p input_index (which input; for
+ * an apply error, which rule) and @p offset (0-based byte offset in that
+ * string) may be NULL.
  */
 AIOE_API const char *aioe_transform_last_error(const aioe_transform *t,
                                                aioe_transform_field *field,

@@ -83,7 +83,9 @@ static int copy_options(aioe_session *s, const aioe_session_options *o)
     }
     if (!(s->opt.resource_dir = strdup(dir)) ||
         !(s->opt.token_file = strdup(tok)) ||
-        !(s->opt.ws_path = strdup(o->ws_path ? o->ws_path : "/mqtt")))
+        !(s->opt.ws_path = strdup(o->ws_path ? o->ws_path
+                                   : aioe_endpoint_websocket_path(s->ep)
+                                       ? aioe_endpoint_websocket_path(s->ep) : "/mqtt")))
         return AIOE_ERR_NOMEM;
     return AIOE_OK;
 }
@@ -147,7 +149,7 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
     s->port = aioe_endpoint_port(ep);
     s->tls = aioe_endpoint_tls_mode(ep) != AIOE_TLS_DISABLED;
     s->last_reason = -1;
-    s->window = aioe_endpoint_max_inflight_messages(ep);
+    s->window = aioe__endpoint_inflight_limit(ep);
     s->endpoint_max_packet = aioe_endpoint_max_packet_size(ep); /* once, not per publish */
     int rc = copy_options(s, opts);
     size_t idlen = strlen(prefix) + strlen(instance_name) + 1;
@@ -248,7 +250,7 @@ static int create_client(aioe_session *s)
      * bounds how many there can be. */
     cr.sendWhileDisconnected = 1;
     cr.allowDisconnectedSendAtAnyTime = 1;
-    cr.maxBufferedMessages = (int)aioe_endpoint_max_inflight_messages(s->ep) + 1;
+    cr.maxBufferedMessages = (int)aioe__endpoint_inflight_limit(s->ep) + 1;
     cr.deleteOldestMessages = 0;
     cr.restoreMessages = 0;
     cr.persistQoS0 = 0;
@@ -284,7 +286,7 @@ int aioe_session_start(aioe_session *s)
     s->events = 0;
     s->accepting = true;
     s->ever_connected = false;
-    s->window = aioe_endpoint_max_inflight_messages(s->ep);
+    s->window = aioe__endpoint_inflight_limit(s->ep);
     pthread_mutex_unlock(&s->mu);
     if (pthread_create(&s->thread, NULL, aioe_session_supervisor_main, s) != 0) {
         MQTTAsync_destroy(&s->client);

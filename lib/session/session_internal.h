@@ -203,4 +203,12 @@ void aioe__session_sub_send(aioe_session *s, sub_entry *e);
 /* window = min(maxInflight, server Receive Maximum - 1), at least 1 */
 size_t aioe_pubsub_window(uint16_t max_inflight, int server_receive_max);
 
+/* The endpoint's in-flight limit: maxInflightMessages, where 0 (no limit
+ * of the endpoint's) is MQTT's largest Receive Maximum, 65535. */
+static inline uint16_t aioe__endpoint_inflight_limit(const aioe_endpoint *ep)
+{
+    uint16_t mi = aioe_endpoint_max_inflight_messages(ep);
+    return mi ? mi : 65535;
+}
+
 #endif

@@ -246,14 +246,17 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     co.automaticReconnect = 0;
     co.connectTimeout = (int)((s->opt.connect_timeout_ms + 999) / 1000);
     /* Paho's own window one above ours: we never fill it (1.3.12 defect). */
-    unsigned mi = aioe_endpoint_max_inflight_messages(ep);
+    unsigned mi = aioe__endpoint_inflight_limit(ep);
     co.maxInflight = mi >= 65535 ? 65535 : (int)mi + 1;
     co.onSuccess5 = on_connect_ok;
     co.onFailure5 = on_connect_fail;
     co.context = s;
     add_prop_int(&props, MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
                  (int)aioe_endpoint_session_expiry_seconds(ep));
-    add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
+    /* maxInflightMessages: 0 sends no Receive Maximum (0 is a protocol
+     * error in MQTT v5; absent means 65535). */
+    if (aioe_endpoint_max_inflight_messages(ep) != 0)
+        add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
     if (s->tokens.ops) {
         const char *method = s->tokens.ops->auth_method;
         add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_METHOD, method,
@@ -400,8 +403,7 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
     aioe_session *s = sv->s;
     connack_info ci = { present, s->ever_connected && !present };
     pthread_mutex_lock(&s->mu);
-    s->window = aioe_pubsub_window(aioe_endpoint_max_inflight_messages(s->ep),
-                                   recv_max);
+    s->window = aioe_pubsub_window(aioe__endpoint_inflight_limit(s->ep), recv_max);
     s->ever_connected = true;
     s->max_packet = max_packet;
     pthread_mutex_unlock(&s->mu);

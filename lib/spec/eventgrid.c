@@ -63,6 +63,8 @@ int aioe_endpoint_check_event_grid(const aioe_endpoint *ep,
              AIOE_EVENTGRID_MAX_SESSION_EXPIRY);
     uint16_t port = aioe_endpoint_port(ep);
     if (aioe_endpoint_protocol(ep) == AIOE_PROTOCOL_WEBSOCKETS) {
+        if (!ws_path)
+            ws_path = aioe_endpoint_websocket_path(ep);
         if (port != 443)
             FAIL("host: Event Grid serves MQTT over WebSockets on port 443 "
                  "only (got %u)", (unsigned)port);

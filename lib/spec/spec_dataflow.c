@@ -15,15 +15,45 @@ static const char *const operation_keys[] = {
     "builtInTransformationSettings", NULL };
 static const char *const operation_types[] = {
     "Source", "Destination", "BuiltInTransformation", NULL };
-static const char *const source_keys[] = { "endpointRef", "dataSources", NULL };
-/* Accepted and without effect here: they matter to transformations and
- * asset-based sources, which this library does not run. */
-static const char *const source_ignored[] = {
-    "assetRef", "serializationFormat", "schemaRef", NULL };
+static const char *const source_keys[] = {
+    "endpointRef", "dataSources", "serializationFormat", NULL };
+/* Accepted and without effect here: they name an asset and a schema in
+ * registries this library does not read. */
+static const char *const source_ignored[] = { "assetRef", "schemaRef", NULL };
+/* SourceSerializationFormat (REST 2024-11-01 and 2025-10-01): Json only. */
+static const char *const source_formats[] = { "Json", NULL };
 static const char *const destination_keys[] = { "endpointRef", "dataDestination", NULL };
+/* Added by REST 2025-10-01 (header actions); accepted, not applied. */
+static const char *const destination_ignored[] = { "headers", NULL };
 static const char *const modes[] = { "Enabled", "Disabled", NULL };
 
+/* DataflowOperation.name: "maxLength": 64 (REST 2024-11-01, 2025-10-01). */
+#define MAX_OPERATION_NAME 64
+
 enum { OP_SOURCE, OP_DESTINATION, OP_TRANSFORMATION };
+
+/* Remembers where a reference's value was written. */
+static void note_pos(pctx *c, const yaml_node_t *map, const char *key, const char *parent,
+                     aioe_ref_pos *pos)
+{
+    yaml_node_t *v = spec_field(c, map, key);
+    yt_pos p = v ? yt_node_pos(v) : (yt_pos){ 0, 0 };
+    pos->line = p.line;
+    pos->column = p.column;
+    _Static_assert(sizeof pos->path == PATH_MAX_LEN, "spec_join_path writes PATH_MAX_LEN");
+    spec_join_path(pos->path, parent, key);
+}
+
+/* The AIO docs write shared subscriptions as $shared/<GROUP>/<FILTER>
+ * ("Configure a data flow source"); MQTT v5 (4.8.2) spells the prefix
+ * $share. Both are accepted; the MQTT spelling is kept so subscribing
+ * works with any broker. Returns a malloc'd copy, NULL on OOM. */
+static char *normalize_filter(const char *t, size_t len)
+{
+    if (len > 8 && strncmp(t, "$shared/", 8) == 0)
+        return aioe_strdup_printf("$share/%.*s", (int)(len - 8), t + 8);
+    return aioe_strndup(t, len);
+}
 
 static void parse_sources(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
                           const char *path)
@@ -66,24 +96,35 @@ static void parse_sources(pctx *c, aioe_dataflow *df, const yaml_node_t *setting
                         "expected a topic filter, got %s", item ? yt_describe(item) : "nothing");
             continue;
         }
-        if (!aioe_topic_filter_is_valid(yt_text(item))) {
-            spec_err_at(c, item, ip,
-                        "'+' must be a whole level and '#' the whole last level, e.g. a/+/c/#",
-                        "'%s' is not a valid MQTT topic filter", yt_text(item));
+        if (aioe_is_placeholder(yt_text(item), yt_len(item))) {
+            spec_err_at(c, item, ip, "replace the <...> placeholder with a real topic filter",
+                        "'%s' is a documentation placeholder", yt_text(item));
             continue;
         }
-        df->source_topics[df->source_topic_count] = aioe_strndup(yt_text(item), yt_len(item));
-        if (!df->source_topics[df->source_topic_count]) {
+        char *filter = normalize_filter(yt_text(item), yt_len(item));
+        if (!filter) {
             c->oom = true;
             return;
         }
-        df->source_topic_count++;
+        if (!aioe_topic_filter_is_valid(filter)) {
+            bool shared = strncmp(filter, "$share/", 7) == 0;
+            spec_err_at(c, item, ip,
+                        shared ? "write a shared subscription as $shared/<group>/<filter>: "
+                                 "a group without wildcards, then a topic filter"
+                               : "'+' must be a whole level and '#' the whole last level, "
+                                 "e.g. a/+/c/#",
+                        "'%s' is not a valid MQTT topic filter", yt_text(item));
+            free(filter);
+            continue;
+        }
+        df->source_topics[df->source_topic_count++] = filter;
     }
 }
 
 static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
-                            const char *path, int *seen)
+                            const char *path, int *seen, int *type_out)
 {
+    *type_out = -1;
     if (op->type != YAML_MAPPING_NODE) {
         spec_err_at(c, op, path, "each operation is a mapping with operationType and its settings",
                     "expected a mapping, got %s", yt_describe(op));
@@ -91,18 +132,26 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
     }
     spec_check_keys(c, op, path, operation_keys, NULL);
     char *name = NULL;
-    spec_get_string(c, op, path, "name", false, &name);
+    if (spec_get_string(c, op, path, "name", false, &name) &&
+        strlen(name) > MAX_OPERATION_NAME) {
+        char np[PATH_MAX_LEN];
+        spec_join_path(np, path, "name");
+        spec_err_at(c, spec_field(c, op, "name"), np, "shorten the name to 64 characters",
+                    "operation name is %zu characters, more than the schema's %d",
+                    strlen(name), MAX_OPERATION_NAME);
+    }
     free(name);
     int type = spec_get_enum(c, op, path, "operationType", operation_types);
     if (type < 0) {
         if (!spec_field(c, op, "operationType")) {
             char p[PATH_MAX_LEN];
             spec_join_path(p, path, "operationType");
-            spec_err_at(c, op, p, "add operationType: Source or Destination",
+            spec_err_at(c, op, p, "add operationType: Source, BuiltInTransformation or Destination",
                         "required field 'operationType' is missing");
         }
         return;
     }
+    *type_out = type;
     static const char *const settings_key[] = {
         "sourceSettings", "destinationSettings", "builtInTransformationSettings" };
     for (int i = 0; i < 3; i++) {
@@ -118,7 +167,10 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
     char p[PATH_MAX_LEN];
     spec_join_path(p, path, settings_key[type]);
     if (seen[type]++) {
-        spec_err_at(c, op, path, "a dataflow has exactly one Source and one Destination",
+        spec_err_at(c, op, path,
+                    type == OP_TRANSFORMATION
+                        ? "merge the map and filter rules into one BuiltInTransformation"
+                        : "a dataflow has exactly one Source and one Destination",
                     "more than one %s operation", operation_types[type]);
         return;
     }
@@ -133,17 +185,20 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
         return;
     }
     if (type == OP_TRANSFORMATION) {
-        spec_parse_transformation(c, df, settings, p);
+        aioe__spec_parse_transformation(c, df, settings, p);
         return;
     }
     if (type == OP_SOURCE) {
         spec_check_keys(c, settings, p, source_keys, source_ignored);
-        spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->source_endpoint_ref);
+        if (spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->source_endpoint_ref))
+            note_pos(c, settings, "endpointRef", p, &df->source_ref_pos);
+        spec_get_enum(c, settings, p, "serializationFormat", source_formats);
         parse_sources(c, df, settings, p);
         return;
     }
-    spec_check_keys(c, settings, p, destination_keys, NULL);
-    spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->destination_endpoint_ref);
+    spec_check_keys(c, settings, p, destination_keys, destination_ignored);
+    if (spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->destination_endpoint_ref))
+        note_pos(c, settings, "endpointRef", p, &df->destination_ref_pos);
     if (spec_get_string(c, settings, p, "dataDestination", true, &df->destination_topic) &&
         !aioe_topic_template_is_valid(df->destination_topic)) {
         char dp[PATH_MAX_LEN];
@@ -152,6 +207,31 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
                     "use a topic without '+' or '#'; variables are ${inputTopic} and "
                     "${inputTopic.N} (N from 1)",
                     "'%s' is not a valid destination topic", df->destination_topic);
+    }
+}
+
+/* Source first, Destination last, at most one BuiltInTransformation
+ * between them ("Create a data flow": source, transformation,
+ * destination). Reports the first operation out of place. */
+static void check_order(pctx *c, const yaml_node_t *ops, const int *types, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int t = types[i];
+        const char *problem = NULL;
+        if (t == OP_SOURCE && i != 0)
+            problem = "the Source operation must come first";
+        else if (t == OP_DESTINATION && i != n - 1)
+            problem = "the Destination operation must come last";
+        else if (t == OP_TRANSFORMATION && (i == 0 || i == n - 1))
+            problem = "a BuiltInTransformation goes between the Source and the Destination";
+        if (problem) {
+            char path[PATH_MAX_LEN];
+            snprintf(path, sizeof path, "spec.operations[%zu]", i);
+            spec_err_at(c, yt_node(c->doc, ops->data.sequence.items.start[i]), path,
+                        "order the operations Source, BuiltInTransformation (optional), "
+                        "Destination", "%s", problem);
+            return;
+        }
     }
 }
 
@@ -165,8 +245,9 @@ static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *r
         return;
     }
     spec_check_keys(c, spec, "spec", dataflow_spec_keys, dataflow_spec_ignored);
-    if (!spec_get_k8s_name(c, spec, "spec", "profileRef", false, &df->profile_ref) &&
-        !spec_field(c, spec, "profileRef")) {
+    if (spec_get_k8s_name(c, spec, "spec", "profileRef", false, &df->profile_ref)) {
+        note_pos(c, spec, "profileRef", "spec", &df->profile_ref_pos);
+    } else if (!spec_field(c, spec, "profileRef")) {
         df->profile_ref = strdup("default");
         if (!df->profile_ref)
             c->oom = true;
@@ -185,13 +266,19 @@ static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *r
         return;
     }
     size_t n = (size_t)(ops->data.sequence.items.top - ops->data.sequence.items.start);
+    if (n > MAX_SCHEMA_KEYS)
+        n = MAX_SCHEMA_KEYS;
     int seen[3] = { 0, 0, 0 };
-    for (size_t i = 0; i < n && i < MAX_SCHEMA_KEYS; i++) {
+    int types[MAX_SCHEMA_KEYS];
+    bool all_typed = true;
+    for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX_LEN];
         snprintf(path, sizeof path, "spec.operations[%zu]", i);
         yaml_node_t *op = yt_node(c->doc, ops->data.sequence.items.start[i]);
+        types[i] = -1;
         if (op)
-            parse_operation(c, df, op, path, seen);
+            parse_operation(c, df, op, path, seen, &types[i]);
+        all_typed = all_typed && types[i] >= 0;
     }
     if (!seen[OP_SOURCE])
         spec_err_at(c, ops, "spec.operations", "add an operation with operationType: Source",
@@ -199,6 +286,9 @@ static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *r
     if (!seen[OP_DESTINATION])
         spec_err_at(c, ops, "spec.operations",
                     "add an operation with operationType: Destination", "no Destination operation");
+    if (all_typed && seen[OP_SOURCE] == 1 && seen[OP_DESTINATION] == 1 &&
+        seen[OP_TRANSFORMATION] <= 1)
+        check_order(c, ops, types, n);
 }
 
 void aioe_dataflow_destroy(aioe_dataflow *df)
@@ -208,8 +298,8 @@ void aioe_dataflow_destroy(aioe_dataflow *df)
     for (size_t i = 0; i < df->source_topic_count; i++)
         free(df->source_topics[i]);
     free(df->source_topics);
-    spec_df_rules_free(df->filters, df->filter_count);
-    spec_df_rules_free(df->maps, df->map_count);
+    aioe__spec_df_rules_free(df->filters, df->filter_count);
+    aioe__spec_df_rules_free(df->maps, df->map_count);
     char *strings[] = { df->file, df->api_version, df->name, df->namespace_,
                         df->profile_ref, df->source_endpoint_ref,
                         df->destination_endpoint_ref, df->destination_topic };

@@ -10,11 +10,13 @@
 #include "spec_util.h"
 #include "util/util.h"
 
-/* "host:port", with brackets around IPv6 addresses. */
+/* "host:port", with brackets around IPv6 addresses, and the WebSocket
+ * path when the host gave one. */
 static char *host_port(const aioe_endpoint *ep)
 {
-    return strchr(ep->host, ':') ? aioe_strdup_printf("[%s]:%u", ep->host, ep->port)
-                                 : aioe_strdup_printf("%s:%u", ep->host, ep->port);
+    const char *path = ep->ws_path ? ep->ws_path : "";
+    return strchr(ep->host, ':') ? aioe_strdup_printf("[%s]:%u%s", ep->host, ep->port, path)
+                                 : aioe_strdup_printf("%s:%u%s", ep->host, ep->port, path);
 }
 
 /* The settings object of the endpoint's auth method, as a flat list of
@@ -359,15 +361,10 @@ static json_object *resource_json(jb *b, const aioe_endpoint *ep)
     return o;
 }
 
-int aioe_endpoint_to_json(const aioe_endpoint *ep, unsigned flags, char **out, size_t *len)
+/* Writes a built object as text and frees it. */
+static int json_finish(jb *b, json_object *root, unsigned flags, char **out, size_t *len)
 {
-    if (!ep || !out || (flags & ~(unsigned)(AIOE_JSON_SUMMARY | AIOE_JSON_PRETTY)))
-        return AIOE_ERR_INVALID_ARG;
-    *out = NULL;
-    jb b = { false };
-    json_object *root = (flags & AIOE_JSON_SUMMARY) ? summary_json(&b, ep)
-                                                    : resource_json(&b, ep);
-    if (b.failed || !root) {
+    if (b->failed || !root) {
         json_object_put(root);
         return AIOE_ERR_NOMEM;
     }
@@ -383,4 +380,68 @@ int aioe_endpoint_to_json(const aioe_endpoint *ep, unsigned flags, char **out, s
     if (len)
         *len = n;
     return AIOE_OK;
+}
+
+int aioe_endpoint_to_json(const aioe_endpoint *ep, unsigned flags, char **out, size_t *len)
+{
+    if (!ep || !out || (flags & ~(unsigned)(AIOE_JSON_SUMMARY | AIOE_JSON_PRETTY)))
+        return AIOE_ERR_INVALID_ARG;
+    *out = NULL;
+    jb b = { false };
+    json_object *root = (flags & AIOE_JSON_SUMMARY) ? summary_json(&b, ep)
+                                                    : resource_json(&b, ep);
+    return json_finish(&b, root, flags, out, len);
+}
+
+/* ---- Dataflow and DataflowProfile (aioe-validate --json) ---------------- */
+
+int aioe_dataflow_to_json(const aioe_dataflow *df, unsigned flags, char **out, size_t *len)
+{
+    if (!df || !out || (flags & ~(unsigned)AIOE_JSON_PRETTY))
+        return AIOE_ERR_INVALID_ARG;
+    *out = NULL;
+    jb b = { false };
+    json_object *o = jobj(&b);
+    jadd(&b, o, "kind", jstr(&b, "Dataflow"));
+    jadd(&b, o, "name", jstr(&b, df->name));
+    jadd(&b, o, "namespace", jstr(&b, df->namespace_));
+    jadd(&b, o, "profileRef", jstr(&b, df->profile_ref));
+    jadd(&b, o, "mode", jstr(&b, df->enabled ? "Enabled" : "Disabled"));
+    json_object *src = jobj(&b);
+    jadd(&b, o, "source", src);
+    jadd(&b, src, "endpointRef", jstr(&b, df->source_endpoint_ref));
+    json_object *topics = json_object_new_array();
+    if (!topics)
+        b.failed = true;
+    for (size_t i = 0; topics && i < df->source_topic_count; i++) {
+        json_object *t = jstr(&b, df->source_topics[i]);
+        if (!t || json_object_array_add(topics, t) != 0) {
+            json_object_put(t);
+            b.failed = true;
+        }
+    }
+    jadd(&b, src, "dataSources", topics);
+    json_object *tr = json_object_new_boolean(df->has_transformation);
+    if (!tr)
+        b.failed = true;
+    jadd(&b, o, "transformation", tr);
+    json_object *dst = jobj(&b);
+    jadd(&b, o, "destination", dst);
+    jadd(&b, dst, "endpointRef", jstr(&b, df->destination_endpoint_ref));
+    jadd(&b, dst, "dataDestination", jstr(&b, df->destination_topic));
+    return json_finish(&b, o, flags, out, len);
+}
+
+int aioe_profile_to_json(const aioe_profile *p, unsigned flags, char **out, size_t *len)
+{
+    if (!p || !out || (flags & ~(unsigned)AIOE_JSON_PRETTY))
+        return AIOE_ERR_INVALID_ARG;
+    *out = NULL;
+    jb b = { false };
+    json_object *o = jobj(&b);
+    jadd(&b, o, "kind", jstr(&b, "DataflowProfile"));
+    jadd(&b, o, "name", jstr(&b, p->name));
+    jadd(&b, o, "namespace", jstr(&b, p->namespace_));
+    jadd(&b, o, "instanceCount", jint(&b, p->instance_count));
+    return json_finish(&b, o, flags, out, len);
 }

@@ -68,7 +68,7 @@ void aioe_endpoint_destroy(aioe_endpoint *ep)
     if (!ep)
         return;
     char *strings[] = {
-        ep->file, ep->api_version, ep->name, ep->namespace_, ep->host,
+        ep->file, ep->api_version, ep->name, ep->namespace_, ep->host, ep->ws_path,
         ep->audience, ep->secret_ref, ep->client_id, ep->tenant_id, ep->scope,
         ep->ca_config_map_ref, ep->client_id_prefix,
     };
@@ -103,6 +103,13 @@ GETTER(unsigned, source_line, ep->line, 0)
 GETTER(const char *, host, ep->host, NULL)
 GETTER(uint16_t, port, ep->port, 0)
 GETTER(bool, host_is_default, ep->host_default, false)
+
+const char *aioe_endpoint_websocket_path(const aioe_endpoint *ep)
+{
+    if (!ep || ep->protocol != AIOE_PROTOCOL_WEBSOCKETS)
+        return NULL;
+    return ep->ws_path ? ep->ws_path : AIOE_DEFAULT_WS_PATH;
+}
 GETTER(aioe_auth_method, auth_method, ep->auth_method, (aioe_auth_method)0)
 GETTER(const char *, auth_audience, ep->audience, NULL)
 GETTER(const char *, auth_secret_ref, ep->secret_ref, NULL)
@@ -132,7 +139,8 @@ bool aioe_endpoint_equal(const aioe_endpoint *a, const aioe_endpoint *b)
         return a == b;
     return str_eq(a->name, b->name) && str_eq(a->namespace_, b->namespace_) &&
            str_eq(a->api_version, b->api_version) && str_eq(a->host, b->host) &&
-           a->port == b->port && a->auth_method == b->auth_method &&
+           str_eq(a->ws_path, b->ws_path) && a->port == b->port &&
+           a->auth_method == b->auth_method &&
            str_eq(a->audience, b->audience) && str_eq(a->secret_ref, b->secret_ref) &&
            str_eq(a->client_id, b->client_id) && str_eq(a->tenant_id, b->tenant_id) &&
            str_eq(a->scope, b->scope) && a->tls_mode == b->tls_mode &&

@@ -12,16 +12,34 @@
 #include "aioendpoint/spec.h"
 
 #define AIOE_API_GROUP "connectivity.iotoperations.azure.com"
-#define AIOE_DEFAULT_HOST "aio-broker"
-#define AIOE_DEFAULT_PORT 18883
 #define AIOE_DEFAULT_SAT_AUDIENCE "aio-internal"
 #define AIOE_DEFAULT_MI_AUDIENCE "https://eventgrid.azure.net"
 #define AIOE_DEFAULT_MI_SCOPE "https://eventgrid.azure.net/.default"
-#define AIOE_DEFAULT_CA_CONFIG_MAP "aio-ca-key-pair-test-only"
 #define AIOE_DEFAULT_QOS 1
-#define AIOE_DEFAULT_SESSION_EXPIRY 3600u
 #define AIOE_DEFAULT_MAX_INFLIGHT 100u
 #define AIOE_DEFAULT_KEEP_ALIVE 60u
+/* The WebSocket path when the host gives none: Event Grid's documented
+ * path, and the usual one of MQTT brokers' WebSocket listeners. */
+#define AIOE_DEFAULT_WS_PATH "/mqtt"
+/* sessionExpirySeconds is an int32 in the REST specs (2024-11-01 and
+ * 2025-10-01: "format": "int32", "minimum": 0). */
+#define AIOE_MAX_SESSION_EXPIRY 2147483647u
+
+/* Defaults and fields that differ between apiVersions (spec_version.c). */
+typedef struct aioe_api_version {
+    const char *name;                  /* the full apiVersion */
+    const char *default_host;          /* mqttSettings.host omitted */
+    uint16_t default_port;
+    const char *default_ca_config_map; /* ...and tls.trustedCaCertificateConfigMapRef */
+    uint32_t default_session_expiry;   /* mqttSettings.sessionExpirySeconds */
+    bool host_type;                    /* spec.hostType is a field */
+} aioe_api_version;
+
+/* The row of an apiVersion, or NULL when it is not supported. */
+const aioe_api_version *aioe__api_version_find(const char *api_version);
+/* The newest row: the defaults used while reporting a document whose
+ * apiVersion is missing or unsupported. */
+const aioe_api_version *aioe__api_version_newest(void);
 
 #define AIOE_DEFAULT_MAX_INPUT_BYTES ((size_t)16 * 1024 * 1024)
 #define AIOE_DEFAULT_MAX_DOCUMENTS ((size_t)100000)
@@ -37,6 +55,7 @@ struct aioe_endpoint {
     char *host;        /* without IPv6 brackets */
     uint16_t port;
     bool host_default;
+    char *ws_path;     /* the host's /path (WebSockets only); NULL: none given */
 
     aioe_auth_method auth_method;
     char *audience;    /* SAT and system-assigned */
@@ -58,6 +77,13 @@ struct aioe_endpoint {
     aioe_cloud_event_attributes cloud_event_attributes;
 };
 
+/* Where a reference was written, for errors found when references are
+ * resolved across streams (aioe_parse_results_check_references()). */
+typedef struct aioe_ref_pos {
+    unsigned line, column;
+    char path[256]; /* e.g. spec.operations[0].sourceSettings.endpointRef */
+} aioe_ref_pos;
+
 struct aioe_dataflow {
     atomic_uint refs;
     char *file;
@@ -76,6 +102,7 @@ struct aioe_dataflow {
     bool has_transformation;
     struct aioe_df_rule *filters, *maps;
     size_t filter_count, map_count;
+    aioe_ref_pos profile_ref_pos, source_ref_pos, destination_ref_pos;
 };
 
 /* One filter or map rule of a Dataflow, as written. */

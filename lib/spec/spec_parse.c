@@ -11,7 +11,15 @@
 
 /* ---- the DataflowEndpoint schema ------------------------------------ */
 
-static const char *const spec_keys[] = { "endpointType", "mqttSettings", NULL };
+/* hostType is from REST 2025-10-01 (apiVersion v1); parse_host_type
+ * refuses it in older versions with the reason. */
+static const char *const spec_keys_host_type[] = {
+    "endpointType", "hostType", "mqttSettings", NULL };
+/* DataflowEndpointHostType (REST 2025-10-01); the first three are the
+ * ones an Mqtt endpoint takes. */
+static const char *const host_types[] = {
+    "LocalBroker", "EventGrid", "CustomMqtt", "FabricRT", "Eventhub", "CustomKafka", NULL };
+enum { MQTT_HOST_TYPES = 3 };
 /* Settings of endpoint types this library does not implement. */
 static const char *const other_settings[] = {
     "kafkaSettings", "localStorageSettings", "fabricOneLakeSettings",
@@ -196,7 +204,7 @@ static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
                      &ep->ca_config_map_ref);
     }
     if (!ep->ca_config_map_ref && ep->host_default && !c->oom) {
-        ep->ca_config_map_ref = strdup(AIOE_DEFAULT_CA_CONFIG_MAP);
+        ep->ca_config_map_ref = strdup(c->ver->default_ca_config_map);
         if (!ep->ca_config_map_ref)
             c->oom = true;
     }
@@ -209,16 +217,17 @@ static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
     if (!spec_get_string(c, mqtt, parent, "host", false, &text)) {
         if (!spec_field(c, mqtt, "host") && !c->oom) {
             ep->host_default = true;
-            ep->host = strdup(AIOE_DEFAULT_HOST);
-            ep->port = AIOE_DEFAULT_PORT;
+            ep->host = strdup(c->ver->default_host);
+            ep->port = c->ver->default_port;
             if (!ep->host)
                 c->oom = true;
         }
         return;
     }
     const char *hint = "";
-    const char *problem = aioe_split_host_port(text, strlen(text), &ep->host,
-                                               &ep->port, &hint);
+    const char *problem = aioe_split_host_port(text, strlen(text),
+                                               ep->protocol == AIOE_PROTOCOL_WEBSOCKETS,
+                                               &ep->host, &ep->port, &ep->ws_path, &hint);
     if (problem) {
         char path[PATH_MAX_LEN];
         spec_join_path(path, parent, "host");
@@ -238,7 +247,7 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     /* Defaults first; present fields override them. */
     ep->qos = AIOE_DEFAULT_QOS;
     ep->retain = AIOE_RETAIN_KEEP;
-    ep->session_expiry_seconds = AIOE_DEFAULT_SESSION_EXPIRY;
+    ep->session_expiry_seconds = c->ver->default_session_expiry;
     ep->protocol = AIOE_PROTOCOL_MQTT;
     ep->max_inflight_messages = AIOE_DEFAULT_MAX_INFLIGHT;
     ep->keep_alive_seconds = AIOE_DEFAULT_KEEP_ALIVE;
@@ -250,26 +259,36 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     else
         spec_check_keys(c, m, path, mqtt_keys, NULL);
 
+    /* The protocol decides the form of the host (WebSockets takes a path
+     * and a default port), so it is read first. */
+    int e = spec_get_enum(c, m, path, "protocol", protocols);
+    if (e >= 0)
+        ep->protocol = (aioe_protocol)(e + 1);
     parse_host(c, ep, m, path);
     parse_authentication(c, ep, m, path);
     parse_tls(c, ep, m, path);
+    if (ep->host && ep->port == 0) /* WebSockets without a port: HTTPS's or HTTP's */
+        ep->port = ep->tls_mode == AIOE_TLS_DISABLED ? 80 : 443;
     spec_get_string(c, m, path, "clientIdPrefix", false, &ep->client_id_prefix);
 
     int64_t v;
     if (spec_get_int(c, m, path, "qos", 0, 1,
                 "use 0 (at most once) or 1 (at least once); QoS 2 is not supported", &v))
         ep->qos = (int)v;
-    int e = spec_get_enum(c, m, path, "retain", retain_values);
+    e = spec_get_enum(c, m, path, "retain", retain_values);
     if (e >= 0)
         ep->retain = (aioe_retain)(e + 1);
-    if (spec_get_int(c, m, path, "sessionExpirySeconds", 0, UINT32_MAX,
-                "use 0..4294967295 seconds (default 3600)", &v))
+    char hint[160];
+    snprintf(hint, sizeof hint, "use 0..%u seconds (the schema's int32; default %u for %s)",
+             AIOE_MAX_SESSION_EXPIRY, (unsigned)c->ver->default_session_expiry,
+             c->ver->name);
+    if (spec_get_int(c, m, path, "sessionExpirySeconds", 0, AIOE_MAX_SESSION_EXPIRY, hint, &v))
         ep->session_expiry_seconds = (uint32_t)v;
-    e = spec_get_enum(c, m, path, "protocol", protocols);
-    if (e >= 0)
-        ep->protocol = (aioe_protocol)(e + 1);
-    if (spec_get_int(c, m, path, "maxInflightMessages", 1, 65535,
-                "use 1..65535 (default 100)", &v))
+    /* 0 is in the schema ("minimum": 0) and means no limit of ours: MQTT v5
+     * forbids a Receive Maximum of 0, so none is sent (the protocol's
+     * 65535 applies) and publishing is bounded by the broker's only. */
+    if (spec_get_int(c, m, path, "maxInflightMessages", 0, 65535,
+                "use 0..65535 (default 100; 0 = no limit set by the endpoint)", &v))
         ep->max_inflight_messages = (uint16_t)v;
     if (spec_get_int(c, m, path, "keepAliveSeconds", 0, 65535,
                 "use 0..65535 seconds (default 60; 0 turns keep-alive off)", &v))
@@ -290,6 +309,28 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     }
 }
 
+/* spec.hostType: checked, not kept (it names the kind of broker for the
+ * portal; the endpoint's settings say everything the session needs). */
+static void parse_host_type(pctx *c, const yaml_node_t *spec)
+{
+    yaml_node_t *key = NULL;
+    if (!yt_map_get_key(c->doc, spec, "hostType", &key))
+        return;
+    if (!c->ver->host_type) {
+        char hint[200];
+        snprintf(hint, sizeof hint, "hostType came with REST API 2025-10-01: use apiVersion "
+                 "%s, or remove it", aioe__api_version_newest()->name);
+        spec_err_at(c, key, "spec.hostType", hint, "hostType is not a field of apiVersion %s",
+                    c->ver->name);
+        return;
+    }
+    int t = spec_get_enum(c, spec, "spec", "hostType", host_types);
+    if (t >= MQTT_HOST_TYPES)
+        spec_err_at(c, spec_field(c, spec, "hostType"), "spec.hostType",
+                    "an Mqtt endpoint takes hostType LocalBroker, EventGrid or CustomMqtt",
+                    "hostType '%s' does not apply to endpointType Mqtt", host_types[t]);
+}
+
 static void parse_spec(pctx *c, aioe_endpoint *ep, const yaml_node_t *root)
 {
     map_state st;
@@ -300,7 +341,8 @@ static void parse_spec(pctx *c, aioe_endpoint *ep, const yaml_node_t *root)
                    "required field 'spec' is missing");
         return;
     }
-    spec_check_keys(c, spec, "spec", spec_keys, other_settings);
+    spec_check_keys(c, spec, "spec", spec_keys_host_type, other_settings);
+    parse_host_type(c, spec);
     yaml_node_t *type = spec_field(c, spec, "endpointType");
     if (!type) {
         spec_err_at(c, spec, "spec.endpointType", "add 'endpointType: Mqtt'",

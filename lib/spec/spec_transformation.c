@@ -16,7 +16,7 @@ static const char *const settings_keys[] = { "map", "filter", "serializationForm
 static const char *const map_keys[] = { "inputs", "output", "expression", "description", NULL };
 static const char *const filter_keys[] = { "inputs", "expression", "description", NULL };
 
-void spec_df_rules_free(struct aioe_df_rule *rules, size_t n)
+void aioe__spec_df_rules_free(struct aioe_df_rule *rules, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < rules[i].input_count; k++)
@@ -183,7 +183,7 @@ static void parse_rule(pctx *c, aioe_transform *t, bool filter, const yaml_node_
                              "(docs/transform.md)"
                            : "see docs/transform.md for the mapping language";
     if (at && at->type == YAML_SCALAR_NODE)
-        spec_err_pos(c, pos_in_scalar(at, off), fp, hint, "%s", msg);
+        aioe__spec_err_pos(c, pos_in_scalar(at, off), fp, hint, "%s", msg);
     else
         spec_err_at(c, at, fp, hint, "%s", msg);
 }
@@ -225,7 +225,7 @@ static void parse_rules(pctx *c, aioe_transform *t, const yaml_node_t *settings,
     }
 }
 
-void spec_parse_transformation(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
+void aioe__spec_parse_transformation(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
                                const char *path)
 {
     df->has_transformation = true;

@@ -170,10 +170,24 @@ static bool parse_port(const char *s, size_t len, uint16_t *port)
     return true;
 }
 
-const char *aioe_split_host_port(const char *s, size_t len, char **host,
-                                 uint16_t *port, const char **hint)
+/* An HTTP path for the WebSocket upgrade: '/' then printable ASCII
+ * without spaces, and no query or fragment (the broker's URL is ours). */
+static bool is_ws_path(const char *s, size_t len)
+{
+    if (len == 0 || s[0] != '/')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '?' || s[i] == '#')
+            return false;
+    return true;
+}
+
+const char *aioe_split_host_port(const char *s, size_t len, bool websockets, char **host,
+                                 uint16_t *port, char **path, const char **hint)
 {
     *host = NULL;
+    *path = NULL;
+    *port = 0;
     *hint = "";
     if (len == 0) {
         *hint = "write the broker as <hostname>:<port>, for example aio-broker:18883";
@@ -183,8 +197,35 @@ const char *aioe_split_host_port(const char *s, size_t len, char **host,
         *hint = "replace the <...> placeholder with your broker's host name and port";
         return "host still holds a documentation placeholder";
     }
-    const char *name, *port_text;
-    size_t name_len, port_len;
+    /* The path starts at the first '/' after the host (and after the
+     * brackets of an IPv6 address). */
+    const char *after = s;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        after = close ? close : s;
+    }
+    const char *slash = memchr(after, '/', len - (size_t)(after - s));
+    size_t plen = 0;
+    if (slash) {
+        plen = len - (size_t)(slash - s);
+        if (!websockets) {
+            *hint = "a path is part of a WebSocket URL: set protocol: WebSockets, or remove "
+                    "the path (MQTT over TCP is host:port only)";
+            return "host has a path, which only protocol: WebSockets takes";
+        }
+        if (!is_ws_path(slash, plen)) {
+            *hint = "give the WebSocket path as /<segments> without spaces, '?' or '#', "
+                    "for example host:443/mqtt";
+            return "not a valid WebSocket path";
+        }
+        len = (size_t)(slash - s);
+        if (len == 0) {
+            *hint = "put the host name before the path, for example host:443/mqtt";
+            return "host is empty";
+        }
+    }
+    const char *name, *port_text = NULL;
+    size_t name_len, port_len = 0;
     bool v6 = false;
     if (s[0] == '[') {
         const char *close = memchr(s, ']', len);
@@ -195,29 +236,33 @@ const char *aioe_split_host_port(const char *s, size_t len, char **host,
         name = s + 1;
         name_len = (size_t)(close - name);
         size_t rest = len - (size_t)(close - s) - 1;
-        if (rest == 0 || close[1] != ':') {
+        if (rest > 0 && close[1] != ':') {
             *hint = "add the port after the address, for example [fd00::1]:8883";
             return "host has no port";
         }
-        port_text = close + 2;
-        port_len = rest - 1;
+        if (rest > 0) {
+            port_text = close + 2;
+            port_len = rest - 1;
+        }
         v6 = true;
     } else {
         const char *colon = memchr(s, ':', len);
-        if (!colon) {
-            *hint = "add the port, for example :8883 for MQTT over TLS or :1883 without TLS";
-            return "host has no port";
-        }
-        if (memchr(colon + 1, ':', len - (size_t)(colon - s) - 1)) {
+        if (colon && memchr(colon + 1, ':', len - (size_t)(colon - s) - 1)) {
             *hint = "write IPv6 addresses in brackets, for example [fd00::1]:8883";
             return "host has more than one ':'";
         }
         name = s;
-        name_len = (size_t)(colon - s);
-        port_text = colon + 1;
-        port_len = len - name_len - 1;
+        name_len = colon ? (size_t)(colon - s) : len;
+        if (colon) {
+            port_text = colon + 1;
+            port_len = len - name_len - 1;
+        }
     }
-    if (!parse_port(port_text, port_len, port)) {
+    if (!port_text && !websockets) {
+        *hint = "add the port, for example :8883 for MQTT over TLS or :1883 without TLS";
+        return "host has no port";
+    }
+    if (port_text && !parse_port(port_text, port_len, port)) {
         *hint = "use a port number from 1 to 65535";
         return "port is not a number from 1 to 65535";
     }
@@ -235,6 +280,10 @@ const char *aioe_split_host_port(const char *s, size_t len, char **host,
         free(copy);
         *hint = "use a DNS name (letters, digits, '-' and '.') or an IPv4 address";
         return "not a valid host name";
+    }
+    if (slash && !(*path = aioe_strndup(slash, plen))) {
+        free(copy);
+        return "out of memory";
     }
     *host = copy;
     return NULL;

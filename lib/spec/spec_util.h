@@ -29,11 +29,14 @@ bool aioe_is_placeholder(const char *s, size_t len);
 /* True when the text has a control character (including NUL). */
 bool aioe_has_control_char(const char *s, size_t len);
 
-/* Splits "host:port" / "[v6]:port". Results point into a malloc'd copy
- * (*host, caller frees). Returns NULL on success or a static message
- * describing the problem; *hint then gets a static fix. */
-const char *aioe_split_host_port(const char *s, size_t len, char **host,
-                                 uint16_t *port, const char **hint);
+/* Splits "host:port" / "[v6]:port". With `websockets`, the form is
+ * "host[:port][/path]": the port may be left out (*port is then 0) and a
+ * path starting with '/' may follow (*path gets a malloc'd copy, else
+ * NULL). *host is a malloc'd copy; the caller frees both. Returns NULL on
+ * success or a static message describing the problem; *hint then gets a
+ * static fix. */
+const char *aioe_split_host_port(const char *s, size_t len, bool websockets, char **host,
+                                 uint16_t *port, char **path, const char **hint);
 
 /* malloc'd printf. NULL when memory runs out. */
 char *aioe_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -39,7 +39,7 @@ void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
     va_end(ap);
 }
 
-void spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
+void aioe__spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
                   ...)
 {
     va_list ap;
@@ -321,12 +321,26 @@ static const char *const metadata_ignored[] = {
 void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
                        char **api_version, char **name, char **namespace_)
 {
-    if (spec_get_string(c, root, "", "apiVersion", true, api_version) &&
-        strcmp(*api_version, AIOE_API_GROUP "/v1") != 0 &&
-        strcmp(*api_version, AIOE_API_GROUP "/v1beta1") != 0)
-        spec_err_at(c, spec_field(c, root, "apiVersion"), "apiVersion",
-                    "use " AIOE_API_GROUP "/v1 or " AIOE_API_GROUP "/v1beta1",
-                    "unsupported apiVersion '%s' for kind %s", *api_version, kind);
+    c->ver = aioe__api_version_newest();
+    if (spec_get_string(c, root, "", "apiVersion", true, api_version)) {
+        const aioe_api_version *v = aioe__api_version_find(*api_version);
+        if (v) {
+            c->ver = v;
+        } else {
+            /* A REST API version (2024-11-01) or another group's version
+             * is the usual mistake; say what Kubernetes documents use. */
+            bool rest = (*api_version)[0] >= '0' && (*api_version)[0] <= '9';
+            spec_err_at(c, spec_field(c, root, "apiVersion"), "apiVersion",
+                        rest ? "REST API versions such as 2025-10-01 are for Azure Resource "
+                               "Manager requests; Kubernetes resources use "
+                               AIOE_API_GROUP "/v1 (or /v1beta1)"
+                             : "use " AIOE_API_GROUP "/v1 (or /v1beta1 for preview "
+                               "documents)",
+                        "unsupported apiVersion '%s' for kind %s; supported: "
+                        AIOE_API_GROUP "/v1, " AIOE_API_GROUP "/v1beta1",
+                        *api_version, kind);
+        }
+    }
 
     map_state st;
     yaml_node_t *md = spec_get_map(c, root, "", "metadata", &st);

@@ -19,6 +19,9 @@ typedef struct pctx {
     aioe_parse_result *res;
     const aioe_parse_options *opts;
     yaml_document_t *doc;
+    /* The document's apiVersion row (the newest when it has none or an
+     * unsupported one, so the walk can go on and report the rest). */
+    const aioe_api_version *ver;
     bool failed; /* the current document has errors */
     bool oom;
 } pctx;
@@ -30,7 +33,7 @@ void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
     __attribute__((format(printf, 5, 6)));
 
 /* Same, at an explicit position (inside a scalar). */
-void spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
+void aioe__spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint, const char *fmt,
                   ...) __attribute__((format(printf, 5, 6)));
 
 /* parent + "." + key into a PATH_MAX_LEN buffer. */
@@ -71,7 +74,7 @@ bool spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
 extern const char *const spec_top_keys[];
 extern const char *const spec_top_ignored[];
 
-/* apiVersion (must be the AIO group's v1 or v1beta1 for `kind`) and
+/* apiVersion (one of the rows of spec_version.c; sets c->ver) and
  * metadata.name/namespace, shared by every resource kind. */
 void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
                        char **api_version, char **name, char **namespace_);
@@ -82,8 +85,8 @@ void spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start);
 void spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start);
 
 /* A Dataflow's builtInTransformationSettings (spec_transformation.c). */
-void spec_parse_transformation(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
+void aioe__spec_parse_transformation(pctx *c, aioe_dataflow *df, const yaml_node_t *settings,
                                const char *path);
-void spec_df_rules_free(struct aioe_df_rule *rules, size_t n);
+void aioe__spec_df_rules_free(struct aioe_df_rule *rules, size_t n);
 
 #endif /* AIOE_SPEC_WALK_H */

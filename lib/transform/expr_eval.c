@@ -57,7 +57,8 @@ static bool concat(arena *a, const tval *x, const tval *y, tval *out, const char
         *why = "'+' with an empty value";
         return false;
     }
-    if (!aioe__transform_tval_to_text(a, x, &p1, &l1) || !aioe__transform_tval_to_text(a, y, &p2, &l2)) {
+    if (!aioe__transform_tval_to_text(a, x, &p1, &l1) ||
+        !aioe__transform_tval_to_text(a, y, &p2, &l2)) {
         *why = "out of memory";
         return false;
     }
@@ -289,7 +290,8 @@ static bool eval(const node *n, const tval *vars, arena *a, tval *out, const cha
             return eval(n->args[c ? 1 : 2], vars, a, out, why);
         }
         tval stack[8];
-        tval *args = n->nargs <= 8 ? stack : aioe__transform_arena_alloc(a, n->nargs * sizeof *args);
+        tval *args = n->nargs <= 8 ? stack
+                                   : aioe__transform_arena_alloc(a, n->nargs * sizeof *args);
         if (!args) {
             *why = "out of memory";
             return false;
@@ -304,7 +306,8 @@ static bool eval(const node *n, const tval *vars, arena *a, tval *out, const cha
     return false;
 }
 
-bool aioe__transform_expr_eval(const expr *e, const tval *vars, arena *a, tval *out, const char **why)
+bool aioe__transform_expr_eval(const expr *e, const tval *vars, arena *a, tval *out,
+                               const char **why)
 {
     *why = NULL;
     return eval(e->root, vars, a, out, why);

@@ -56,6 +56,8 @@ struct aioe_transform {
     size_t ncaps, caps_cap;
     resolved *res;
     size_t nres, res_cap;
+    struct ordkey *order;        /* instances grouped by first input */
+    size_t order_cap;
 };
 
 static void set_err(aioe_transform *t, aioe_transform_field f, size_t idx, size_t off,
@@ -117,6 +119,7 @@ void aioe_transform_free(aioe_transform *t)
     free(t->inst);
     free(t->caps);
     free(t->res);
+    free(t->order);
     free(t);
 }
 
@@ -503,6 +506,52 @@ static bool same_inputs(const aioe_transform *t, const instance *a, const instan
     return true;
 }
 
+typedef struct ordkey {
+    uintptr_t id; /* the first input's field */
+    size_t k;     /* the instance */
+} ordkey;
+
+static int by_first_input(const void *a, const void *b)
+{
+    const ordkey *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k; /* rule order within a field */
+}
+
+/* Specialization: a later instance on the same fields with a lower rank
+ * (fewer captured segments) overrides the earlier one. Only instances on
+ * the same first input can match, so they are grouped by it first:
+ * O(n log n) for a `*` over a large record, not O(n^2). */
+static bool specialize(aioe_transform *t)
+{
+    if (t->ninst < 2)
+        return true;
+    if (!grow((void **)&t->order, &t->order_cap, t->ninst, sizeof *t->order))
+        return false;
+    for (size_t k = 0; k < t->ninst; k++)
+        t->order[k] = (ordkey){ (uintptr_t)t->res[t->inst[k].res_off].ident, k };
+    qsort(t->order, t->ninst, sizeof *t->order, by_first_input);
+    for (size_t g = 0; g < t->ninst;) {
+        size_t e = g + 1;
+        while (e < t->ninst && t->order[e].id == t->order[g].id)
+            e++;
+        for (size_t j = g + 1; t->order[g].id && j < e; j++)
+            for (size_t i = g; i < j; i++) {
+                instance *x = &t->inst[t->order[i].k], *y = &t->inst[t->order[j].k];
+                if (x->r != y->r && y->ncap < x->ncap && same_inputs(t, x, y))
+                    x->overridden = true;
+            }
+        g = e;
+    }
+    return true;
+}
+
+/* Output keys are the rules' segments (alive as long as the stage) or
+ * keys of the input record, which is freed after the output: json-c need
+ * not copy them. */
+#define KEY_FLAGS JSON_C_OBJECT_ADD_CONSTANT_KEY
+
 /* Writes @p v at the output path (capture substituted); takes @p v. */
 static bool write_payload(struct json_object *out, const fpath *p, const seg *cap, size_t ncap,
                           struct json_object *v)
@@ -523,7 +572,7 @@ static bool write_payload(struct json_object *out, const fpath *p, const seg *ca
         if (!json_object_object_get_ex(j, keys[i], &next) ||
             !json_object_is_type(next, json_type_object)) {
             next = json_object_new_object();
-            if (!next || json_object_object_add(j, keys[i], next) != 0) {
+            if (!next || json_object_object_add_ex(j, keys[i], next, KEY_FLAGS) != 0) {
                 json_object_put(next);
                 json_object_put(v);
                 return false;
@@ -531,7 +580,7 @@ static bool write_payload(struct json_object *out, const fpath *p, const seg *ca
         }
         j = next;
     }
-    if (total == 0 || json_object_object_add(j, keys[total - 1], v) != 0) {
+    if (total == 0 || json_object_object_add_ex(j, keys[total - 1], v, KEY_FLAGS) != 0) {
         json_object_put(v);
         return total == 0;
     }
@@ -560,12 +609,8 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
     }
     /* specialization: a later instance on the same fields with a lower
      * rank (fewer captured segments) replaces the earlier one */
-    if (t->wildcards)
-        for (size_t j = 1; j < t->ninst; j++)
-            for (size_t i = 0; i < j; i++)
-                if (t->inst[i].r != t->inst[j].r && t->inst[j].ncap < t->inst[i].ncap &&
-                    same_inputs(t, &t->inst[i], &t->inst[j]))
-                    t->inst[i].overridden = true;
+    if (t->wildcards && !specialize(t))
+        return false;
     for (size_t k = 0; k < t->ninst; k++) {
         instance *ins = &t->inst[k];
         const rule *r = ins->r;
@@ -605,7 +650,8 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
             const char *s;
             size_t len;
             if (!aioe__transform_tval_to_text(&t->ar, &v, &s, &len) ||
-                aioe__transform_tmsg_add_owned_property(out, r->out.segs[0], r->out.lens[0], s, len))
+                aioe__transform_tmsg_add_owned_property(out, r->out.segs[0], r->out.lens[0], s,
+                                                        len))
                 return false;
             continue;
         }
@@ -711,7 +757,8 @@ int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
     }
     bool incomplete = false;
     if (t->nmaps == 0) {
-        rc = aioe__transform_tmsg_set_owned_payload(out, (const char *)in->payload, in->payload_len);
+        rc = aioe__transform_tmsg_set_owned_payload(out, (const char *)in->payload,
+                                                    in->payload_len);
     } else {
         struct json_object *dst = json_object_new_object();
         if (!dst || !map(t, in, out, root, dst, &incomplete)) {

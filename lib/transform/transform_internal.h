@@ -80,7 +80,8 @@ void aioe__transform_expr_free(expr *e);
 
 /* Evaluates with vars[0..n_vars). On a run-time error returns false with a
  * static message in *why. Values live in @p a until it is reset. */
-bool aioe__transform_expr_eval(const expr *e, const tval *vars, arena *a, tval *out, const char **why);
+bool aioe__transform_expr_eval(const expr *e, const tval *vars, arena *a, tval *out,
+                               const char **why);
 
 /* ---- field paths --------------------------------------------------------- */
 

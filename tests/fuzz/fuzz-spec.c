@@ -70,6 +70,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_round_trip(aioe_parse_result_endpoint(res, i));
     for (size_t i = 0; i < aioe_parse_result_dataflow_count(res); i++)
         check_dataflow(aioe_parse_result_dataflow(res, i));
+    /* Resolving references only adds errors and drops dataflows. */
+    size_t errors = aioe_parse_result_error_count(res);
+    rc = aioe_parse_results_check_references(&res, 1);
+    if (rc != AIOE_ERR_NOMEM &&
+        (rc < 0 || aioe_parse_result_error_count(res) != errors + (size_t)rc))
+        abort();
+    for (size_t i = 0; i < aioe_parse_result_dataflow_count(res); i++) {
+        char *text = NULL;
+        if (aioe_dataflow_to_json(aioe_parse_result_dataflow(res, i), 0, &text, NULL) == AIOE_OK)
+            aioe_free(text);
+    }
+    for (size_t i = 0; i < aioe_parse_result_profile_count(res); i++) {
+        char *text = NULL;
+        if (aioe_profile_to_json(aioe_parse_result_profile(res, i), 0, &text, NULL) == AIOE_OK)
+            aioe_free(text);
+    }
     aioe_parse_result_free(res);
     return 0;
 }

@@ -792,8 +792,8 @@ static void test_transformation(void **state)
                                 WAIT_MS));
 
     static const char *const in[] = {
-        "{\"temperature\": {\"Value\": 100, \"Unit\": \"C\"}, \"Tag 10\": {\"Value\": 1000},"
-        " \"id\": \"a\"}",
+        ("{\"temperature\": {\"Value\": 100, \"Unit\": \"C\"}, \"Tag 10\": {\"Value\": 1000},"
+         " \"id\": \"a\"}"),
         /* 10 * 5 < 100000: the filter is true, the message is dropped */
         "{\"temperature\": {\"Value\": 10}, \"Tag 10\": {\"Value\": 5}, \"id\": \"b\"}",
         "not json",

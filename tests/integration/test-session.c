@@ -541,6 +541,48 @@ static void test_window_below_receive_maximum(void **state)
     broker_free(b);
 }
 
+/* Issue #18: maxInflightMessages 0 (the schema's minimum) means no limit of
+ * the endpoint's. MQTT v5 makes a Receive Maximum of 0 a protocol error, so
+ * the session must not send one (mosquitto would refuse the CONNECT), and
+ * its window follows the broker's Receive Maximum alone. */
+static void test_unlimited_inflight(void **state)
+{
+    (void)state;
+    broker_config cfg;
+    broker *b;
+    broker_config_init(&cfg);
+    cfg.max_inflight_messages = 40; /* sent as Receive Maximum 40 */
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n"
+                                         "    maxInflightMessages: 0\n" AUTH_ANON TLS_OFF,
+                                         broker_port(b, 0));
+    recorder *r = recorder_new();
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    assert_int_equal(aioe_session_publish_window(s), 39);
+    const size_t n = 200;
+    for (size_t i = 0; i < n; i++) {
+        for (;;) {
+            int rc = aioe_session_publish(s, "tp/u", "p", 1, 1, false, fx_on_published, r);
+            if (rc == AIOE_OK)
+                break;
+            assert_int_equal(rc, AIOE_ERR_WOULD_BLOCK);
+            pthread_mutex_lock(&r->mu);
+            size_t done = r->pub_done;
+            pthread_mutex_unlock(&r->mu);
+            assert_true(fx_wait(r, pred_more_done, &done, 2000));
+        }
+    }
+    assert_true(fx_wait(r, pred_pub_done, &n, 20000));
+    assert_int_equal(r->pub_ok, n);
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
 /* ---- a lost broker session while QoS 1 publishes are unacknowledged:
  * every completion still fires exactly once ---- */
 
@@ -883,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_publish_window_and_stop),
         cmocka_unit_test(test_negative_puback),
         cmocka_unit_test(test_window_below_receive_maximum),
+        cmocka_unit_test(test_unlimited_inflight),
         cmocka_unit_test(test_unacked_publishes_across_lost_session),
         cmocka_unit_test(test_restart_and_stop_race),
     };

@@ -18,7 +18,7 @@ run() {
     [[ $got -eq $want ]] || fail "aioe-validate $* exited $got, expected $want; stderr: $(cat "$tmp/err")"
 }
 
-# 1. Valid files: exit 0, one JSON line per endpoint, exact keys in order.
+# 1. Valid files: exit 0, one JSON line per resource, exact keys in order.
 run 0 --json "$examples"/endpoints/*.yaml
 python3 - "$tmp/out" <<'PY' || fail "--json output"
 import json, sys
@@ -30,7 +30,13 @@ auth = {"ServiceAccountToken": ["method", "audience"],
         "X509Certificate": ["method", "secretRef"],
         "UserAssignedManagedIdentity": ["method", "clientId", "tenantId", "scope"],
         "Anonymous": ["method"]}
-lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+flows = [o for o in objs if o.get("kind") == "Dataflow"]
+assert len(flows) == 1, flows           # one Dataflow in the examples
+assert list(flows[0]) == ["kind", "name", "namespace", "profileRef", "mode", "source",
+                          "transformation", "destination"], list(flows[0])
+assert flows[0]["source"] == {"endpointRef": "factory-broker", "dataSources": ["factory/#"]}
+lines = [l for l in open(sys.argv[1]).read().splitlines() if '"kind"' not in l]
 assert len(lines) == 4, lines           # 1 + 1 + 2 endpoints in the examples
 for line in lines:
     o = json.loads(line)
@@ -82,10 +88,60 @@ run 0 --version
 
 # 5. Skipped documents are notes, not errors; --quiet hides notes and ok lines.
 run 0 "$examples/endpoints/x509-websockets.yaml"
-grep -q "note: skipped Dataflow 'factory-to-cloud'" "$tmp/err" || fail "skipped note missing"
-[[ $(grep -c ": ok: " "$tmp/out") -eq 2 ]] || fail "ok lines: $(cat "$tmp/out")"
+grep -q "note: skipped ConfigMap 'factory-ca'" "$tmp/err" || fail "skipped note missing"
+[[ $(grep -c ": ok: " "$tmp/out") -eq 3 ]] || fail "ok lines: $(cat "$tmp/out")"
+grep -q ": ok: dataflow factory-to-cloud: factory-broker (1 topic filter) -> ipv6-lab-broker" \
+    "$tmp/out" || fail "dataflow ok line: $(cat "$tmp/out")"
 run 0 --quiet "$examples/endpoints/x509-websockets.yaml"
 [[ ! -s $tmp/err && ! -s $tmp/out ]] || fail "--quiet printed something"
+
+# 6. All kinds, across files (issue #18): a Dataflow's endpointRef resolves
+#    against the endpoints of every file given; a missing one is an error at
+#    the reference, FILE:LINE:COL, naming it.
+cat >"$tmp/flow.yaml" <<'YAML'
+apiVersion: connectivity.iotoperations.azure.com/v1
+kind: Dataflow
+metadata:
+  name: to-cloud
+spec:
+  operations:
+    - operationType: Source
+      sourceSettings:
+        endpointRef: local-mosquitto
+        dataSources: ["sensors/#"]
+    - operationType: Destination
+      destinationSettings:
+        endpointRef: cloud
+        dataDestination: up/${inputTopic}
+YAML
+run 1 "$tmp/flow.yaml" "$examples/endpoints/local-mosquitto.yaml"
+grep -qx "$tmp/flow.yaml:13:22: error: spec.operations\[1\].destinationSettings.endpointRef: dataflow 'to-cloud': Destination endpointRef 'cloud' names no valid DataflowEndpoint in the given files (hint: .*)" "$tmp/err" \
+    || fail "missing endpointRef line: $(cat "$tmp/err")"
+[[ $(wc -l <"$tmp/err") -eq 1 ]] || fail "expected one error line: $(cat "$tmp/err")"
+sed -i 's/endpointRef: cloud/endpointRef: factory-broker/' "$tmp/flow.yaml"
+run 0 --json "$tmp/flow.yaml" "$examples/endpoints/local-mosquitto.yaml" "$examples/endpoints/x509-websockets.yaml"
+grep -q '"kind":"Dataflow","name":"to-cloud"' "$tmp/out" || fail "dataflow JSON: $(cat "$tmp/out")"
+# Dataflows alone: the reference cannot resolve.
+run 1 "$tmp/flow.yaml"
+
+# 7. Event Grid's WebSockets host form (issue #18).
+cat >"$tmp/ws.yaml" <<'YAML'
+apiVersion: connectivity.iotoperations.azure.com/v1
+kind: DataflowEndpoint
+metadata:
+  name: eventgrid-ws
+spec:
+  endpointType: Mqtt
+  mqttSettings:
+    host: contoso.westus2-1.ts.eventgrid.azure.net:443/mqtt
+    protocol: WebSockets
+    authentication:
+      method: SystemAssignedManagedIdentity
+      systemAssignedManagedIdentitySettings: {}
+YAML
+run 0 "$tmp/ws.yaml"
+grep -q "ok: eventgrid-ws -> contoso.westus2-1.ts.eventgrid.azure.net:443/mqtt" "$tmp/out" \
+    || fail "websocket ok line: $(cat "$tmp/out")"
 
 if [[ $failures -gt 0 ]]; then
     echo "$failures check(s) failed" >&2

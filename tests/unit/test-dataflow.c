@@ -169,6 +169,9 @@ static void dataflow_errors(void **state)
                  "spec.operations[0].builtInTransformationSettings.schemaRef",
                  "schemaRef (serializing to a schema) is not supported");
     expect_error(DF_HEADER "spec:\n  operations:\n"
+                 "    - operationType: BuiltInTransformation\n      builtInTransformationSettings: {}\n",
+                 "spec.operations", "no Source operation");
+    expect_error(DF_HEADER "spec:\n  operations:\n"
                  "    - operationType: Source\n      destinationSettings: {}\n",
                  "spec.operations[0].destinationSettings", "does not apply to operationType Source");
     expect_error(DF_HEADER "spec:\n  operations:\n    - operationType: Sink\n",
@@ -195,6 +198,165 @@ static void dataflow_errors(void **state)
     assert_false(aioe_dataflow_enabled(df));
     assert_string_equal(aioe_dataflow_profile_ref(df), "default");
     aioe_parse_result_free(res);
+}
+
+/* ---- issue #18: operation shape, schema limits, references ------------- */
+
+#define OP_SRC "    - operationType: Source\n      sourceSettings: {endpointRef: a, dataSources: [t]}\n"
+#define OP_TR  "    - operationType: BuiltInTransformation\n      builtInTransformationSettings: {}\n"
+#define OP_DST "    - operationType: Destination\n      destinationSettings: {endpointRef: b, dataDestination: t}\n"
+
+static void operation_shape(void **state)
+{
+    (void)state;
+    /* "Create a data flow": a source, optional transformation, a
+     * destination; REST DataflowOperation.operationType: Source,
+     * Destination, BuiltInTransformation. */
+    aioe_parse_result *res = parse_all(DF_HEADER "spec:\n  operations:\n" OP_SRC OP_TR OP_DST,
+                                       AIOE_OK);
+    assert_true(aioe_dataflow_has_transformation(aioe_parse_result_dataflow(res, 0)));
+    aioe_parse_result_free(res);
+    res = parse_all(DF_HEADER "spec:\n  operations:\n" OP_SRC OP_DST, AIOE_OK);
+    assert_false(aioe_dataflow_has_transformation(aioe_parse_result_dataflow(res, 0)));
+    aioe_parse_result_free(res);
+    expect_error(DF_HEADER "spec:\n  operations:\n" OP_SRC OP_TR OP_TR OP_DST,
+                 "spec.operations[2]", "more than one BuiltInTransformation operation");
+    expect_error(DF_HEADER "spec:\n  operations:\n" OP_DST OP_SRC,
+                 "spec.operations[0]", "the Destination operation must come last");
+    expect_error(DF_HEADER "spec:\n  operations:\n" OP_SRC OP_DST OP_TR,
+                 "spec.operations[1]", "the Destination operation must come last");
+    expect_error(DF_HEADER "spec:\n  operations:\n" OP_TR OP_SRC OP_DST,
+                 "spec.operations[0]", "goes between the Source and the Destination");
+    expect_error(DF_HEADER "spec:\n  operations:\n" OP_SRC OP_DST OP_SRC,
+                 "spec.operations[2]", "more than one Source operation");
+    /* An unknown operationType is named. */
+    expect_error(DF_HEADER "spec:\n  operations:\n" OP_SRC
+                 "    - operationType: Transform\n" OP_DST,
+                 "spec.operations[1].operationType", "'Transform' is not a valid value");
+    /* The transformation's output format: Json only here (Delta and
+     * Parquet are storage formats; "Configure a data flow destination"). */
+    expect_error(DF_HEADER "spec:\n  operations:\n" OP_SRC
+                 "    - operationType: BuiltInTransformation\n"
+                 "      builtInTransformationSettings: {serializationFormat: Parquet}\n" OP_DST,
+                 "spec.operations[1].builtInTransformationSettings.serializationFormat",
+                 "serialization format Parquet is not supported");
+}
+
+static void schema_limits(void **state)
+{
+    (void)state;
+    /* REST DataflowOperation.name: "maxLength": 64. */
+    char doc[2048], name[66];
+    memset(name, 'n', 65);
+    name[65] = '\0';
+    snprintf(doc, sizeof doc, DF_HEADER "spec:\n  operations:\n"
+             "    - operationType: Source\n      name: %s\n"
+             "      sourceSettings: {endpointRef: a, dataSources: [t]}\n" OP_DST, name);
+    expect_error(doc, "spec.operations[0].name", "65 characters, more than the schema's 64");
+    name[64] = '\0';
+    snprintf(doc, sizeof doc, DF_HEADER "spec:\n  operations:\n"
+             "    - operationType: Source\n      name: %s\n"
+             "      sourceSettings: {endpointRef: a, dataSources: [t]}\n" OP_DST, name);
+    aioe_parse_result *res = parse_all(doc, AIOE_OK);
+    aioe_parse_result_free(res);
+    /* REST SourceSerializationFormat: "enum": ["Json"]. */
+    expect_error(DF_HEADER "spec:\n  operations:\n"
+                 "    - operationType: Source\n      sourceSettings:\n"
+                 "        {endpointRef: a, dataSources: [t], serializationFormat: Parquet}\n" OP_DST,
+                 "spec.operations[0].sourceSettings.serializationFormat", "expected Json");
+    /* "Configure a data flow source": shared subscriptions are written
+     * $shared/<GROUP_NAME>/<TOPIC_FILTER>; kept as MQTT's $share/. */
+    res = parse_all(DF_OPS("[\"$shared/grp/factory/#\"]", "x"), AIOE_OK);
+    assert_string_equal(aioe_dataflow_source_topic(aioe_parse_result_dataflow(res, 0), 0),
+                        "$share/grp/factory/#");
+    aioe_parse_result_free(res);
+    expect_error(DF_OPS("[\"$shared/grp\"]", "x"),
+                 "spec.operations[0].sourceSettings.dataSources[0]", "not a valid MQTT topic filter");
+    expect_error(DF_OPS("[\"$shared/g+/t\"]", "x"),
+                 "spec.operations[0].sourceSettings.dataSources[0]", "not a valid MQTT topic filter");
+    expect_error(DF_OPS("[\"<TOPIC_FILTER>\"]", "x"),
+                 "spec.operations[0].sourceSettings.dataSources[0]", "documentation placeholder");
+}
+
+static aioe_parse_result *parse_named(const char *yaml, const char *name)
+{
+    aioe_parse_options *opts = NULL;
+    assert_int_equal(aioe_parse_options_new(&opts), AIOE_OK);
+    assert_int_equal(aioe_parse_options_set_kinds(opts, AIOE_KIND_DATAFLOW_ENDPOINT |
+                                                            AIOE_KIND_DATAFLOW |
+                                                            AIOE_KIND_DATAFLOW_PROFILE),
+                     AIOE_OK);
+    aioe_parse_result *res = NULL;
+    aioe_parse_buffer(yaml, strlen(yaml), name, opts, &res);
+    aioe_parse_options_free(opts);
+    assert_non_null(res);
+    return res;
+}
+
+#define EP(name) "apiVersion: connectivity.iotoperations.azure.com/v1\n" \
+    "kind: DataflowEndpoint\nmetadata:\n  name: " name "\nspec:\n  endpointType: Mqtt\n" \
+    "  mqttSettings: {host: \"b:1883\", tls: {mode: Disabled}, authentication: {method: Anonymous}}\n"
+
+static void references_across_results(void **state)
+{
+    (void)state;
+    /* Endpoints in one stream, the dataflow (profileRef fast) in another. */
+    aioe_parse_result *eps = parse_named(EP("local") "---\n" EP("cloud"), "endpoints.yaml");
+    aioe_parse_result *flow = parse_named(DF_OPS("[a]", "b"), "flow.yaml");
+    aioe_parse_result *both[] = { eps, flow };
+    /* profileRef 'fast' is missing. */
+    assert_int_equal(aioe_parse_results_check_references(both, 2), 1);
+    const aioe_parse_error *e = aioe_parse_result_error(flow, 0);
+    assert_string_equal(e->file, "flow.yaml");
+    assert_string_equal(e->path, "spec.profileRef");
+    assert_int_equal(e->line, 7);
+    assert_int_equal(e->column, 15);
+    assert_non_null(strstr(e->message, "profileRef 'fast' names no valid DataflowProfile"));
+    assert_int_equal(aioe_parse_result_dataflow_count(flow), 0); /* removed */
+    aioe_parse_result_free(flow);
+
+    /* With the profile, and one endpoint missing: the error names it and
+     * sits at the reference. */
+    const char *profile = "---\napiVersion: connectivity.iotoperations.azure.com/v1\n"
+                          "kind: DataflowProfile\nmetadata:\n  name: fast\n";
+    char doc[2048];
+    snprintf(doc, sizeof doc, "%s%s", DF_OPS("[a]", "b"), profile);
+    flow = parse_named(doc, "flow.yaml");
+    aioe_parse_result *only_local = parse_named(EP("local"), "local.yaml");
+    aioe_parse_result *pair[] = { only_local, flow };
+    assert_int_equal(aioe_parse_results_check_references(pair, 2), 1);
+    e = aioe_parse_result_error(flow, 0);
+    assert_string_equal(e->path, "spec.operations[1].destinationSettings.endpointRef");
+    assert_int_equal(e->line, 15);
+    assert_int_equal(e->column, 22);
+    assert_non_null(strstr(e->message, "Destination endpointRef 'cloud' names no valid"));
+    aioe_parse_result_free(flow);
+
+    /* Everything present: nothing added, the dataflow stays. */
+    flow = parse_named(doc, "flow.yaml");
+    both[1] = flow;
+    assert_int_equal(aioe_parse_results_check_references(both, 2), 0);
+    assert_int_equal(aioe_parse_result_dataflow_count(flow), 1);
+    char *json = NULL;
+    assert_int_equal(aioe_dataflow_to_json(aioe_parse_result_dataflow(flow, 0), 0, &json, NULL),
+                     AIOE_OK);
+    assert_string_equal(json, "{\"kind\":\"Dataflow\",\"name\":\"bridge\",\"namespace\":"
+                        "\"azure-iot-operations\",\"profileRef\":\"fast\",\"mode\":\"Enabled\","
+                        "\"source\":{\"endpointRef\":\"local\",\"dataSources\":[\"a\"]},"
+                        "\"transformation\":false,\"destination\":{\"endpointRef\":\"cloud\","
+                        "\"dataDestination\":\"b\"}}");
+    aioe_free(json);
+    assert_int_equal(aioe_profile_to_json(aioe_parse_result_profile(flow, 0), 0, &json, NULL),
+                     AIOE_OK);
+    assert_string_equal(json, "{\"kind\":\"DataflowProfile\",\"name\":\"fast\",\"namespace\":null,"
+                        "\"instanceCount\":1}");
+    aioe_free(json);
+    aioe_parse_result_free(flow);
+
+    assert_int_equal(aioe_parse_results_check_references(NULL, 1), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_parse_results_check_references(NULL, 0), 0);
+    aioe_parse_result_free(eps);
+    aioe_parse_result_free(only_local);
 }
 
 static void topic_filters(void **state)
@@ -265,6 +427,9 @@ int main(void)
         cmocka_unit_test(dataflows_skipped_by_default),
         cmocka_unit_test(dataflow_errors),
         cmocka_unit_test(topic_filters),
+        cmocka_unit_test(operation_shape),
+        cmocka_unit_test(schema_limits),
+        cmocka_unit_test(references_across_results),
         cmocka_unit_test(topic_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

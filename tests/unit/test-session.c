@@ -148,6 +148,28 @@ static void options_validate(void **state)
     aioe_session_options_free(NULL);
 }
 
+/* Issue #18: the endpoint's own WebSocket path (Event Grid's host form
+ * "ns...:443/mqtt") goes into the URL; maxInflightMessages 0 means no limit
+ * of ours, so the window is MQTT's largest Receive Maximum. */
+static void endpoint_websocket_path_and_unlimited_inflight(void **state)
+{
+    (void)state;
+    aioe_parse_result *res = parse(EP_HEAD
+        "    host: contoso.westus2-1.ts.eventgrid.azure.net:443/ws/mqtt\n"
+        "    protocol: WebSockets\n    maxInflightMessages: 0\n"
+        "    authentication:\n      method: Anonymous\n      anonymousSettings: {}\n");
+    const aioe_endpoint *ep = aioe_parse_result_endpoint(res, 0);
+    assert_non_null(ep);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, ep, "i0", NULL), AIOE_OK);
+    assert_string_equal(s->server_uri,
+                        "wss://contoso.westus2-1.ts.eventgrid.azure.net:443/ws/mqtt");
+    assert_int_equal(s->window, 65535);
+    assert_int_equal(aioe__endpoint_inflight_limit(ep), 65535);
+    aioe_session_free(s);
+    aioe_parse_result_free(res);
+}
+
 static void new_builds_client_id_and_uri(void **state)
 {
     (void)state;
@@ -315,6 +337,7 @@ int main(void)
         cmocka_unit_test(tls_verify_classification),
         cmocka_unit_test(options_validate),
         cmocka_unit_test(new_builds_client_id_and_uri),
+        cmocka_unit_test(endpoint_websocket_path_and_unlimited_inflight),
         cmocka_unit_test(managed_identity_needs_its_token_source),
         cmocka_unit_test(start_refuses_bad_material),
     };

@@ -131,9 +131,12 @@ static char *seed_document(const char *file)
 
 static void assert_defaults_except_auth(const aioe_endpoint *ep)
 {
+    /* The session expiry default is the document's apiVersion's: 3600 in
+     * the v1beta1 docs (the seed), 600 in the v1 (GA) docs. */
+    bool beta = strstr(aioe_endpoint_api_version(ep), "v1beta1") != NULL;
     assert_int_equal(aioe_endpoint_qos(ep), 1);
     assert_int_equal(aioe_endpoint_retain(ep), AIOE_RETAIN_KEEP);
-    assert_int_equal(aioe_endpoint_session_expiry_seconds(ep), 3600);
+    assert_int_equal(aioe_endpoint_session_expiry_seconds(ep), beta ? 3600 : 600);
     assert_int_equal(aioe_endpoint_protocol(ep), AIOE_PROTOCOL_MQTT);
     assert_int_equal(aioe_endpoint_max_inflight_messages(ep), 100);
     assert_int_equal(aioe_endpoint_keep_alive_seconds(ep), 60);
@@ -159,6 +162,7 @@ static void seed_builtin_broker(void **state)
     assert_int_equal(aioe_endpoint_port(ep), 18883);
     assert_int_equal(aioe_endpoint_auth_method(ep), AIOE_AUTH_SERVICE_ACCOUNT_TOKEN);
     assert_string_equal(aioe_endpoint_auth_audience(ep), "aio-internal");
+    /* v1beta1: the seed's default CA config map */
     assert_string_equal(aioe_endpoint_tls_ca_config_map_ref(ep), "aio-ca-key-pair-test-only");
     assert_defaults_except_auth(ep);
     aioe_parse_result_free(res);
@@ -316,6 +320,123 @@ static void seed_valid_snippets(void **state)
 #undef SEED_DONE
 }
 
+static void round_trip(const aioe_endpoint *ep);
+
+/* ---- issue #18: WebSockets hosts, maxInflightMessages 0, apiVersions -- */
+
+static void websocket_hosts(void **state)
+{
+    (void)state;
+    /* "Configure MQTT data flow endpoints" (ms.date 06/13/2025), MQTT or
+     * WebSockets protocol: "Event Grid requires /mqtt appended to the end
+     * of the host name value. For example,
+     * my-event-grid.eventgrid.azure.net:443/mqtt or my-event-grid/mqtt". */
+    static const struct { const char *host, *tls, *name, *path; unsigned port; } ok[] = {
+        { "ns.westus-1.ts.eventgrid.azure.net:443/mqtt", "Enabled",
+          "ns.westus-1.ts.eventgrid.azure.net", "/mqtt", 443 },
+        { "my-event-grid/mqtt", "Enabled", "my-event-grid", "/mqtt", 443 },
+        { "broker:8080", "Disabled", "broker", "/mqtt", 8080 },  /* default path */
+        { "broker", "Disabled", "broker", "/mqtt", 80 },         /* ws:// default port */
+        { "\"[fd00::1]/ws/mqtt\"", "Enabled", "fd00::1", "/ws/mqtt", 443 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char doc[1024];
+        snprintf(doc, sizeof doc, MQTT "    protocol: WebSockets\n    host: %s\n"
+                 "    tls: {mode: %s}\n", ok[i].host, ok[i].tls);
+        const aioe_endpoint *ep;
+        aioe_parse_result *res = parse_ok(doc, &ep);
+        assert_string_equal(aioe_endpoint_host(ep), ok[i].name);
+        assert_int_equal(aioe_endpoint_port(ep), ok[i].port);
+        assert_string_equal(aioe_endpoint_websocket_path(ep), ok[i].path);
+        round_trip(ep);
+        aioe_parse_result_free(res);
+    }
+    /* Mqtt endpoints have no WebSocket path, and a path is refused there
+     * with the way out in the hint (it used to say "port is not a number"). */
+    const aioe_endpoint *ep;
+    aioe_parse_result *res = parse_ok(MQTT "    host: broker:1883\n", &ep);
+    assert_null(aioe_endpoint_websocket_path(ep));
+    aioe_parse_result_free(res);
+    expect_single_error(MQTT "    host: ns.westus-1.ts.eventgrid.azure.net:443/mqtt\n",
+                        "spec.mqttSettings.host",
+                        "host has a path, which only protocol: WebSockets takes",
+                        "set protocol: WebSockets");
+    expect_single_error(MQTT "    protocol: WebSockets\n    host: \"broker:443/a b\"\n",
+                        "spec.mqttSettings.host", "not a valid WebSocket path", NULL);
+    expect_single_error(MQTT "    protocol: WebSockets\n    host: broker:443/mqtt?x=1\n",
+                        "spec.mqttSettings.host", "not a valid WebSocket path", NULL);
+    expect_single_error(MQTT "    protocol: WebSockets\n    host: /mqtt\n",
+                        "spec.mqttSettings.host", "host is empty", NULL);
+    expect_single_error(MQTT "    protocol: WebSockets\n    host: broker:0/mqtt\n",
+                        "spec.mqttSettings.host", "port is not a number", NULL);
+}
+
+static void max_inflight_zero(void **state)
+{
+    (void)state;
+    /* REST specs 2024-11-01 and 2025-10-01, DataflowEndpointMqtt:
+     * "maxInflightMessages": {"format": "int32", "default": 100,
+     * "minimum": 0}, "For subscribe, this is the receive maximum". MQTT v5
+     * 3.1.2.11.3 makes a Receive Maximum of 0 a protocol error, so 0 means
+     * the endpoint sets no limit (see docs/spec.md). */
+    const aioe_endpoint *ep;
+    aioe_parse_result *res = parse_ok(MQTT "    maxInflightMessages: 0\n", &ep);
+    assert_int_equal(aioe_endpoint_max_inflight_messages(ep), 0);
+    round_trip(ep);
+    aioe_parse_result_free(res);
+}
+
+#define HEADER_V(v)                                                  \
+    "apiVersion: connectivity.iotoperations.azure.com/" v "\n"       \
+    "kind: DataflowEndpoint\nmetadata:\n  name: ep\n"
+
+static void api_version_defaults(void **state)
+{
+    (void)state;
+    static const struct { const char *version, *ca; unsigned expiry; } rows[] = {
+        /* seed, ms.date 09/09/2024: aio-ca-key-pair-test-only, 3600 s */
+        { "v1beta1", "aio-ca-key-pair-test-only", 3600 },
+        /* GA page, ms.date 06/13/2025: azure-iot-operations-aio-ca-trust-bundle,
+         * "The default is 600 seconds." */
+        { "v1", "azure-iot-operations-aio-ca-trust-bundle", 600 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char doc[512];
+        snprintf(doc, sizeof doc, "apiVersion: connectivity.iotoperations.azure.com/%s\n"
+                 "kind: DataflowEndpoint\nmetadata:\n  name: ep\nspec:\n  endpointType: Mqtt\n",
+                 rows[i].version);
+        const aioe_endpoint *ep;
+        aioe_parse_result *res = parse_ok(doc, &ep);
+        assert_string_equal(aioe_endpoint_host(ep), "aio-broker");
+        assert_int_equal(aioe_endpoint_port(ep), 18883);
+        assert_string_equal(aioe_endpoint_tls_ca_config_map_ref(ep), rows[i].ca);
+        assert_int_equal(aioe_endpoint_session_expiry_seconds(ep), rows[i].expiry);
+        round_trip(ep);
+        aioe_parse_result_free(res);
+    }
+    /* Unknown versions are refused by name, with the supported ones; a
+     * REST API version gets its own hint. */
+    expect_single_error(HEADER_V("v2") "spec:\n  endpointType: Mqtt\n", "apiVersion",
+                        "supported: connectivity.iotoperations.azure.com/v1, "
+                        "connectivity.iotoperations.azure.com/v1beta1", NULL);
+    expect_single_error("apiVersion: 2025-10-01\nkind: DataflowEndpoint\nmetadata:\n"
+                        "  name: ep\nspec:\n  endpointType: Mqtt\n", "apiVersion",
+                        "unsupported apiVersion '2025-10-01'", "Azure Resource Manager");
+    /* spec.hostType (REST 2025-10-01, DataflowEndpointHostType) is a v1
+     * field; an Mqtt endpoint takes LocalBroker, EventGrid or CustomMqtt. */
+    const aioe_endpoint *ep;
+    aioe_parse_result *res = parse_ok(HEADER_V("v1") "spec:\n  endpointType: Mqtt\n"
+                                      "  hostType: EventGrid\n", &ep);
+    aioe_parse_result_free(res);
+    expect_single_error(HEADER_V("v1") "spec:\n  endpointType: Mqtt\n  hostType: CustomKafka\n",
+                        "spec.hostType", "does not apply to endpointType Mqtt", "CustomMqtt");
+    expect_single_error(HEADER_V("v1") "spec:\n  endpointType: Mqtt\n  hostType: Kafka\n",
+                        "spec.hostType", "not a valid value", NULL);
+    expect_single_error(HEADER_V("v1beta1") "spec:\n  endpointType: Mqtt\n"
+                        "  hostType: LocalBroker\n", "spec.hostType",
+                        "hostType is not a field of apiVersion", "2025-10-01");
+}
+
 /* ---- fields and defaults ----------------------------------------------- */
 
 static void defaults_without_mqtt_settings(void **state)
@@ -328,7 +449,8 @@ static void defaults_without_mqtt_settings(void **state)
     assert_int_equal(aioe_endpoint_port(ep), 18883);
     assert_int_equal(aioe_endpoint_auth_method(ep), AIOE_AUTH_SERVICE_ACCOUNT_TOKEN);
     assert_string_equal(aioe_endpoint_auth_audience(ep), "aio-internal");
-    assert_string_equal(aioe_endpoint_tls_ca_config_map_ref(ep), "aio-ca-key-pair-test-only");
+    assert_string_equal(aioe_endpoint_tls_ca_config_map_ref(ep),
+                        "azure-iot-operations-aio-ca-trust-bundle");
     assert_defaults_except_auth(ep);
     aioe_parse_result_free(res);
 
@@ -554,10 +676,14 @@ static void integer_ranges(void **state)
         { "qos", "{}", "got a mapping" },
         { "keepAliveSeconds", "65536", "out of range; allowed 0..65535" },
         { "keepAliveSeconds", "-5", "out of range" },
-        { "maxInflightMessages", "0", "0 is out of range; allowed 1..65535" },
+        { "maxInflightMessages", "-1", "-1 is out of range; allowed 0..65535" },
         { "maxInflightMessages", "70000", "out of range" },
         { "sessionExpirySeconds", "-1", "out of range" },
-        { "sessionExpirySeconds", "4294967296", "4294967296 is out of range; allowed 0..4294967295" },
+        /* REST specs 2024-11-01 and 2025-10-01, DataflowEndpointMqtt:
+         * "sessionExpirySeconds": {"type": "integer", "format": "int32",
+         * "minimum": 0}: an int32, so at most 2147483647. */
+        { "sessionExpirySeconds", "2147483648", "2147483648 is out of range; allowed 0..2147483647" },
+        { "sessionExpirySeconds", "4294967295", "out of range; allowed 0..2147483647" },
         { "sessionExpirySeconds", "99999999999999999999999", "does not fit" },
         { "sessionExpirySeconds", "12abc", "got a string" },
     };
@@ -568,10 +694,10 @@ static void integer_ranges(void **state)
         expect_single_error(doc, path, bad[i].needle, NULL);
     }
     const aioe_endpoint *ep;
-    aioe_parse_result *res = parse_ok(MQTT "    sessionExpirySeconds: 4294967295\n"
+    aioe_parse_result *res = parse_ok(MQTT "    sessionExpirySeconds: 2147483647\n"
                                       "    keepAliveSeconds: 0x10\n"
                                       "    maxInflightMessages: +7\n", &ep);
-    assert_int_equal(aioe_endpoint_session_expiry_seconds(ep), 4294967295u);
+    assert_int_equal(aioe_endpoint_session_expiry_seconds(ep), 2147483647u);
     assert_int_equal(aioe_endpoint_keep_alive_seconds(ep), 16);
     assert_int_equal(aioe_endpoint_max_inflight_messages(ep), 7);
     aioe_parse_result_free(res);
@@ -1009,8 +1135,8 @@ static void json_summary_shape(void **state)
         "{\"name\":\"ep\",\"namespace\":\"azure-iot-operations\",\"host\":\"aio-broker\","
         "\"port\":18883,\"authentication\":{\"method\":\"ServiceAccountToken\","
         "\"audience\":\"aio-internal\"},\"tls\":{\"mode\":\"Enabled\","
-        "\"trustedCaCertificateConfigMapRef\":\"aio-ca-key-pair-test-only\"},"
-        "\"clientIdPrefix\":null,\"qos\":1,\"retain\":\"Keep\",\"sessionExpirySeconds\":3600,"
+        "\"trustedCaCertificateConfigMapRef\":\"azure-iot-operations-aio-ca-trust-bundle\"},"
+        "\"clientIdPrefix\":null,\"qos\":1,\"retain\":\"Keep\",\"sessionExpirySeconds\":600,"
         "\"protocol\":\"Mqtt\",\"maxInflightMessages\":100,\"keepAliveSeconds\":60,"
         "\"cloudEventAttributes\":null}");
     aioe_free(json);
@@ -1102,6 +1228,9 @@ int main(void)
         cmocka_unit_test(json_summary_shape),
         cmocka_unit_test(examples_are_valid),
         cmocka_unit_test(helper_functions),
+        cmocka_unit_test(websocket_hosts),
+        cmocka_unit_test(max_inflight_zero),
+        cmocka_unit_test(api_version_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

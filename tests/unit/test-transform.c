@@ -444,6 +444,38 @@ static void wildcard_second_rule_and_specialization(void **state)
     aioe_transform_free(t);
 }
 
+/* A wide record through '*' with a specialization: every field once, the
+ * specialized one renamed (instances are grouped by field, not compared
+ * pairwise). */
+static void wildcard_wide_record(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    char *json = malloc((size_t)N * 24 + 8);
+    assert_non_null(json);
+    size_t o = 0;
+    json[o++] = '{';
+    for (int i = 0; i < N; i++)
+        o += (size_t)sprintf(json + o, "%s\"k%d\": %d", i ? ", " : "", i, i);
+    json[o++] = '}';
+    json[o] = 0;
+    aioe_transform *t = stage();
+    assert_int_equal(add_map(t, "*", "*", NULL), AIOE_OK);
+    assert_int_equal(add_map(t, "k5", "x", NULL), AIOE_OK);
+    const char *out;
+    assert_int_equal(run(t, json, &out), AIOE_TRANSFORM_PASSED);
+    struct json_object *j = json_tokener_parse(out);
+    assert_non_null(j);
+    assert_int_equal(json_object_object_length(j), N);
+    struct json_object *v;
+    assert_false(json_object_object_get_ex(j, "k5", &v));
+    assert_true(json_object_object_get_ex(j, "x", &v));
+    assert_int_equal(json_object_get_int(v), 5);
+    json_object_put(j);
+    aioe_transform_free(t);
+    free(json);
+}
+
 /* ---- [MAP][FILT][CREATE] last known value ---------------------------------- */
 
 static void last_known_value(void **state)
@@ -1012,6 +1044,7 @@ int main(void)
         cmocka_unit_test_teardown(wildcard_pass_through_and_flatten, teardown),
         cmocka_unit_test_teardown(wildcard_multi_input, teardown),
         cmocka_unit_test_teardown(wildcard_second_rule_and_specialization, teardown),
+        cmocka_unit_test_teardown(wildcard_wide_record, teardown),
         cmocka_unit_test_teardown(last_known_value, teardown),
         cmocka_unit_test_teardown(filter_drops_when_true, teardown),
         cmocka_unit_test_teardown(published_example, teardown),
