@@ -29,12 +29,12 @@ static void spec_verr(pctx *c, yt_pos pos, const char *path, const char *hint,
         c->oom = true;
 }
 
-void aioe__spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
+void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
                    const char *hint, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    yt_pos pos = node ? aioe__yt_node_pos(node) : (yt_pos){ 0, 0 };
+    yt_pos pos = node ? yt_node_pos(node) : (yt_pos){ 0, 0 };
     spec_verr(c, pos, path, hint, fmt, ap);
     va_end(ap);
 }
@@ -50,7 +50,7 @@ void aioe__spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint,
 
 /* parent + "." + key into a PATH_MAX_LEN buffer; over-long paths (only
  * possible with unknown user keys) are cut, never overflowed. */
-void aioe__spec_join_path(char *out, const char *parent, const char *key)
+void spec_join_path(char *out, const char *parent, const char *key)
 {
     size_t used = 0;
     const char *parts[3] = { parent, parent[0] ? "." : "", key };
@@ -65,38 +65,38 @@ void aioe__spec_join_path(char *out, const char *parent, const char *key)
 /* Reports non-string keys, duplicate keys and keys outside `known`
  * (unless listed in `ignored`), with a suggestion for likely typos.
  * `extra_hint` adds context to unknown-key errors (may be NULL). */
-void aioe__spec_check_keys(pctx *c, const yaml_node_t *map, const char *path,
+void spec_check_keys(pctx *c, const yaml_node_t *map, const char *path,
                        const char *const *known, const char *const *ignored)
 {
     size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     if (n > MAX_SCHEMA_KEYS) {
-        aioe__spec_err_at(c, map, path, "remove the unknown fields",
+        spec_err_at(c, map, path, "remove the unknown fields",
                "mapping has %zu keys, more than the %d this resource can hold",
                n, MAX_SCHEMA_KEYS);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *k = aioe__yt_node(c->doc, map->data.mapping.pairs.start[i].key);
+        yaml_node_t *k = yt_node(c->doc, map->data.mapping.pairs.start[i].key);
         if (!k)
             continue;
         if (k->type != YAML_SCALAR_NODE) {
-            aioe__spec_err_at(c, k, path, "use plain field names as keys",
-                   "a key is %s, expected a field name", aioe__yt_describe(k));
+            spec_err_at(c, k, path, "use plain field names as keys",
+                   "a key is %s, expected a field name", yt_describe(k));
             continue;
         }
-        const char *key = aioe__yt_text(k);
-        size_t klen = aioe__yt_len(k);
+        const char *key = yt_text(k);
+        size_t klen = yt_len(k);
         char kpath[PATH_MAX_LEN];
-        aioe__spec_join_path(kpath, path, key);
+        spec_join_path(kpath, path, key);
         for (size_t j = 0; j < i; j++) {
-            yaml_node_t *prev = aioe__yt_node(c->doc, map->data.mapping.pairs.start[j].key);
-            if (prev && prev->type == YAML_SCALAR_NODE && aioe__yt_len(prev) == klen &&
-                memcmp(aioe__yt_text(prev), key, klen) == 0) {
-                yt_pos pp = aioe__yt_node_pos(prev);
+            yaml_node_t *prev = yt_node(c->doc, map->data.mapping.pairs.start[j].key);
+            if (prev && prev->type == YAML_SCALAR_NODE && yt_len(prev) == klen &&
+                memcmp(yt_text(prev), key, klen) == 0) {
+                yt_pos pp = yt_node_pos(prev);
                 char hint[96];
                 snprintf(hint, sizeof hint, "keep one of the two; the first is at line %u",
                          pp.line);
-                aioe__spec_err_at(c, k, kpath, hint, "duplicate key '%s'", key);
+                spec_err_at(c, k, kpath, hint, "duplicate key '%s'", key);
                 break;
             }
         }
@@ -117,57 +117,57 @@ void aioe__spec_check_keys(pctx *c, const yaml_node_t *map, const char *path,
                 used += (size_t)snprintf(hint + used, sizeof hint - used, "%s %s",
                                          w == known ? "" : ",", *w);
         }
-        aioe__spec_err_at(c, k, kpath, hint, "unknown field '%s'", key);
+        spec_err_at(c, k, kpath, hint, "unknown field '%s'", key);
     }
 }
 
 /* Returns the value of `key` when present and not null; else NULL.
  * `*key_out` (may be NULL) gets the key node. */
-yaml_node_t *aioe__spec_field(pctx *c, const yaml_node_t *map, const char *key)
+yaml_node_t *spec_field(pctx *c, const yaml_node_t *map, const char *key)
 {
-    yaml_node_t *v = aioe__yt_map_get(c->doc, map, key);
-    return v && !aioe__yt_is_null(v) ? v : NULL;
+    yaml_node_t *v = yt_map_get(c->doc, map, key);
+    return v && !yt_is_null(v) ? v : NULL;
 }
 
 /* A string field. Returns true and a malloc'd copy in *out when present;
  * false when absent or wrong (wrong values are reported). */
-bool aioe__spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
+bool spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
                        const char *key, bool required, char **out)
 {
     char path[PATH_MAX_LEN];
-    aioe__spec_join_path(path, parent, key);
+    spec_join_path(path, parent, key);
     *out = NULL;
-    yaml_node_t *v = aioe__spec_field(c, map, key);
+    yaml_node_t *v = spec_field(c, map, key);
     if (!v) {
         if (required) {
             char hint[160];
             snprintf(hint, sizeof hint, "add '%s: <value>' under %s", key,
                      parent[0] ? parent : "the document");
-            aioe__spec_err_at(c, map, path, hint, "required field '%s' is missing", key);
+            spec_err_at(c, map, path, hint, "required field '%s' is missing", key);
         }
         return false;
     }
-    if (v->type != YAML_SCALAR_NODE || aioe__yt_scalar_type_of(v) != YT_STRING) {
+    if (v->type != YAML_SCALAR_NODE || yt_scalar_type_of(v) != YT_STRING) {
         const char *hint = v->type == YAML_SCALAR_NODE
                                ? "put the value in quotes to make it a string"
                                : "give a single string value";
-        aioe__spec_err_at(c, v, path, hint, "expected a string, got %s", aioe__yt_describe(v));
+        spec_err_at(c, v, path, hint, "expected a string, got %s", yt_describe(v));
         return false;
     }
-    const char *t = aioe__yt_text(v);
-    size_t len = aioe__yt_len(v);
+    const char *t = yt_text(v);
+    size_t len = yt_len(v);
     if (len == 0) {
-        aioe__spec_err_at(c, v, path, "give a non-empty value or remove the field",
+        spec_err_at(c, v, path, "give a non-empty value or remove the field",
                "value is empty");
         return false;
     }
     if (aioe_has_control_char(t, len)) {
-        aioe__spec_err_at(c, v, path, "remove the control character or NUL byte",
+        spec_err_at(c, v, path, "remove the control character or NUL byte",
                "value contains a control character");
         return false;
     }
     if (aioe_is_placeholder(t, len)) {
-        aioe__spec_err_at(c, v, path, "replace the <...> placeholder with a real value",
+        spec_err_at(c, v, path, "replace the <...> placeholder with a real value",
                "'%s' is a documentation placeholder", t);
         return false;
     }
@@ -180,36 +180,36 @@ bool aioe__spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
 }
 
 /* An integer field in [min, max]; returns true when present and valid. */
-bool aioe__spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
+bool spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
                     const char *key, int64_t min, int64_t max,
                     const char *range_hint, int64_t *out)
 {
     char path[PATH_MAX_LEN];
-    aioe__spec_join_path(path, parent, key);
-    yaml_node_t *v = aioe__spec_field(c, map, key);
+    spec_join_path(path, parent, key);
+    yaml_node_t *v = spec_field(c, map, key);
     if (!v)
         return false;
     if (v->type != YAML_SCALAR_NODE) {
-        aioe__spec_err_at(c, v, path, range_hint, "expected an integer, got %s", aioe__yt_describe(v));
+        spec_err_at(c, v, path, range_hint, "expected an integer, got %s", yt_describe(v));
         return false;
     }
-    yt_scalar_type t = aioe__yt_scalar_type_of(v);
+    yt_scalar_type t = yt_scalar_type_of(v);
     int64_t value = 0;
     bool overflow = false;
-    if (t != YT_INT || !aioe__yt_parse_int(aioe__yt_text(v), aioe__yt_len(v), &value, &overflow)) {
+    if (t != YT_INT || !yt_parse_int(yt_text(v), yt_len(v), &value, &overflow)) {
         if (t == YT_INT || overflow) {
-            aioe__spec_err_at(c, v, path, range_hint, "integer %s does not fit; allowed %lld..%lld",
-                   aioe__yt_text(v), (long long)min, (long long)max);
+            spec_err_at(c, v, path, range_hint, "integer %s does not fit; allowed %lld..%lld",
+                   yt_text(v), (long long)min, (long long)max);
         } else if (t == YT_STRING && v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-            aioe__spec_err_at(c, v, path, "remove the quotes around the number",
+            spec_err_at(c, v, path, "remove the quotes around the number",
                    "expected an integer, got a quoted string");
         } else {
-            aioe__spec_err_at(c, v, path, range_hint, "expected an integer, got %s", aioe__yt_describe(v));
+            spec_err_at(c, v, path, range_hint, "expected an integer, got %s", yt_describe(v));
         }
         return false;
     }
     if (value < min || value > max) {
-        aioe__spec_err_at(c, v, path, range_hint, "%lld is out of range; allowed %lld..%lld",
+        spec_err_at(c, v, path, range_hint, "%lld is out of range; allowed %lld..%lld",
                (long long)value, (long long)min, (long long)max);
         return false;
     }
@@ -219,17 +219,17 @@ bool aioe__spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
 
 /* An enum field: one of names[] (case-sensitive, as the schema is).
  * Returns the index, or -1 when absent or invalid. */
-int aioe__spec_get_enum(pctx *c, const yaml_node_t *map, const char *parent,
+int spec_get_enum(pctx *c, const yaml_node_t *map, const char *parent,
                     const char *key, const char *const *names)
 {
     char path[PATH_MAX_LEN];
-    aioe__spec_join_path(path, parent, key);
-    yaml_node_t *v = aioe__spec_field(c, map, key);
+    spec_join_path(path, parent, key);
+    yaml_node_t *v = spec_field(c, map, key);
     if (!v)
         return -1;
     if (v->type == YAML_SCALAR_NODE) {
         for (int i = 0; names[i]; i++)
-            if (strlen(names[i]) == aioe__yt_len(v) && memcmp(names[i], aioe__yt_text(v), aioe__yt_len(v)) == 0)
+            if (strlen(names[i]) == yt_len(v) && memcmp(names[i], yt_text(v), yt_len(v)) == 0)
                 return i;
     }
     /* Only wrong values pay for building the message. */
@@ -241,39 +241,39 @@ int aioe__spec_get_enum(pctx *c, const yaml_node_t *map, const char *parent,
     if (v->type != YAML_SCALAR_NODE) {
         char hint[200];
         snprintf(hint, sizeof hint, "use one of %s", expected);
-        aioe__spec_err_at(c, v, path, hint, "expected one of %s, got %s", expected, aioe__yt_describe(v));
+        spec_err_at(c, v, path, hint, "expected one of %s, got %s", expected, yt_describe(v));
         return -1;
     }
-    const char *t = aioe__yt_text(v);
-    size_t len = aioe__yt_len(v);
+    const char *t = yt_text(v);
+    size_t len = yt_len(v);
     const char *sugg = aioe_did_you_mean(t, len, names);
     char hint[200];
     if (sugg)
         snprintf(hint, sizeof hint, "did you mean '%s'? (values are case-sensitive)", sugg);
     else
         snprintf(hint, sizeof hint, "use one of %s", expected);
-    aioe__spec_err_at(c, v, path, hint, "'%.*s' is not a valid value; expected %s",
+    spec_err_at(c, v, path, hint, "'%.*s' is not a valid value; expected %s",
            len > 64 ? 64 : (int)len, t, expected);
     return -1;
 }
 
-yaml_node_t *aioe__spec_get_map(pctx *c, const yaml_node_t *map, const char *parent,
+yaml_node_t *spec_get_map(pctx *c, const yaml_node_t *map, const char *parent,
                             const char *key, map_state *state)
 {
     char path[PATH_MAX_LEN];
-    aioe__spec_join_path(path, parent, key);
-    yaml_node_t *v = aioe__yt_map_get(c->doc, map, key);
+    spec_join_path(path, parent, key);
+    yaml_node_t *v = yt_map_get(c->doc, map, key);
     if (!v) {
         *state = MAP_ABSENT;
         return NULL;
     }
-    if (aioe__yt_is_null(v)) {
+    if (yt_is_null(v)) {
         *state = MAP_NULL;
         return NULL;
     }
     if (v->type != YAML_MAPPING_NODE) {
-        aioe__spec_err_at(c, v, path, "write the settings as indented 'field: value' lines, or {} for none",
-               "expected a mapping, got %s", aioe__yt_describe(v));
+        spec_err_at(c, v, path, "write the settings as indented 'field: value' lines, or {} for none",
+               "expected a mapping, got %s", yt_describe(v));
         *state = MAP_WRONG;
         return NULL;
     }
@@ -282,22 +282,22 @@ yaml_node_t *aioe__spec_get_map(pctx *c, const yaml_node_t *map, const char *par
 }
 
 /* A Kubernetes object reference (secret or config map name). */
-bool aioe__spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
+bool spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
                          const char *key, bool required, char **out)
 {
-    if (!aioe__spec_get_string(c, map, parent, key, required, out))
+    if (!spec_get_string(c, map, parent, key, required, out))
         return false;
     size_t len = strlen(*out);
     if (aioe_is_dns1123_subdomain(*out, len))
         return true;
     char path[PATH_MAX_LEN];
-    aioe__spec_join_path(path, parent, key);
-    yaml_node_t *v = aioe__spec_field(c, map, key);
+    spec_join_path(path, parent, key);
+    yaml_node_t *v = spec_field(c, map, key);
     if (aioe_is_placeholder(*out, len))
-        aioe__spec_err_at(c, v, path, "replace the <...> placeholder with the resource's name",
+        spec_err_at(c, v, path, "replace the <...> placeholder with the resource's name",
                "'%s' is a documentation placeholder, not a name", *out);
     else
-        aioe__spec_err_at(c, v, path,
+        spec_err_at(c, v, path,
                "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
                "'%s' is not a valid Kubernetes resource name", *out);
     free(*out);
@@ -308,8 +308,8 @@ bool aioe__spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent
 
 /* ---- resource header ----------------------------------------------- */
 
-const char *const aioe__spec_top_keys[] = { "apiVersion", "kind", "metadata", "spec", NULL };
-const char *const aioe__spec_top_ignored[] = { "status", NULL };
+const char *const spec_top_keys[] = { "apiVersion", "kind", "metadata", "spec", NULL };
+const char *const spec_top_ignored[] = { "status", NULL };
 static const char *const metadata_keys[] = { "name", "namespace", NULL };
 /* Kubernetes bookkeeping: accepted and not walked. */
 static const char *const metadata_ignored[] = {
@@ -318,11 +318,11 @@ static const char *const metadata_ignored[] = {
     "finalizers", "ownerReferences", "managedFields", "generateName",
     "selfLink", NULL };
 
-void aioe__spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
+void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
                        char **api_version, char **name, char **namespace_)
 {
     c->ver = aioe__api_version_newest();
-    if (aioe__spec_get_string(c, root, "", "apiVersion", true, api_version)) {
+    if (spec_get_string(c, root, "", "apiVersion", true, api_version)) {
         const aioe_api_version *v = aioe__api_version_find(*api_version);
         if (v) {
             c->ver = v;
@@ -330,7 +330,7 @@ void aioe__spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
             /* A REST API version (2024-11-01) or another group's version
              * is the usual mistake; say what Kubernetes documents use. */
             bool rest = (*api_version)[0] >= '0' && (*api_version)[0] <= '9';
-            aioe__spec_err_at(c, aioe__spec_field(c, root, "apiVersion"), "apiVersion",
+            spec_err_at(c, spec_field(c, root, "apiVersion"), "apiVersion",
                         rest ? "REST API versions such as 2025-10-01 are for Azure Resource "
                                "Manager requests; Kubernetes resources use "
                                AIOE_API_GROUP "/v1 (or /v1beta1)"
@@ -343,22 +343,22 @@ void aioe__spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
     }
 
     map_state st;
-    yaml_node_t *md = aioe__spec_get_map(c, root, "", "metadata", &st);
+    yaml_node_t *md = spec_get_map(c, root, "", "metadata", &st);
     if (!md) {
         if (st != MAP_WRONG)
-            aioe__spec_err_at(c, root, "metadata", "add metadata with name: <resource name>",
+            spec_err_at(c, root, "metadata", "add metadata with name: <resource name>",
                         "required field 'metadata' is missing");
         return;
     }
-    aioe__spec_check_keys(c, md, "metadata", metadata_keys, metadata_ignored);
-    if (aioe__spec_get_string(c, md, "metadata", "name", true, name) &&
+    spec_check_keys(c, md, "metadata", metadata_keys, metadata_ignored);
+    if (spec_get_string(c, md, "metadata", "name", true, name) &&
         !aioe_is_dns1123_subdomain(*name, strlen(*name)))
-        aioe__spec_err_at(c, aioe__spec_field(c, md, "name"), "metadata.name",
+        spec_err_at(c, spec_field(c, md, "name"), "metadata.name",
                     "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
                     "'%s' is not a valid Kubernetes resource name", *name);
-    if (aioe__spec_get_string(c, md, "metadata", "namespace", false, namespace_) &&
+    if (spec_get_string(c, md, "metadata", "namespace", false, namespace_) &&
         !aioe_is_dns1123_label(*namespace_, strlen(*namespace_)))
-        aioe__spec_err_at(c, aioe__spec_field(c, md, "namespace"), "metadata.namespace",
+        spec_err_at(c, spec_field(c, md, "namespace"), "metadata.namespace",
                     "use lowercase letters, digits and '-', at most 63 characters",
                     "'%s' is not a valid namespace name", *namespace_);
 }
