@@ -1,5 +1,6 @@
-/* aioe-bridge runtime: one bridge instance = one source session, one
- * destination session, one durable store and one pump thread. See
+/* aioe-bridge runtime: one bridge instance = one source session with a
+ * durable inbox (the library's <aioendpoint/inbox.h>), one destination
+ * session and one pump thread. See
  * docs/bridge.md for the design. Example code, built only against the
  * public API of libaioendpoint. */
 #ifndef AIOE_BRIDGE_BRIDGE_H
@@ -40,15 +41,17 @@ typedef struct bridge_stats {
     uint64_t transform_incomplete;/* passed with a map rule that wrote nothing */
     uint64_t transform_eval_errors; /* rule evaluations that failed */
     uint64_t duplicates_suspected;/* replayed after restart or re-sent */
-    uint64_t store_errors;        /* append failed (message sent non-durably) */
+    uint64_t store_errors;        /* appends the inbox could not make at once (held,
+                                   * never acknowledged unstored: docs/inbox.md) */
     uint64_t reconnects_source;
     uint64_t reconnects_destination;
     uint64_t pauses;              /* times the source was paused */
-    uint64_t over_limit;          /* appends while above max_store_bytes */
+    uint64_t over_limit;          /* 1 while the store is above max_store_bytes */
     uint64_t in_flight;           /* destination publishes outstanding */
     uint64_t queued;              /* waiting for the pump */
     uint64_t store_bytes;
     uint64_t store_undone;
+    uint64_t store_lost;          /* records found damaged when the store opened */
     bool paused;
 } bridge_stats;
 

@@ -47,7 +47,7 @@ void transform_step_free(transform_step *x)
 }
 
 aioe_transform_outcome transform_step_apply(transform_step *x, const char *in_topic,
-                                            size_t in_topic_len, bstore_msg *rec,
+                                            size_t in_topic_len, bridge_msg *rec,
                                             const char **why)
 {
     aioe_transform_message_reset(x->in);

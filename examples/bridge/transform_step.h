@@ -1,5 +1,5 @@
 /* aioe-bridge: the Dataflow's BuiltInTransformation between receiving a
- * message and storing/publishing it (docs/bridge.md, docs/transform.md).
+ * message and publishing it (docs/bridge.md, docs/transform.md).
  * A thin adapter from the bridge's record to the library's stage. */
 #ifndef AIOE_BRIDGE_TRANSFORM_STEP_H
 #define AIOE_BRIDGE_TRANSFORM_STEP_H
@@ -9,7 +9,15 @@
 
 #include <aioendpoint/aioendpoint.h>
 
-#include "store.h"
+/* What the stage reads and rewrites: views. */
+typedef struct bridge_msg {
+    const void *payload;
+    size_t payload_len;
+    const char *content_type; /* NULL when absent */
+    size_t content_type_len;
+    const aioe_user_property *props;
+    size_t prop_count;
+} bridge_msg;
 
 typedef struct transform_step transform_step;
 
@@ -27,7 +35,7 @@ void transform_step_free(transform_step *x);
  * AIOE_TRANSFORM_INVALID (not JSON, or out of memory): drop the message;
  * *why says why for INVALID. Called by one thread at a time. */
 aioe_transform_outcome transform_step_apply(transform_step *x, const char *in_topic,
-                                            size_t in_topic_len, bstore_msg *rec,
+                                            size_t in_topic_len, bridge_msg *rec,
                                             const char **why);
 
 /* Counters (thread-safe). */

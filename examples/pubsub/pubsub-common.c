@@ -19,12 +19,43 @@ bool pubsub_common_option(pubsub_common *c, int opt, const char *arg)
     case 'T': c->token_file = arg; return true;
     case 'W': c->timeout_s = (unsigned)strtoul(arg, NULL, 10); return true;
     case 'v': c->verbose = true; return true;
+    case 'X': c->from_env = true; return true;
     default: return false;
     }
 }
 
+aioe_session_options *pubsub_options(pubsub_common *c)
+{
+    if (!c->opts && aioe_session_options_new(&c->opts) != AIOE_OK)
+        c->opts = NULL;
+    return c->opts;
+}
+
+static int load_env(pubsub_common *c)
+{
+    aioe_session_options *o = pubsub_options(c);
+    if (!o)
+        return TOOL_EXIT_FAILURE;
+    int rc = aioe_endpoint_from_env(&c->env_ep, o, &c->res);
+    for (size_t i = 0; i < aioe_parse_result_error_count(c->res); i++) {
+        const aioe_parse_error *e = aioe_parse_result_error(c->res, i);
+        fprintf(stderr, "%s: %s (%s)\n", c->prog, e->message, e->hint);
+    }
+    if (rc != AIOE_OK) {
+        if (rc != AIOE_ERR_INVALID_SPEC)
+            fprintf(stderr, "%s: environment: %s\n", c->prog, aioe_strerror(rc));
+        return rc == AIOE_ERR_INVALID_SPEC ? TOOL_EXIT_INVALID : TOOL_EXIT_FAILURE;
+    }
+    c->ep = c->env_ep;
+    if (!c->instance)
+        c->instance = ""; /* the client ID is AIO_MQTT_CLIENT_ID */
+    return 0;
+}
+
 int pubsub_load(pubsub_common *c)
 {
+    if (c->from_env)
+        return load_env(c);
     int rc = aioe_parse_file(c->file, NULL, &c->res);
     if (!c->res) {
         fprintf(stderr, "%s: %s: %s\n", c->prog, c->file, aioe_strerror(rc));
@@ -95,8 +126,8 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
         snprintf(c->instance_buf, sizeof c->instance_buf, "%s-%ld", c->prog, (long)getpid());
         c->instance = c->instance_buf;
     }
-    aioe_session_options *o = NULL;
-    if (aioe_session_options_new(&o) != AIOE_OK)
+    aioe_session_options *o = pubsub_options(c);
+    if (!o)
         return TOOL_EXIT_FAILURE;
     aioe_session_options_set_state_callback(o, on_state, c);
     aioe_session_options_set_log_callback(o, c->verbose ? AIOE_LOG_DEBUG : AIOE_LOG_WARNING,
@@ -107,12 +138,25 @@ int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data
         aioe_session_options_set_resource_dir(o, c->resource_dir);
     if (c->token_file)
         aioe_session_options_set_token_file(o, c->token_file);
+    /* a broker that never acknowledges must not keep the tool waiting */
+    aioe_session_options_set_operation_timeout(o, (c->timeout_s ? c->timeout_s : 10) * 1000u);
     int rc = aioe_session_new(&c->session, c->ep, c->instance, o);
     aioe_session_options_free(o);
+    c->opts = NULL;
     if (rc != AIOE_OK) {
         fprintf(stderr, "%s: endpoint '%s': %s\n", c->prog, aioe_endpoint_name(c->ep),
                 aioe_strerror(rc));
         return tool_exit_for(rc);
+    }
+    if (c->inbox_dir) {
+        rc = aioe_inbox_new(&c->inbox, c->session, c->inbox_dir, NULL);
+        if (rc != AIOE_OK) {
+            char buf[256];
+            aioe_session_last_error(c->session, buf, sizeof buf);
+            fprintf(stderr, "%s: inbox %s: %s (%s)\n", c->prog, c->inbox_dir,
+                    aioe_strerror(rc), buf);
+            return TOOL_EXIT_FAILURE;
+        }
     }
     rc = aioe_session_start(c->session);
     if (rc != AIOE_OK) {
@@ -149,9 +193,12 @@ void pubsub_close(pubsub_common *c)
     if (c->session) {
         if (aioe_session_get_state(c->session) != AIOE_SESSION_IDLE)
             aioe_session_stop(c->session, 2000);
+        aioe_inbox_free(c->inbox); /* after the session stopped */
         aioe_session_free(c->session);
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
     }
     aioe_parse_result_free(c->res);
+    aioe_endpoint_unref(c->env_ep);
+    aioe_session_options_free(c->opts);
 }

@@ -12,17 +12,22 @@
 
 typedef struct pubsub_common {
     const char *prog;            /* "aioe-pub" / "aioe-sub" */
-    const char *file;            /* endpoint YAML */
+    const char *file;            /* endpoint YAML (NULL with --from-env) */
+    bool from_env;               /* --from-env: the AIO SDK variables */
     const char *endpoint_name;   /* --endpoint, or NULL for the only one */
     const char *instance;        /* client ID suffix (default prog-pid) */
     const char *resource_dir;
     const char *token_file;
     bool verbose;
-    unsigned timeout_s;          /* connect timeout */
+    unsigned timeout_s;          /* connect and acknowledgement timeout */
+    const char *inbox_dir;       /* aioe-sub --inbox: a durable inbox there */
 
     aioe_parse_result *res;
     const aioe_endpoint *ep;
+    aioe_endpoint *env_ep;       /* owned, from the environment */
+    aioe_session_options *opts;  /* pubsub_options(); used by pubsub_connect */
     aioe_session *session;
+    aioe_inbox *inbox;           /* with inbox_dir */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -42,23 +47,32 @@ bool pubsub_common_option(pubsub_common *c, int opt, const char *arg);
     {"resource-dir", required_argument, NULL, 'R'},                     \
     {"token-file", required_argument, NULL, 'T'},                       \
     {"timeout", required_argument, NULL, 'W'},                          \
-    {"verbose", no_argument, NULL, 'v'}
+    {"verbose", no_argument, NULL, 'v'},                                \
+    {"from-env", no_argument, NULL, 'X'}
 #define PUBSUB_COMMON_USAGE                                                        \
     "  --endpoint NAME      the DataflowEndpoint to use (default: the only one)\n" \
     "  --instance NAME      client ID suffix after clientIdPrefix (default PROG-PID)\n" \
     "  --resource-dir DIR   secrets/config maps root (AIOE_RESOURCE_DIR)\n"         \
     "  --token-file FILE    service account token file (AIOE_SAT_TOKEN_FILE)\n"     \
-    "  --timeout SEC        connect timeout (default 10)\n"                         \
-    "  -v, --verbose        log session events to stderr\n"
+    "  --timeout SEC        connect timeout, and how long a PUBACK/SUBACK may take\n" \
+    "                       (default 10)\n"                                          \
+    "  -v, --verbose        log session events to stderr\n"                      \
+    "  --from-env           no ENDPOINT.yaml: the AIO SDK variables AIO_BROKER_HOSTNAME,\n" \
+    "                       AIO_MQTT_CLIENT_ID, ... (docs/environment.md)\n"
 
-/* Parses the file and picks the endpoint; 0 or an exit status
- * (examples/common/tool.h: 3 unreadable, 1 invalid or no such endpoint,
- * 2 several endpoints and no --endpoint). */
+/* The session options pubsub_connect() will use (created on first call,
+ * NULL when memory runs out). */
+aioe_session_options *pubsub_options(pubsub_common *c);
+/* Parses the file (or reads the environment with --from-env) and picks the
+ * endpoint; 0 or an exit status (examples/common/tool.h: 3 unreadable,
+ * 1 invalid or no such endpoint or a bad AIO_* variable, 2 several
+ * endpoints and no --endpoint). */
 int pubsub_load(pubsub_common *c);
-/* Creates the session (with @p on_message when not NULL), starts it and
- * waits until it is connected; 0 or an exit status (1: the library
- * rejects the endpoint; 3: cannot authenticate/connect), with a message
- * on stderr. */
+/* Creates the session (with @p on_message when not NULL; with an inbox in
+ * inbox_dir when that is set), starts it and waits until it is connected;
+ * 0 or an exit status (1: the library rejects the endpoint; 3: cannot
+ * authenticate/connect, or the inbox cannot be opened), with a message on
+ * stderr. */
 int pubsub_connect(pubsub_common *c, aioe_message_cb on_message, void *user_data);
 /* Stops and frees everything. */
 void pubsub_close(pubsub_common *c);

@@ -75,7 +75,12 @@ typedef enum aioe_status {
     AIOE_ERR_TLS_CERT_EXPIRED = -20,
     /** Another client connected with this session's client ID and the
      *  broker ended this connection (MQTT reason 0x8E Session taken over). */
-    AIOE_ERR_SESSION_TAKEN_OVER = -21
+    AIOE_ERR_SESSION_TAKEN_OVER = -21,
+    /** The broker's host name (or the proxy's) could not be resolved. */
+    AIOE_ERR_NAME_RESOLUTION = -22,
+    /** The host answered a TCP connect with a refusal: nothing listens on
+     *  that port (a timeout is AIOE_ERR_TIMEOUT). */
+    AIOE_ERR_CONNECTION_REFUSED = -23
 } aioe_status;
 
 /**

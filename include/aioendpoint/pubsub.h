@@ -181,6 +181,24 @@ AIOE_API int aioe_session_options_set_cloudevents(aioe_session_options *opts,
                                                   const char *schema);
 
 /**
+ * Will message of sessions made with these options: the broker publishes
+ * it when the connection ends without a DISCONNECT (the process was
+ * killed, the network failed) and @p delay_seconds (MQTT v5 Will Delay
+ * Interval; 0 = at once) have passed without a reconnect. Topic, payload,
+ * QoS (default: the endpoint's), RETAIN, content type, user properties,
+ * correlation data, response topic, message expiry and payload format are
+ * copied from @p will now; the builder may be reused or freed after.
+ * NULL removes the will. The CloudEvents stage does not run on a will.
+ * aioe_session_stop() sends DISCONNECT with reason 0x00, so a stopped
+ * session's will is not published.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG when the builder has no topic;
+ *         AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_will(aioe_session_options *opts,
+                                           const aioe_message_builder *will,
+                                           uint32_t delay_seconds);
+
+/**
  * Bounds the bytes of publishes outstanding (accepted, not yet completed)
  * as well as their number: a publish that would take the total (encoded
  * PUBLISH sizes) over @p max_bytes returns AIOE_ERR_WOULD_BLOCK, unless

@@ -148,9 +148,12 @@ typedef void (*aioe_message_cb)(aioe_session *session,
  * below 0x80 for QoS 1; written to the socket for QoS 0), otherwise why it
  * failed (AIOE_ERR_PROTOCOL or AIOE_ERR_NOT_AUTHORIZED with the broker's
  * PUBACK reason code, AIOE_ERR_CONNECTION when delivery could not be
- * confirmed, AIOE_ERR_STATE when the session was stopped first).
+ * confirmed, AIOE_ERR_STATE when the session was stopped first,
+ * AIOE_ERR_TIMEOUT after the operation timeout, see
+ * aioe_session_options_set_operation_timeout()).
  * @p reason_code is the PUBACK reason code, or -1 when there was none.
- * Runs on a Paho thread, or on the thread calling stop/free.
+ * Runs on a Paho thread, on the session's supervisor thread (timeouts,
+ * terminal errors), or on the thread calling stop/free.
  */
 typedef void (*aioe_publish_cb)(aioe_session *session, int status,
                                 int reason_code, void *user_data);
@@ -158,10 +161,28 @@ typedef void (*aioe_publish_cb)(aioe_session *session, int status,
 /**
  * Completion of aioe_session_subscribe(), called exactly once: AIOE_OK with
  * the granted QoS as @p reason_code (0 or 1), or a failure with the SUBACK
- * reason code (>= 0x80) or -1. Threads as for aioe_publish_cb.
+ * reason code (>= 0x80) or -1 (AIOE_ERR_TIMEOUT after the operation
+ * timeout). Threads as for aioe_publish_cb.
  */
 typedef void (*aioe_subscribe_cb)(aioe_session *session, int status,
                                   int reason_code, void *user_data);
+
+/**
+ * Publish-window callback: after aioe_session_publish() (or
+ * aioe_session_publish_message()) returned AIOE_ERR_WOULD_BLOCK, it is
+ * called once when a completion has freed room, with @p room the free slots
+ * of the window at that moment (another thread may publish first; a new
+ * AIOE_ERR_WOULD_BLOCK arms it again, so a host that only publishes from
+ * here never misses room and never spins). Not called when no publish was
+ * refused. Runs on the session's supervisor thread, never on Paho's
+ * threads. It may publish (the intended use) and call any aioe_session_*
+ * function of this session except stop and free. It may block, for
+ * instance waiting for the host's own queue, but while it does this
+ * session's supervisor does nothing else: reconnects, token rotation,
+ * operation timeouts and state events wait (other sessions and Paho's
+ * threads are not held up).
+ */
+typedef void (*aioe_window_cb)(aioe_session *session, size_t room, void *user_data);
 
 /**
  * Host resource resolver: supplies the material for one resource instead
@@ -232,10 +253,139 @@ AIOE_API int aioe_session_options_set_reconnect_backoff(
 /** Time allowed for TCP + TLS + CONNACK, in ms (default 30000). */
 AIOE_API int aioe_session_options_set_connect_timeout(
     aioe_session_options *opts, uint32_t timeout_ms);
+/**
+ * Largest packet this session accepts from the broker, in bytes, sent as
+ * Maximum Packet Size in CONNECT (default 16777216, 16 MiB; 0 sends none,
+ * leaving the MQTT limit of about 256 MiB; 1..63 is AIOE_ERR_INVALID_ARG).
+ * A conforming broker then never sends a larger PUBLISH (mosquitto drops
+ * it for this client). One that does anyway breaks the protocol: the
+ * message is not delivered, the session logs an error, sends DISCONNECT
+ * 0x95 and reconnects with backoff (state event AIOE_ERR_PROTOCOL). Paho
+ * 1.3.12 reads the packet before the library sees it, so such a broker
+ * still costs its size in memory once per attempt (docs/security.md).
+ */
+AIOE_API int aioe_session_options_set_max_packet_size(aioe_session_options *opts,
+                                                      uint32_t max_bytes);
+/**
+ * Operation timeout, in ms (default 0: none). A publish whose completion
+ * has not come this long after aioe_session_publish() (or
+ * aioe_session_publish_message()) accepted it completes with
+ * AIOE_ERR_TIMEOUT, and a subscribe or unsubscribe likewise, instead of
+ * waiting for ever on a broker that never sends PUBACK / SUBACK / UNSUBACK;
+ * the timeout runs from the call, also while disconnected. It is checked
+ * on the session's supervisor thread, which then calls the completion.
+ * A timed-out publish frees its window slot; Paho may still hold the
+ * message, so a QoS 1 publish can still reach the broker (resent on
+ * reconnect) and its late PUBACK is ignored: the host decides whether to
+ * publish again. A timed-out subscription stays registered and is still
+ * sent on the next connect (unsubscribe to drop it).
+ */
+AIOE_API int aioe_session_options_set_operation_timeout(aioe_session_options *opts,
+                                                        uint32_t timeout_ms);
+/** Publish-window callback (default none), see aioe_window_cb. */
+AIOE_API int aioe_session_options_set_window_callback(aioe_session_options *opts,
+                                                      aioe_window_cb cb, void *user_data);
 /** HTTP path for `protocol: WebSockets` (copied); overrides the endpoint's
  *  own, aioe_endpoint_websocket_path() (the host's /path, else "/mqtt"). */
 AIOE_API int aioe_session_options_set_websocket_path(
     aioe_session_options *opts, const char *path);
+
+/* ---- host-engine connection options (docs/session.md) ------------- */
+
+/**
+ * MQTT User Name sent in every CONNECT (copied; NULL, the default, sends
+ * none). Works with every authentication method of the endpoint.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for an empty name, one over 65535
+ *         bytes or with a control character; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_username(aioe_session_options *opts,
+                                               const char *username);
+/**
+ * File holding the MQTT Password (path copied; NULL, the default, sends
+ * none). The file is read before every connect, so a rotated password is
+ * picked up; one trailing newline is dropped; the bytes are wiped from
+ * memory once Paho has taken its copy and never reach a log line.
+ * aioe_session_start() fails with AIOE_ERR_NOT_FOUND / AIOE_ERR_IO when it
+ * cannot be read.
+ */
+AIOE_API int aioe_session_options_set_password_file(aioe_session_options *opts,
+                                                    const char *path);
+/**
+ * Clean Start for the first connect after aioe_session_start() (default
+ * false: resume the broker-side session). Until that connect succeeds every
+ * attempt asks for a clean start; reconnects after it never do, so
+ * subscriptions and queued messages survive token rotation and network
+ * failures.
+ */
+AIOE_API int aioe_session_options_set_clean_start(aioe_session_options *opts,
+                                                  bool clean_start);
+/**
+ * Adds a failover server "host:port" (IPv6 as "[addr]:port"; copied;
+ * checked like the endpoint's `host` field). Every connect tries the
+ * endpoint's host first and then these in the order they were added, with
+ * the endpoint's protocol, TLS settings and credentials; when all fail the
+ * usual reconnect backoff applies and the next connect starts from the
+ * first again, as does the connect after a lost connection. At most 64.
+ * TLS hostname verification applies to each server's own name.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_add_server(aioe_session_options *opts,
+                                             const char *host_port);
+/** Forgets every server added with aioe_session_options_add_server(). */
+AIOE_API int aioe_session_options_clear_servers(aioe_session_options *opts);
+/**
+ * HTTP CONNECT proxy for the broker connection, TLS or not (copied):
+ * @p url is "http://host:port" or "http://user:password@host:port" (the
+ * credentials are sent as Basic authentication and never logged).
+ * @p no_proxy (copied, may be NULL) lists hosts that bypass the proxy, in
+ * the NO_PROXY format: comma-separated names, "*" for all, and domain
+ * suffixes (".example.com" and "example.com" both match a.example.com);
+ * it is matched against the endpoint's host and decides for the session.
+ * NULL @p url removes the proxy. Without one, Paho itself uses the
+ * http_proxy / https_proxy environment variables and ignores no_proxy
+ * (docs/session.md).
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for another scheme, a path or a
+ *         missing port; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_proxy(aioe_session_options *opts,
+                                            const char *url,
+                                            const char *no_proxy);
+/**
+ * ALPN protocol names offered in the TLS handshake, in order of preference
+ * (copied; each 1..255 bytes). @p count 0 offers none (the default). Only
+ * used when the endpoint's TLS is enabled.
+ */
+AIOE_API int aioe_session_options_set_alpn(aioe_session_options *opts,
+                                           const char *const *protocols,
+                                           size_t count);
+/**
+ * File holding the password of an encrypted client private key (path
+ * copied; NULL, the default, requires an unencrypted key). Read before each
+ * connect, wiped after; a wrong password fails aioe_session_start() with
+ * AIOE_ERR_TLS.
+ */
+AIOE_API int aioe_session_options_set_key_password_file(aioe_session_options *opts,
+                                                        const char *path);
+
+/**
+ * Pins one resource key to a file (all strings copied): @p kind and
+ * @p name as the endpoint refers to them, @p key the file name inside the
+ * secret or config map (e.g. "client_cert.pem"), or NULL for a config
+ * map's whole trust bundle; @p path the file to read instead, before
+ * every connect. Pins are consulted before the resolver callback and the
+ * directory layout; a pinned secret or config map is answered by its pins
+ * only (a key without a pin is "not found", which is fine for the
+ * optional client_intermediate_certs.pem). NULL @p path removes the pin.
+ * aioe_endpoint_from_env() uses this for AIO_TLS_CA_FILE,
+ * AIO_TLS_CERT_FILE and AIO_TLS_KEY_FILE.
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for a bad kind, name or key, or a
+ *         NULL key for a secret; AIOE_ERR_NOMEM.
+ */
+AIOE_API int aioe_session_options_set_resource_file(aioe_session_options *opts,
+                                                    aioe_resource_kind kind,
+                                                    const char *name,
+                                                    const char *key,
+                                                    const char *path);
 
 /* ---- resolver requests -------------------------------------------- */
 
@@ -257,9 +407,12 @@ AIOE_API int aioe_resource_request_set_data(aioe_resource_request *req,
  * Creates a session for @p endpoint (a reference is taken).
  * Client ID = clientIdPrefix + @p instance_name (copied; must be non-empty
  * when there is no prefix). @p opts may be NULL; it is copied.
- * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_UNSUPPORTED for an
- *         authentication method without a token source (managed identity);
- *         AIOE_ERR_NOMEM.
+ * Every authentication method has a token source (managed identities
+ * through identity.h and aioe_session_options_set_identity()).
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG; AIOE_ERR_UNSUPPORTED for a
+ *         managed-identity setting the chosen identity source cannot serve
+ *         (e.g. a user-assigned identity on Azure Arc); AIOE_ERR_AUTH when
+ *         the identity source is incompletely configured; AIOE_ERR_NOMEM.
  */
 AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
                               const char *instance_name,
@@ -267,8 +420,9 @@ AIOE_API int aioe_session_new(aioe_session **out, const aioe_endpoint *endpoint,
 
 /**
  * Checks credentials and TLS material (token readable and non-empty, client
- * key readable, unencrypted and matching the certificate, CA bundle
- * readable) and starts connecting in the background. On error nothing was
+ * key readable, unencrypted or decrypted by the key password file, and
+ * matching the certificate, CA bundle readable, password files readable)
+ * and starts connecting in the background. On error nothing was
  * started and no callback fires; aioe_session_last_error() says why.
  * A session that stopped (by aioe_session_stop(), or on its own after a
  * terminal error and then cleaned up with aioe_session_stop()) may be
@@ -328,11 +482,14 @@ AIOE_API int aioe_session_subscribe(aioe_session *session, const char *filter,
 /**
  * Publishes @p len bytes of @p payload (copied) to @p topic (copied).
  * While disconnected the message is kept (within the window) and sent on
- * reconnect. @p cb (may be NULL) is called exactly once unless this
+ * reconnect. The endpoint's cloudEventAttributes stage runs on it as on
+ * aioe_session_publish_message() (AIOE_ERR_INVALID_EVENT as there). @p cb (may be NULL) is called exactly once unless this
  * function returns an error, in which case it is never called.
  * @return AIOE_OK; AIOE_ERR_WOULD_BLOCK when the publish window (
  *         maxInflightMessages, capped below the broker's Receive Maximum)
- *         is full — retry after a completion; AIOE_ERR_TOO_LARGE when the
+ *         is full — retry after a completion, or when the window callback
+ *         (aioe_session_options_set_window_callback()) fires;
+ *         AIOE_ERR_TOO_LARGE when the
  *         PUBLISH would exceed the Maximum Packet Size of the broker's last
  *         CONNACK; AIOE_ERR_STATE when not started or stopped;
  *         AIOE_ERR_INVALID_ARG; AIOE_ERR_NOMEM.

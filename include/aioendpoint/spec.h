@@ -112,6 +112,22 @@ AIOE_API int aioe_parse_options_set_max_input_bytes(aioe_parse_options *opts,
 /** Largest number of documents in one stream (default 100000). */
 AIOE_API int aioe_parse_options_set_max_documents(aioe_parse_options *opts,
                                                  size_t max_documents);
+/**
+ * Deepest nesting of lists and mappings accepted (default 64). A deeper
+ * document fails the parse with AIOE_ERR_TOO_LARGE and an error at the
+ * collection that went too deep; the check runs while libyaml reads, so a
+ * hostile input costs time linear in its size.
+ */
+AIOE_API int aioe_parse_options_set_max_depth(aioe_parse_options *opts,
+                                             size_t max_depth);
+/**
+ * Most YAML nodes (scalars, lists, mappings and aliases) accepted in one
+ * document, ignored fields such as metadata.labels included (default
+ * 100000, about 20 MB of parser memory). More fail the parse with
+ * AIOE_ERR_TOO_LARGE before the document is loaded.
+ */
+AIOE_API int aioe_parse_options_set_max_nodes(aioe_parse_options *opts,
+                                             size_t max_nodes);
 
 /* ---- parsing ------------------------------------------------------ */
 

@@ -14,6 +14,7 @@
 #include "aioendpoint/identity.h"
 #include "aioendpoint/spec.h"
 #include "jwt.h"          /* JWT claims, refresh point (jwt.c) */
+#include "net_probe.h"    /* why a TCP connect failed (net_probe.c) */
 #include "resolver.h"     /* secret / config map references -> bytes (resolver.c) */
 #include "tls.h"          /* TLS material and diagnosis (tls_material.c, tls_diagnose.c) */
 #include "token_source.h" /* the token-source vtable; the SAT source (token_source_sat.c) */

@@ -263,6 +263,32 @@ int aioe_resolver_get(const aioe_resolver *r, aioe_resource_kind kind,
                  name ? name : "", key ? " key " : "", key ? key : "");
         return AIOE_ERR_INVALID_ARG;
     }
+    bool pinned = false;
+    for (size_t i = 0; i < r->n_pins; i++) {
+        const aioe__pinned_file *p = &r->pins[i];
+        if (p->kind != kind || strcmp(p->name, name) != 0)
+            continue;
+        pinned = true;
+        if (!(p->key == key || (p->key && key && strcmp(p->key, key) == 0)))
+            continue;
+        errno = 0;
+        int rc = aioe_read_file(p->path, AIOE_RESOURCE_MAX_BYTES, &out->data, &out->len);
+        if (rc != AIOE_OK) {
+            snprintf(err, errlen, "%s %s%s%s (%s): %s", what, name, key ? " key " : "",
+                     key ? key : "", p->path, aioe_read_file_reason(rc, errno));
+            return rc;
+        }
+        if (!(out->path = strdup(p->path))) {
+            aioe_resource_clear(out);
+            return AIOE_ERR_NOMEM;
+        }
+        return AIOE_OK;
+    }
+    if (pinned) {
+        snprintf(err, errlen, "%s %s key %s: not among the files set for it", what,
+                 name, key ? key : "(bundle)");
+        return AIOE_ERR_NOT_FOUND;
+    }
     if (r->cb) {
         struct aioe_resource_request req = { kind, name, key, NULL, 0, false };
         int rc = r->cb(r->session, &req, r->cb_data);

@@ -22,11 +22,24 @@ struct aioe_resource_request {
     bool set;
 };
 
+/* A resource key pinned to a file (aioe_session_options_set_resource_file):
+ * key NULL = a config map's whole bundle. */
+typedef struct aioe__pinned_file {
+    aioe_resource_kind kind;
+    char *name;
+    char *key;
+    char *path;
+} aioe__pinned_file;
+
 typedef struct aioe_resolver {
     char *root;            /* directory layout root (always set) */
     aioe_resolver_cb cb;   /* host callback, replaces the layout when set */
     void *cb_data;
     aioe_session *session; /* passed to cb */
+    /* Pinned files, consulted first; a pinned (kind, name) is answered by
+     * its pins only (a key without a pin is not found). Borrowed. */
+    const aioe__pinned_file *pins;
+    size_t n_pins;
 } aioe_resolver;
 
 typedef struct aioe_resource {

@@ -16,6 +16,11 @@ typedef struct aioe_tls_files {
     char *ca_file;     /* trust bundle; NULL = system trust store */
     char *cert_chain;  /* client leaf + intermediates; NULL = none */
     char *key_file;    /* client key (the secret's own file when it has one) */
+    unsigned key_mode; /* permission bits of the secret's own key file when
+                        * Paho reads that; 0 when we wrote the copy */
+    /* Password of an encrypted client key, borrowed for one prepare call
+     * (NULL: the key must be unencrypted). Set by the caller. */
+    const char *key_password;
 } aioe_tls_files;
 
 /* ---- pure (PEM bytes in, verdict out) ---- */
@@ -26,6 +31,11 @@ int aioe_tls_check_client(const unsigned char *cert, size_t cert_len,
                           const unsigned char *inter, size_t inter_len,
                           const unsigned char *key, size_t key_len,
                           char *err, size_t errlen);
+/* The same with the password of an encrypted key (NULL: as above). */
+int aioe__auth_tls_check_client_pw(const unsigned char *cert, size_t cert_len,
+                              const unsigned char *inter, size_t inter_len,
+                              const unsigned char *key, size_t key_len,
+                              const char *key_password, char *err, size_t errlen);
 /* A trust bundle holds at least one certificate. */
 int aioe_tls_check_ca_bundle(const unsigned char *pem, size_t len, char *err,
                              size_t errlen);
@@ -45,7 +55,8 @@ void aioe_tls_files_free(aioe_tls_files *f);
 
 /* After a failed TLS connect: handshakes with host:port itself (TLS 1.2+,
  * same trust, host name checked) to say why. Returns AIOE_OK if the server
- * verifies, AIOE_ERR_CONNECTION if TCP fails, else the classified error. */
+ * verifies, the aioe__auth_tcp_probe() status if TCP fails (name resolution,
+ * refused, timeout, other), else the classified TLS error. */
 int aioe_tls_diagnose(const char *host, uint16_t port, const char *ca_file,
                       int timeout_ms, char *err, size_t errlen);
 

@@ -3,14 +3,8 @@
  * result, so after a failed TLS connect the supervisor handshakes once
  * itself with the same trust and host name and reads the result. This runs
  * only after a failure, so it costs nothing on the good path. */
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -19,57 +13,16 @@
 #include <openssl/x509v3.h>
 
 #include "aioendpoint/common.h"
+#include "net_probe.h"
 #include "tls.h"
-
-static int tcp_connect(const char *host, uint16_t port, int timeout_ms)
-{
-    char service[8];
-    struct addrinfo hints = { 0 }, *res = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_family = AF_UNSPEC;
-    snprintf(service, sizeof service, "%u", (unsigned)port);
-    if (getaddrinfo(host, service, &hints, &res) != 0)
-        return -1;
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        int fl = fcntl(fd, F_GETFL);
-        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc != 0 && errno == EINPROGRESS) {
-            struct pollfd p = { .fd = fd, .events = POLLOUT };
-            int soerr = 0;
-            socklen_t sl = sizeof soerr;
-            if (poll(&p, 1, timeout_ms) == 1 &&
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-                soerr == 0)
-                rc = 0;
-        }
-        if (rc == 0) {
-            fcntl(fd, F_SETFL, fl);
-            struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-            break;
-        }
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    return fd;
-}
 
 int aioe_tls_diagnose(const char *host, uint16_t port, const char *ca_file,
                       int timeout_ms, char *err, size_t errlen)
 {
-    int fd = tcp_connect(host, port, timeout_ms);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open a TCP connection to %s:%u", host,
-                 (unsigned)port);
-        return AIOE_ERR_CONNECTION;
-    }
+    int fd = -1;
+    int prc = aioe__auth_tcp_probe(host, port, timeout_ms, &fd, err, errlen);
+    if (prc != AIOE_OK)
+        return prc;
     int rc = AIOE_ERR_TLS;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     SSL *ssl = NULL;

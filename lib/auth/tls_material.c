@@ -25,6 +25,18 @@ static int no_password(char *buf, int size, int rwflag, void *u)
     return -1; /* never prompt: encrypted keys are refused */
 }
 
+/* Hands OpenSSL the key password (never prompts). */
+static int key_password_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)rwflag;
+    const char *pw = u;
+    size_t n = pw ? strlen(pw) : 0;
+    if (!pw || n > (size_t)size)
+        return -1;
+    memcpy(buf, pw, n);
+    return (int)n;
+}
+
 static bool pem_is_encrypted_key(const unsigned char *key, size_t len)
 {
     static const char *marks[] = { "-----BEGIN ENCRYPTED PRIVATE KEY-----",
@@ -78,14 +90,25 @@ int aioe_tls_check_client(const unsigned char *cert, size_t cert_len,
                           const unsigned char *key, size_t key_len,
                           char *err, size_t errlen)
 {
+    return aioe__auth_tls_check_client_pw(cert, cert_len, inter, inter_len, key,
+                                     key_len, NULL, err, errlen);
+}
+
+int aioe__auth_tls_check_client_pw(const unsigned char *cert, size_t cert_len,
+                              const unsigned char *inter, size_t inter_len,
+                              const unsigned char *key, size_t key_len,
+                              const char *key_password, char *err, size_t errlen)
+{
     int rc = AIOE_ERR_TLS;
     X509 *leaf = NULL;
     EVP_PKEY *pkey = NULL;
     BIO *bio = NULL;
 
-    if (pem_is_encrypted_key(key, key_len)) {
-        snprintf(err, errlen, "client private key is encrypted; a passphrase-"
-                 "protected key cannot be used (store it unencrypted in the secret)");
+    bool encrypted = pem_is_encrypted_key(key, key_len);
+    if (encrypted && !key_password) {
+        snprintf(err, errlen, "client private key is encrypted and no key "
+                 "password is configured (aioe_session_options_set_key_password_file, "
+                 "or store the key unencrypted in the secret)");
         return AIOE_ERR_TLS;
     }
     bio = BIO_new_mem_buf(cert, (int)cert_len);
@@ -96,10 +119,15 @@ int aioe_tls_check_client(const unsigned char *cert, size_t cert_len,
         goto out;
     }
     bio = BIO_new_mem_buf(key, (int)key_len);
-    pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL) : NULL;
+    pkey = !bio ? NULL
+           : encrypted ? PEM_read_bio_PrivateKey(bio, NULL, key_password_cb,
+                                                 (void *)key_password)
+                       : PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
     BIO_free(bio);
     if (!pkey) {
-        snprintf(err, errlen, "client private key is not an unencrypted PEM private key");
+        snprintf(err, errlen, encrypted
+                 ? "client private key cannot be decrypted with the configured key password"
+                 : "client private key is not an unencrypted PEM private key");
         goto out;
     }
     if (X509_check_private_key(leaf, pkey) != 1) {
@@ -273,8 +301,8 @@ static int prepare_client(aioe_tls_files *f, const aioe_resolver *r,
             goto out;
         }
     }
-    rc = aioe_tls_check_client(cert.data, cert.len, inter.data, inter.len,
-                               key.data, key.len, err, errlen);
+    rc = aioe__auth_tls_check_client_pw(cert.data, cert.len, inter.data, inter.len,
+                                   key.data, key.len, f->key_password, err, errlen);
     if (rc != AIOE_OK) {
         char detail[256];
         snprintf(detail, sizeof detail, "%s", err);
@@ -284,6 +312,8 @@ static int prepare_client(aioe_tls_files *f, const aioe_resolver *r,
     rc = write_private(f, "client-chain.pem", cert.data, cert.len, inter.data,
                        inter.len, &f->cert_chain);
     if (rc == AIOE_OK) {
+        struct stat st;
+        f->key_mode = key.path && stat(key.path, &st) == 0 ? (unsigned)st.st_mode & 07777u : 0;
         if (key.path) {
             free(f->key_file);
             f->key_file = key.path; /* Paho reads the secret's file itself */

@@ -260,6 +260,33 @@ static MQTTProperty *next_prop(MQTTProperty *wire, size_t *n, enum MQTTPropertyC
     return p;
 }
 
+/* aioe_session_publish() on an endpoint with a CloudEvents stage: the same
+ * publish through the message builder path, which runs the stage. A
+ * builder on the stack costs one topic copy per publish, only on
+ * CloudEvents endpoints. */
+static int publish_through_ce(aioe_session *s, const char *topic, const void *payload,
+                              size_t len, int qos, bool retain, aioe_publish_cb cb,
+                              void *user_data)
+{
+    struct aioe_message_builder b;
+    memset(&b, 0, sizeof b);
+    aioe_message_builder_reset(&b);
+    int rc = aioe_message_builder_set_topic(&b, topic, strlen(topic));
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_payload(&b, payload, len);
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_qos(&b, qos);
+    if (rc == AIOE_OK)
+        rc = aioe_message_builder_set_retain(&b, retain);
+    if (rc == AIOE_OK)
+        rc = aioe_session_publish_message(s, &b, cb, user_data);
+    free(b.topic);
+    free(b.props);
+    free(b.wire);
+    aioe_cloudevents_output_free(b.ce_out);
+    return rc;
+}
+
 int aioe_session_publish(aioe_session *s, const char *topic,
                          const void *payload, size_t len, int qos, bool retain,
                          aioe_publish_cb cb, void *user_data)
@@ -267,6 +294,8 @@ int aioe_session_publish(aioe_session *s, const char *topic,
     if (!s || !topic || !*topic || (!payload && len) || qos < 0 || qos > 1 ||
         len > 268435455u || strpbrk(topic, "+#"))
         return AIOE_ERR_INVALID_ARG;
+    if (s->ce) /* never skip the endpoint's cloudEventAttributes stage */
+        return publish_through_ce(s, topic, payload, len, qos, retain, cb, user_data);
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     msg.payload = (void *)payload;
     msg.payloadlen = (int)len;
@@ -380,4 +409,93 @@ int aioe_session_publish_message(aioe_session *s, aioe_message_builder *b,
     msg.properties.length = (int)props_len;
     msg.properties.array = n ? b->wire : NULL;
     return aioe_pubsub_send(s, b->topic, &msg, props_len, cb, user_data);
+}
+
+/* ---- will message ------------------------------------------------------ */
+
+static int add_will_prop(MQTTProperties *props, MQTTProperty *p)
+{
+    /* MQTTProperties_add deep-copies strings and binary data */
+    return MQTTProperties_add(props, p) == 0 ? AIOE_OK : AIOE_ERR_NOMEM;
+}
+
+int aioe_session_options_set_will(aioe_session_options *opts,
+                                  const aioe_message_builder *b,
+                                  uint32_t delay_seconds)
+{
+    if (!opts || (b && b->topic_len == 0))
+        return AIOE_ERR_INVALID_ARG;
+    aioe__will *w = NULL;
+    if (b) {
+        if (!(w = calloc(1, sizeof *w)))
+            return AIOE_ERR_NOMEM;
+        w->qos = b->qos;
+        w->retain = b->retain;
+        w->payload_len = b->payload_len;
+        w->topic = strdup(b->topic);
+        w->payload = malloc(b->payload_len ? b->payload_len : 1);
+        int rc = w->topic && w->payload ? AIOE_OK : AIOE_ERR_NOMEM;
+        if (rc == AIOE_OK && b->payload_len)
+            memcpy(w->payload, b->payload, b->payload_len);
+        MQTTProperty p;
+        for (size_t i = 0; rc == AIOE_OK && i < b->n_props; i++) {
+            memset(&p, 0, sizeof p);
+            p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+            p.value.data.data = (char *)b->props[i].name;
+            p.value.data.len = (int)b->props[i].name_len;
+            p.value.value.data = (char *)b->props[i].value;
+            p.value.value.len = (int)b->props[i].value_len;
+            rc = add_will_prop(&w->props, &p);
+        }
+        if (rc == AIOE_OK && b->has_content_type) {
+            memset(&p, 0, sizeof p);
+            p.identifier = MQTTPROPERTY_CODE_CONTENT_TYPE;
+            p.value.data.data = (char *)b->content_type;
+            p.value.data.len = (int)b->content_type_len;
+            rc = add_will_prop(&w->props, &p);
+        }
+        if (rc == AIOE_OK && b->has_correlation) {
+            memset(&p, 0, sizeof p);
+            p.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA;
+            p.value.data.data = (char *)b->correlation;
+            p.value.data.len = (int)b->correlation_len;
+            rc = add_will_prop(&w->props, &p);
+        }
+        if (rc == AIOE_OK && b->has_response_topic) {
+            memset(&p, 0, sizeof p);
+            p.identifier = MQTTPROPERTY_CODE_RESPONSE_TOPIC;
+            p.value.data.data = (char *)b->response_topic;
+            p.value.data.len = (int)b->response_topic_len;
+            rc = add_will_prop(&w->props, &p);
+        }
+        if (rc == AIOE_OK && b->has_expiry) {
+            memset(&p, 0, sizeof p);
+            p.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL;
+            p.value.integer4 = b->expiry;
+            rc = add_will_prop(&w->props, &p);
+        }
+        if (rc == AIOE_OK && b->payload_format >= 0) {
+            memset(&p, 0, sizeof p);
+            p.identifier = MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR;
+            p.value.byte = (unsigned char)b->payload_format;
+            rc = add_will_prop(&w->props, &p);
+        }
+        if (rc == AIOE_OK && delay_seconds) {
+            memset(&p, 0, sizeof p);
+            p.identifier = MQTTPROPERTY_CODE_WILL_DELAY_INTERVAL;
+            p.value.integer4 = delay_seconds;
+            rc = add_will_prop(&w->props, &p);
+        }
+        if (rc != AIOE_OK) {
+            free(w->topic);
+            free(w->payload);
+            MQTTProperties_free(&w->props);
+            free(w);
+            return rc;
+        }
+    }
+    aioe__conn_opts tmp = { .will = opts->conn.will };
+    aioe__session_conn_opts_clear(&tmp); /* frees the old will only */
+    opts->conn.will = w;
+    return AIOE_OK;
 }

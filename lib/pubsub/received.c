@@ -148,6 +148,8 @@ int aioe_message_copy(const aioe_message *msg, aioe_message **out)
     c->topic_len = msg->topic_len;
     c->m = m;
     c->owned = true;
+    c->inbox_id = msg->inbox_id; /* a copy of an inbox message acknowledges alike */
+    c->inbox_redelivered = msg->inbox_redelivered;
     *out = c;
     return AIOE_OK;
 }

@@ -125,6 +125,9 @@ int aioe_session_subscribe_with(aioe_session *s, const char *filter,
     e->retain_handling = opts ? (unsigned char)opts->retain_handling : 0;
     e->cb = cb;
     e->user_data = user_data;
+    e->deadline = cb && s->opt.op_timeout_ms ? aioe__session_now_ms() + s->opt.op_timeout_ms : 0;
+    if (e->deadline)
+        pthread_cond_broadcast(&s->cv); /* the supervisor's next deadline */
     e->dead = false;
     e->removing = false;
     e->acked = false; /* (re)send with these options */
@@ -168,6 +171,10 @@ int aioe_session_unsubscribe(aioe_session *s, const char *filter,
     e->acked = false;
     e->unsub_cb = cb;
     e->unsub_data = user_data;
+    e->unsub_deadline = cb && s->opt.op_timeout_ms
+                            ? aioe__session_now_ms() + s->opt.op_timeout_ms : 0;
+    if (e->unsub_deadline)
+        pthread_cond_broadcast(&s->cv);
     bool connected = s->state == AIOE_SESSION_CONNECTED;
     pthread_mutex_unlock(&s->mu);
     if (connected)

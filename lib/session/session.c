@@ -69,6 +69,9 @@ static int copy_options(aioe_session *s, const aioe_session_options *o)
     s->opt.ce_target = NULL;
     s->opt.ce_content_type = NULL;
     s->opt.ce_schema = NULL;
+    aioe__session_conn_opts_init(&s->opt.conn);
+    if (aioe__session_conn_opts_copy(&s->opt.conn, &o->conn) != AIOE_OK)
+        return AIOE_ERR_NOMEM;
     if ((o->ce_target && !(s->opt.ce_target = strdup(o->ce_target))) ||
         (o->ce_content_type && !(s->opt.ce_content_type = strdup(o->ce_content_type))) ||
         (o->ce_schema && !(s->opt.ce_schema = strdup(o->ce_schema))))
@@ -92,18 +95,13 @@ static int copy_options(aioe_session *s, const aioe_session_options *o)
 
 static int build_uri(aioe_session *s)
 {
-    const aioe_endpoint *ep = s->ep;
-    const char *host = aioe_endpoint_host(ep);
-    bool ws = aioe_endpoint_protocol(ep) == AIOE_PROTOCOL_WEBSOCKETS;
-    const char *scheme = ws ? (s->tls ? "wss" : "ws") : (s->tls ? "ssl" : "tcp");
-    bool v6 = strchr(host, ':') != NULL;
-    char buf[1024];
-    int n = snprintf(buf, sizeof buf, "%s://%s%s%s:%u%s", scheme,
-                     v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)s->port,
-                     ws ? s->opt.ws_path : "");
-    if (n < 0 || (size_t)n >= sizeof buf)
+    int rc = aioe__session_build_servers(s); /* endpoint first, then failover */
+    if (rc != AIOE_OK)
+        return rc;
+    if (strlen(s->servers[0].uri) >= 1024)
         return AIOE_ERR_TOO_LARGE;
-    if (!(s->server_uri = strdup(buf)) || !(s->host = strdup(host)))
+    if (!(s->server_uri = strdup(s->servers[0].uri)) ||
+        !(s->host = strdup(aioe_endpoint_host(s->ep))))
         return AIOE_ERR_NOMEM;
     return AIOE_OK;
 }
@@ -180,6 +178,8 @@ int aioe_session_new(aioe_session **out, const aioe_endpoint *ep,
     s->resolver.cb = s->opt.resolver_cb;
     s->resolver.cb_data = s->opt.resolver_data;
     s->resolver.session = s;
+    s->resolver.pins = s->opt.conn.pins;
+    s->resolver.n_pins = s->opt.conn.n_pins;
     *out = s;
     return AIOE_OK;
 }
@@ -214,8 +214,17 @@ static int preflight(aioe_session *s)
         }
         aioe_token_clear(&tok);
     }
+    aioe__conn_secrets sec = { 0 };
     if (rc == AIOE_OK)
+        rc = aioe__session_secrets_read(&s->opt.conn, &sec, err, sizeof err);
+    if (rc == AIOE_OK) {
+        s->tls_files.key_password = sec.key_password;
         rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, sizeof err);
+        s->tls_files.key_password = NULL;
+    }
+    aioe__session_secrets_wipe(&sec);
+    if (rc == AIOE_OK)
+        aioe__session_check_key_mode(s);
     if (rc != AIOE_OK) {
         aioe_session_set_error(s, rc, -1, "%s", err);
         aioe_session_log(s, AIOE_LOG_ERROR, "cannot start: %s", err);
@@ -263,6 +272,17 @@ static int create_client(aioe_session *s)
     MQTTAsync_setCallbacks(s->client, s, aioe_session_on_connection_lost,
                            aioe_pubsub_on_message, NULL);
     MQTTAsync_setDisconnected(s->client, s, aioe_session_on_server_disconnect);
+    return AIOE_OK;
+}
+
+int aioe__session_set_inbound_hook(aioe_session *s, aioe__inbound_hook hook, void *ctx)
+{
+    if (!s)
+        return AIOE_ERR_INVALID_ARG;
+    if (s->thread_running || s->client)
+        return AIOE_ERR_STATE;
+    s->inbound_hook = hook;
+    s->inbound_ctx = ctx;
     return AIOE_OK;
 }
 
@@ -356,6 +376,8 @@ void aioe_session_free(aioe_session *s)
     free(s->opt.ce_target);
     free(s->opt.ce_content_type);
     free(s->opt.ce_schema);
+    aioe__session_conn_opts_clear(&s->opt.conn);
+    aioe__session_free_servers(s);
     aioe_cloudevents_free(s->ce);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

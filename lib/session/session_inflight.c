@@ -61,8 +61,11 @@ static pub_record *rec_get(aioe_session *s)
     r->next = s->out_head;
     if (s->out_head)
         s->out_head->prev = r;
+    else
+        s->out_tail = r;
     s->out_head = r;
     s->outstanding++;
+    r->deadline = 0;
     return r;
 }
 
@@ -90,9 +93,17 @@ static bool rec_report(aioe_session *s, pub_record *r)
         s->out_head = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    else
+        s->out_tail = r->prev;
     r->prev = r->next = NULL;
     s->outstanding--;
     s->outstanding_bytes -= r->bytes;
+    if (s->window_armed) {
+        /* a refused publisher waits for room: the supervisor tells it (never
+         * from here, which may be Paho's receive thread) */
+        s->window_armed = false;
+        aioe_session_post(s, EV_WINDOW);
+    }
     return true;
 }
 
@@ -162,6 +173,8 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
         /* the byte bound; a message alone in the window always goes */
         (s->opt.max_queued_bytes && s->outstanding > 0 &&
          s->outstanding_bytes + bytes > s->opt.max_queued_bytes)) {
+        if (s->opt.window_cb)
+            s->window_armed = true;
         pthread_mutex_unlock(&s->mu);
         return AIOE_ERR_WOULD_BLOCK;
     }
@@ -172,6 +185,11 @@ int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
     }
     r->bytes = bytes;
     s->outstanding_bytes += bytes;
+    if (s->opt.op_timeout_ms) {
+        r->deadline = aioe__session_now_ms() + s->opt.op_timeout_ms;
+        if (s->outstanding == 1)
+            pthread_cond_broadcast(&s->cv); /* the supervisor has no deadline yet */
+    }
     r->cb = cb;
     r->user_data = user_data;
     r->qos = msg->qos;
@@ -410,6 +428,79 @@ void aioe_pubsub_connected(aioe_session *s, bool no_session)
     }
 }
 
+/* ---- operation timeouts ----
+ * Deadlines are a fixed time after the call, so the oldest outstanding
+ * publish (the tail) always has the earliest one. A publish or subscribe
+ * that times out is reported now; Paho may still hold it (and a late
+ * acknowledgement is then ignored, a QoS 1 message may still arrive at the
+ * broker, resent on reconnect). Its window slot is freed. */
+
+int64_t aioe__pubsub_next_deadline(aioe_session *s)
+{
+    if (!s->opt.op_timeout_ms)
+        return -1;
+    int64_t d = s->out_tail ? s->out_tail->deadline : 0;
+    for (sub_entry *e = s->subs; e; e = e->next) {
+        if (e->cb && e->deadline && (!d || e->deadline < d))
+            d = e->deadline;
+        if (e->unsub_cb && e->unsub_deadline && (!d || e->unsub_deadline < d))
+            d = e->unsub_deadline;
+    }
+    return d ? d : -1;
+}
+
+void aioe__pubsub_expire(aioe_session *s)
+{
+    if (!s->opt.op_timeout_ms)
+        return;
+    int64_t now = aioe__session_now_ms();
+    size_t expired = 0;
+    for (;;) {
+        /* taken under the lock: once unlocked, Paho's own completion could
+         * release the record and a new publish reuse it */
+        pthread_mutex_lock(&s->mu);
+        pub_record *r = s->out_tail;
+        if (!r || !r->deadline || r->deadline > now) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        rec_report(s, r);
+        aioe_publish_cb cb = r->cb;
+        void *ud = r->user_data;
+        rec_maybe_release(s, r); /* not yet: Paho still holds the context */
+        if (s->outstanding == 0 && s->drain_waiters)
+            pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        expired++;
+        if (cb) {
+            aioe_session *prev = aioe_session_enter_callback(s);
+            cb(s, AIOE_ERR_TIMEOUT, -1, ud);
+            aioe_session_leave_callback(prev);
+        }
+    }
+    if (expired)
+        aioe_session_log(s, AIOE_LOG_WARNING, "%zu publish(es) not acknowledged within %u ms",
+                         expired, (unsigned)s->opt.op_timeout_ms);
+    for (sub_entry *e = s->subs; e; e = e->next) {
+        pthread_mutex_lock(&s->mu);
+        bool sub_due = e->cb && e->deadline && e->deadline <= now;
+        bool unsub_due = e->unsub_cb && e->unsub_deadline && e->unsub_deadline <= now;
+        if (sub_due)
+            e->deadline = 0;
+        if (unsub_due)
+            e->unsub_deadline = 0;
+        pthread_mutex_unlock(&s->mu);
+        if (sub_due || unsub_due)
+            aioe_session_log(s, AIOE_LOG_WARNING, "%s %s not acknowledged within %u ms",
+                             sub_due ? "SUBSCRIBE" : "UNSUBSCRIBE", e->filter,
+                             (unsigned)s->opt.op_timeout_ms);
+        if (sub_due)
+            sub_report(e, AIOE_ERR_TIMEOUT, -1);
+        if (unsub_due)
+            unsub_report(e, AIOE_ERR_TIMEOUT, -1);
+    }
+}
+
 void aioe_pubsub_fail_all(aioe_session *s, int status, const char *why)
 {
     (void)why;
@@ -447,21 +538,55 @@ void aioe_pubsub_free(aioe_session *s)
     }
     s->free_recs = NULL;
     s->out_head = NULL;
+    s->out_tail = NULL;
     s->outstanding = 0;
 }
 
 /* ---- received messages ---- */
 
+/* Size of the PUBLISH packet Paho read for m. */
+static size_t received_size(size_t topic_len, const MQTTAsync_message *m)
+{
+    size_t props = m->properties.length > 0 ? (size_t)m->properties.length : 0;
+    size_t payload = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    /* publish_size() counts a one-byte property length: add the rest */
+    size_t vbi = props < 128 ? 1 : props < 16384 ? 2 : props < 2097152 ? 3 : 4;
+    return aioe_pubsub_publish_size(topic_len, payload + props + vbi - 1, m->qos);
+}
+
 int aioe_pubsub_on_message(void *ctx, char *topic, int topic_len,
                            MQTTAsync_message *m)
 {
     aioe_session *s = ctx;
-    if (s->opt.message_cb) {
-        struct aioe_message view = { topic,
-                                     topic_len > 0 ? (size_t)topic_len : strlen(topic),
-                                     m };
+    size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    size_t size;
+    if (s->opt.max_packet_size && (size = received_size(tlen, m)) > s->opt.max_packet_size) {
+        /* MQTT 5.0 3.1.2.11.4: a protocol error, DISCONNECT 0x95. Paho 1.3.12
+         * has already read it (it has no such limit), so all that is left is
+         * to keep it from the host and leave. */
+        aioe_session_log(s, AIOE_LOG_ERROR, "broker sent a %zu-byte PUBLISH, more than "
+                         "this session's Maximum Packet Size of %u; not delivered",
+                         size, (unsigned)s->opt.max_packet_size);
+        pthread_mutex_lock(&s->mu);
+        if (!(s->events & EV_PROTOCOL)) {
+            s->ev_reason = MQTTREASONCODE_PACKET_TOO_LARGE;
+            snprintf(s->ev_detail, sizeof s->ev_detail, "broker sent a %zu-byte PUBLISH "
+                     "over the Maximum Packet Size of %u", size,
+                     (unsigned)s->opt.max_packet_size);
+            aioe_session_post(s, EV_PROTOCOL);
+        }
+        pthread_mutex_unlock(&s->mu);
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+        return 1;
+    }
+    if (s->inbound_hook || s->opt.message_cb) {
+        struct aioe_message view = { topic, tlen, m, false, 0, false };
         aioe_session *prev = aioe_session_enter_callback(s);
-        s->opt.message_cb(s, &view, s->opt.message_data);
+        if (s->inbound_hook)
+            s->inbound_hook(s->inbound_ctx, s, &view);
+        else
+            s->opt.message_cb(s, &view, s->opt.message_data);
         aioe_session_leave_callback(prev);
     }
     MQTTAsync_freeMessage(&m);

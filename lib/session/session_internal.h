@@ -16,6 +16,43 @@
 #include "util/util.h"
 #include "auth/auth.h"
 
+/* A will message, deep-copied from a message builder. */
+typedef struct aioe__will {
+    char *topic;
+    void *payload;
+    size_t payload_len;
+    int qos;                    /* -1: the endpoint's */
+    bool retain;
+    MQTTProperties props;       /* Paho's deep copy, incl. Will Delay */
+} aioe__will;
+
+/* One server a session may connect to: the endpoint's host first, then
+ * the failover servers in the order they were added. */
+typedef struct aioe__server {
+    char *host;                 /* without IPv6 brackets */
+    uint16_t port;
+    char *uri;                  /* Paho server URI, built by the session */
+} aioe__server;
+
+/* Host-engine connection options (session_hostopts.c). */
+typedef struct aioe__conn_opts {
+    char *username;
+    char *password_file;        /* read before each connect, wiped after */
+    char *key_password_file;    /* TLS private-key password, likewise */
+    bool clean_start;           /* first connect after start only */
+    aioe__will *will;
+    aioe__server *servers;      /* failover servers (not the endpoint's) */
+    size_t n_servers;
+    char *proxy;                /* http://[user:pass@]host:port */
+    char *proxy_host;           /* its host and port, for diagnosis */
+    uint16_t proxy_port;
+    char *no_proxy;             /* comma-separated hosts / domain suffixes */
+    unsigned char *alpn;        /* ALPN wire format, NUL-terminated for Paho */
+    size_t alpn_len;
+    aioe__pinned_file *pins;    /* resources pinned to files */
+    size_t n_pins;
+} aioe__conn_opts;
+
 struct aioe_session_options {
     aioe_session_state_cb state_cb;
     void *state_data;
@@ -39,7 +76,15 @@ struct aioe_session_options {
     char *ce_schema;
     uint32_t max_token_bytes;   /* 0: the MQTT limit, 65535 */
     size_t max_queued_bytes;    /* 0: bounded by the window only */
+    uint32_t max_packet_size;   /* sent in CONNECT; 0: none (the MQTT limit) */
+    uint32_t op_timeout_ms;     /* publish/subscribe completion deadline, 0 none */
+    aioe_window_cb window_cb;   /* room again after WOULD_BLOCK (supervisor) */
+    void *window_data;
+    aioe__conn_opts conn;       /* session_hostopts.c: deep-copied */
 };
+
+/* Maximum Packet Size a session announces unless told otherwise. */
+#define AIOE_DEFAULT_MAX_PACKET_SIZE (16u * 1024 * 1024)
 
 /* One accepted publish. Records come from a pool and go back only when
  * both the host was told (reported) and Paho is done with the context
@@ -54,6 +99,7 @@ typedef struct pub_record {
     int token;          /* Paho token, 0 until known */
     int qos;
     size_t bytes;       /* encoded PUBLISH size, counted in outstanding_bytes */
+    int64_t deadline;   /* monotonic ms to fail it with AIOE_ERR_TIMEOUT, 0 none */
     bool in_use, reported, paho_done;
 } pub_record;
 
@@ -76,6 +122,8 @@ typedef struct sub_entry {
     void *unsub_data;
     aioe_subscribe_cb cb;   /* cleared once reported */
     void *user_data;
+    int64_t deadline;       /* for cb (monotonic ms), 0 none */
+    int64_t unsub_deadline; /* for unsub_cb */
     bool acked;             /* the broker session has it */
     bool inflight;          /* a SUBSCRIBE is outstanding */
 } sub_entry;
@@ -86,14 +134,27 @@ enum {
     EV_LOST = 1u << 2,
     EV_DISCONNECT_DONE = 1u << 3,
     EV_STOP = 1u << 4,
+    EV_PROTOCOL = 1u << 5,      /* the broker broke the protocol while
+                                 * connected: disconnect with ev_reason */
+    EV_WINDOW = 1u << 6,        /* room in the window after a WOULD_BLOCK */
+    EV_PAUSE = 1u << 7,         /* inbound_paused changed */
 };
+
+/* Takes every received message instead of the host's message callback
+ * (the inbox, lib/inbox/). Runs on Paho's receive thread; the PUBACK of a
+ * QoS 1 message goes out when it returns. */
+typedef void (*aioe__inbound_hook)(void *ctx, aioe_session *s, const aioe_message *msg);
 
 struct aioe_session {
     aioe_endpoint *ep;
     char *client_id;
-    char *server_uri;
+    char *server_uri;           /* = servers[0].uri */
     char *host;                 /* for TLS diagnosis */
     uint16_t port;
+    aioe__server *servers;      /* endpoint first, then failover servers */
+    size_t n_servers;
+    bool use_proxy;             /* opt.conn.proxy set and host not in no_proxy */
+    char *https_proxy;          /* the same proxy spelt https:// (see hostopts) */
     bool tls;
     struct aioe_session_options opt;
     aioe_resolver resolver;
@@ -118,9 +179,11 @@ struct aioe_session {
     unsigned events;
     int ev_reason;              /* CONNACK / DISCONNECT reason, -1 none */
     int ev_code;                /* Paho return code of a failed connect */
+    char ev_server[300];        /* CONNACK: the server URI Paho connected to */
     bool ev_session_present;
     int ev_receive_max;
     uint32_t ev_max_packet;     /* CONNACK Maximum Packet Size, 0 none */
+    const char *ev_connack_error; /* a protocol error in the CONNACK, or NULL */
     bool ev_tls_error;
     char ev_detail[160];
     uint32_t stop_timeout_ms;
@@ -134,16 +197,29 @@ struct aioe_session {
     size_t window;
     size_t outstanding;
     size_t outstanding_bytes;   /* sum of the outstanding records' bytes */
+    bool window_armed;          /* a publish was refused with WOULD_BLOCK and
+                                 * opt.window_cb is set: the next freed slot
+                                 * posts EV_WINDOW */
     uint32_t max_packet;        /* server's Maximum Packet Size, 0 = none */
     uint32_t endpoint_max_packet; /* the endpoint's own limit (Event Grid), 0 = none */
     uint64_t gen;
     pub_record *free_recs;
-    pub_record *out_head;       /* outstanding (not reported) records */
+    pub_record *out_head;       /* outstanding (not reported) records, newest
+                                 * first */
+    pub_record *out_tail;       /* the oldest: the earliest deadline */
     pub_chunk *chunks;
 
     sub_entry *subs;
     bool ever_connected;
     aioe_cloudevents *ce;       /* NULL: the endpoint sets no CloudEvents mode */
+    unsigned key_mode_warned;   /* key file mode last warned about (supervisor
+                                 * or start(), never both at once) */
+
+    /* inbound flow control (the inbox): set only while not started */
+    aioe__inbound_hook inbound_hook;
+    void *inbound_ctx;
+    bool inbound_paused;        /* under mu: stay disconnected (keeping the
+                                 * broker session) until cleared */
 };
 
 /* A received message: a view during the message callback, or an owned copy
@@ -153,7 +229,34 @@ struct aioe_message {
     size_t topic_len;
     MQTTAsync_message *m;
     bool owned;
+    uint64_t inbox_id;          /* 0: not from an inbox */
+    bool inbox_redelivered;
 };
+
+/* session_hostopts.c */
+void aioe__session_conn_opts_init(aioe__conn_opts *c);
+void aioe__session_conn_opts_clear(aioe__conn_opts *c);
+int aioe__session_conn_opts_copy(aioe__conn_opts *dst, const aioe__conn_opts *src);
+/* True when host matches the comma-separated no_proxy list ("*", exact
+ * names, ".suffix" or "suffix" domain matches, case-insensitive). */
+bool aioe__session_no_proxy_match(const char *no_proxy, const char *host);
+/* Reads a secret file (password) into a malloc'd NUL-terminated buffer,
+ * dropping one trailing newline. The caller wipes and frees it. */
+int aioe__session_read_secret_file(const char *what, const char *path, char **out,
+                           size_t *len, char *err, size_t errlen);
+/* Fills the session's server list (endpoint first) and URIs. */
+int aioe__session_build_servers(aioe_session *s);
+void aioe__session_free_servers(aioe_session *s);
+/* The secrets of one connect, read from their files; wiped after use. */
+typedef struct aioe__conn_secrets {
+    char *password;             /* NULL: no password file */
+    size_t password_len;
+    char *key_password;         /* NULL: no key password file */
+    size_t key_password_len;
+} aioe__conn_secrets;
+int aioe__session_secrets_read(const aioe__conn_opts *c, aioe__conn_secrets *out,
+                            char *err, size_t errlen);
+void aioe__session_secrets_wipe(aioe__conn_secrets *s);
 
 /* session_notify.c */
 void aioe_session_log(aioe_session *s, aioe_log_level lvl, const char *fmt, ...)
@@ -165,13 +268,28 @@ void aioe_session_set_error(aioe_session *s, int status, int reason,
 aioe_session *aioe_session_enter_callback(aioe_session *s);
 void aioe_session_leave_callback(aioe_session *prev);
 bool aioe_session_in_own_callback(const aioe_session *s);
+/* Warns (once per mode) when the client key file Paho reads is readable by
+ * group or others, as ssh does. After aioe_tls_prepare(). */
+void aioe__session_check_key_mode(aioe_session *s);
+/* Records an event for the supervisor and wakes it (s->mu held). */
+void aioe_session_post(aioe_session *s, unsigned ev);
+/* Monotonic clock in ms (operation deadlines, supervisor timers). */
+int64_t aioe__session_now_ms(void);
 /* session.c */
 /* Replaces the session's token source (tests; managed identity sources).
  * Only while not started. Takes ownership of src. */
 int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src);
+/* Inbound hook (see aioe__inbound_hook): only while the session is not
+ * started. AIOE_OK or AIOE_ERR_STATE. */
+int aioe__session_set_inbound_hook(aioe_session *s, aioe__inbound_hook hook, void *ctx);
+/* Pauses (true) or resumes inbound delivery: the supervisor disconnects with
+ * Clean Start = 0 semantics (the broker keeps the session and queues QoS 1
+ * messages) and does not reconnect until resumed. Any thread; never blocks
+ * on the network. */
+void aioe__session_set_paused(aioe_session *s, bool paused);
+bool aioe__session_paused(aioe_session *s);
 /* session_supervisor.c */
 void *aioe_session_supervisor_main(void *arg);
-void aioe_session_post(aioe_session *s, unsigned ev); /* s->mu held */
 void aioe_session_on_connection_lost(void *ctx, char *cause);
 void aioe_session_on_server_disconnect(void *ctx, MQTTProperties *props,
                                       enum MQTTReasonCodes rc);
@@ -195,6 +313,11 @@ size_t aioe_pubsub_publish_size(size_t topic_len, size_t payload_len, int qos);
  * copied by Paho); props_len = encoded size of msg's properties. */
 int aioe_pubsub_send(aioe_session *s, const char *topic, MQTTAsync_message *msg,
                      size_t props_len, aioe_publish_cb cb, void *user_data);
+/* Operation timeouts: the earliest deadline of an outstanding publish or
+ * subscribe (monotonic ms, s->mu held), or -1; and failing what is past its
+ * deadline with AIOE_ERR_TIMEOUT (s->mu not held; supervisor thread). */
+int64_t aioe__pubsub_next_deadline(aioe_session *s);
+void aioe__pubsub_expire(aioe_session *s);
 /* The subscription entry for a filter as sent, live or dead; s->mu held. */
 sub_entry *aioe__session_sub_find(aioe_session *s, const char *filter);
 /* Sends SUBSCRIBE or UNSUBSCRIBE for e, unless one is outstanding or e is

@@ -1,11 +1,14 @@
 /* What a session tells its host, and the guard around it: log lines
  * (through the host's log callback, never printed), the last error
  * (aioe_session_last_error()), and the thread-local marker that tells a
- * library call it is running inside one of the session's own callbacks.
- * The lowest file of session/: everything else in the folder calls it. */
+ * library call it is running inside one of the session's own callbacks;
+ * also the supervisor's wake-up (aioe_session_post) and clock, which the
+ * in-flight code uses too. The lowest file of session/: everything else in
+ * the folder calls it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "session_internal.h"
 
@@ -55,4 +58,32 @@ void aioe_session_set_error(aioe_session *s, int status, int reason,
     s->last_reason = reason;
     memcpy(s->last_msg, msg, sizeof msg);
     pthread_mutex_unlock(&s->mu);
+}
+
+void aioe_session_post(aioe_session *s, unsigned ev)
+{
+    s->events |= ev;
+    pthread_cond_broadcast(&s->cv);
+}
+
+int64_t aioe__session_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void aioe__session_check_key_mode(aioe_session *s)
+{
+    unsigned mode = s->tls_files.key_mode;
+    if (!(mode & 077) || mode == s->key_mode_warned)
+        return;
+    s->key_mode_warned = mode;
+    /* Kubernetes mounts secrets 0644 unless the volume sets defaultMode */
+    aioe_session_log(s, AIOE_LOG_WARNING, "private key file %s is readable by %s "
+                     "(mode %04o); restrict it to 0600 or 0400 (on Kubernetes: "
+                     "defaultMode: 0400 on the secret volume)", s->tls_files.key_file,
+                     (mode & 044) == 044 ? "group and others" : (mode & 004) ? "others"
+                     : (mode & 040) ? "its group" : "group or others (write/execute)",
+                     mode);
 }

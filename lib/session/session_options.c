@@ -19,6 +19,7 @@ int aioe_session_options_new(aioe_session_options **out)
     o->backoff_initial_ms = 128;
     o->backoff_max_ms = 60000;
     o->connect_timeout_ms = 30000;
+    o->max_packet_size = AIOE_DEFAULT_MAX_PACKET_SIZE;
     *out = o;
     return AIOE_OK;
 }
@@ -34,6 +35,7 @@ void aioe_session_options_free(aioe_session_options *o)
     free(o->ce_content_type);
     free(o->ce_schema);
     aioe_identity_options_free(o->identity);
+    aioe__session_conn_opts_clear(&o->conn);
     free(o);
 }
 
@@ -233,5 +235,31 @@ int aioe_session_options_set_cloudevents(aioe_session_options *opts,
     opts->ce_target = t;
     opts->ce_content_type = c;
     opts->ce_schema = sc;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_max_packet_size(aioe_session_options *o, uint32_t max_bytes)
+{
+    if (!o || (max_bytes > 0 && max_bytes < 64))
+        return AIOE_ERR_INVALID_ARG;
+    o->max_packet_size = max_bytes;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_operation_timeout(aioe_session_options *o, uint32_t timeout_ms)
+{
+    if (!o)
+        return AIOE_ERR_INVALID_ARG;
+    o->op_timeout_ms = timeout_ms;
+    return AIOE_OK;
+}
+
+int aioe_session_options_set_window_callback(aioe_session_options *opts, aioe_window_cb cb,
+                                             void *user_data)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    opts->window_cb = cb;
+    opts->window_data = user_data;
     return AIOE_OK;
 }

@@ -17,9 +17,7 @@
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return aioe__session_now_ms();
 }
 
 static int64_t wall_s(void)
@@ -29,27 +27,33 @@ static int64_t wall_s(void)
 
 /* ---- Paho callbacks: record and signal, nothing else ---------------- */
 
-void aioe_session_post(aioe_session *s, unsigned ev)
-{
-    s->events |= ev;
-    pthread_cond_broadcast(&s->cv);
-}
 
 static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
 {
     aioe_session *s = ctx;
     pthread_mutex_lock(&s->mu);
     s->ev_session_present = r && r->alt.connect.sessionPresent;
+    snprintf(s->ev_server, sizeof s->ev_server, "%s",
+             r && r->alt.connect.serverURI ? r->alt.connect.serverURI : "");
     s->ev_receive_max = 65535;
     s->ev_max_packet = 0;
+    s->ev_connack_error = NULL;
     if (r && MQTTProperties_hasProperty(&r->properties,
-                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE))
+                                        MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE)) {
         s->ev_max_packet = (uint32_t)MQTTProperties_getNumericValue(
             &r->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
+        if (s->ev_max_packet == 0)
+            s->ev_connack_error = "Maximum Packet Size 0"; /* MQTT 5.0 3.2.2.3.6 */
+    }
     if (r && MQTTProperties_hasProperty(&r->properties,
-                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)) {
         s->ev_receive_max = MQTTProperties_getNumericValue(
             &r->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+        /* MQTT 5.0 3.2.2.3.3; Paho 1.3.12 takes it as an in-flight limit of
+         * 0, so nothing would ever be sent and publishes would never end */
+        if (s->ev_receive_max <= 0)
+            s->ev_connack_error = "Receive Maximum 0";
+    }
     aioe_session_post(s, EV_CONNECT_OK);
     pthread_mutex_unlock(&s->mu);
 }
@@ -128,7 +132,7 @@ static int on_ssl_error(const char *str, size_t len, void *ctx)
 #define AIOE_STABLE_CONNECTION_MS 10000
 
 enum phase { P_CONNECT_NOW, P_CONNECTING, P_CONNECTED, P_WAIT_RETRY,
-             P_ROTATING, P_DONE };
+             P_ROTATING, P_DONE, P_PAUSING, P_PAUSED };
 
 typedef struct supervisor {
     aioe_session *s;
@@ -142,6 +146,7 @@ typedef struct supervisor {
     int64_t connected_at;    /* monotonic ms of the last CONNACK */
     int64_t connect_deadline;/* monotonic ms: give up waiting for Paho */
     const char *why;         /* reason for the next connect */
+    bool clean_pending;      /* Clean Start = 1 until the first CONNACK */
 } supervisor;
 
 static void emit(aioe_session *s, aioe_session_state st, int status,
@@ -182,7 +187,7 @@ static void fill_connected(aioe_session_event *ev, const void *arg)
     ev->session_lost = ci->lost;
 }
 
-static void add_prop_int(MQTTProperties *p, int id, int v)
+static void add_prop_int(MQTTProperties *p, int id, uint32_t v)
 {
     MQTTProperty pr;
     memset(&pr, 0, sizeof pr);
@@ -190,7 +195,7 @@ static void add_prop_int(MQTTProperties *p, int id, int v)
     if (id == MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)
         pr.value.integer2 = (unsigned short)v;
     else
-        pr.value.integer4 = (unsigned)v;
+        pr.value.integer4 = v;
     MQTTProperties_add(p, &pr);
 }
 
@@ -231,17 +236,56 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
             return AIOE_ERR_TOO_LARGE;
         }
     }
-    rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
+    aioe__conn_secrets sec;
+    rc = aioe__session_secrets_read(&s->opt.conn, &sec, err, errlen);
+    if (rc == AIOE_OK) {
+        s->tls_files.key_password = sec.key_password;
+        rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
+        s->tls_files.key_password = NULL;
+    }
     if (rc != AIOE_OK) {
+        aioe__session_secrets_wipe(&sec);
         aioe_token_clear(&tok);
         return rc;
     }
+    aioe__session_check_key_mode(s);
+    const aioe__conn_opts *cx = &s->opt.conn;
     const aioe_endpoint *ep = s->ep;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
     MQTTProperties props = MQTTProperties_initializer;
     co.keepAliveInterval = aioe_endpoint_keep_alive_seconds(ep);
-    co.cleanstart = 0;
+    /* Clean Start only until the first CONNACK after start: a reconnect
+     * resumes the session it started (tokens rotate by reconnecting). */
+    co.cleanstart = sv->clean_pending ? 1 : 0;
+    co.username = cx->username;
+    if (sec.password) {
+        co.binarypwd.data = sec.password;
+        co.binarypwd.len = (int)sec.password_len;
+    }
+    MQTTAsync_willOptions wo = MQTTAsync_willOptions_initializer;
+    if (cx->will) {
+        wo.topicName = cx->will->topic;
+        wo.payload.data = cx->will->payload;
+        wo.payload.len = (int)cx->will->payload_len;
+        wo.qos = cx->will->qos >= 0 ? cx->will->qos : aioe_endpoint_qos(ep);
+        wo.retained = cx->will->retain;
+        co.will = &wo;
+        co.willProperties = (MQTTProperties *)&cx->will->props; /* Paho copies */
+    }
+    char *uris[65];
+    if (s->n_servers > 1) {
+        /* Paho tries them in order within this one connect; the next
+         * connect starts from the first again */
+        for (size_t i = 0; i < s->n_servers && i < 65; i++)
+            uris[i] = s->servers[i].uri;
+        co.serverURIs = uris;
+        co.serverURIcount = (int)(s->n_servers < 65 ? s->n_servers : 65);
+    }
+    if (s->use_proxy) {
+        co.httpProxy = cx->proxy;   /* tcp:// and ws:// */
+        co.httpsProxy = s->https_proxy; /* ssl:// and wss:// */
+    }
     co.MQTTVersion = MQTTVERSION_5;
     co.automaticReconnect = 0;
     co.connectTimeout = (int)((s->opt.connect_timeout_ms + 999) / 1000);
@@ -252,11 +296,13 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
     co.onFailure5 = on_connect_fail;
     co.context = s;
     add_prop_int(&props, MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
-                 (int)aioe_endpoint_session_expiry_seconds(ep));
+                 aioe_endpoint_session_expiry_seconds(ep));
     /* maxInflightMessages: 0 sends no Receive Maximum (0 is a protocol
      * error in MQTT v5; absent means 65535). */
     if (aioe_endpoint_max_inflight_messages(ep) != 0)
-        add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, (int)mi);
+        add_prop_int(&props, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM, mi);
+    if (s->opt.max_packet_size)
+        add_prop_int(&props, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE, s->opt.max_packet_size);
     if (s->tokens.ops) {
         const char *method = s->tokens.ops->auth_method;
         add_prop_data(&props, MQTTPROPERTY_CODE_AUTHENTICATION_METHOD, method,
@@ -273,16 +319,22 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
         so.disableDefaultTrustStore = s->tls_files.ca_file ? 1 : 0;
         so.keyStore = s->tls_files.cert_chain;
         so.privateKey = s->tls_files.cert_chain ? s->tls_files.key_file : NULL;
+        so.privateKeyPassword = sec.key_password; /* Paho copies it */
         so.ssl_error_cb = on_ssl_error;
         so.ssl_error_context = s;
+        if (cx->alpn_len) {
+            so.protos = cx->alpn;
+            so.protos_len = (unsigned)cx->alpn_len;
+        }
         co.ssl = &so;
     }
     pthread_mutex_lock(&s->mu);
     s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL | EV_LOST |
-                             EV_DISCONNECT_DONE);
+                             EV_DISCONNECT_DONE | EV_PROTOCOL);
     s->ev_reason = -1;
     s->ev_tls_error = false;
     s->ev_detail[0] = '\0';
+    s->ev_server[0] = '\0';
     pthread_mutex_unlock(&s->mu);
     int prc = MQTTAsync_connect(s->client, &co);
     /* Paho deep-copied the token into props: wipe that copy before freeing
@@ -294,6 +346,7 @@ static int start_connect(supervisor *sv, char *err, size_t errlen)
             OPENSSL_cleanse(props.array[i].value.data.data,
                             (size_t)props.array[i].value.data.len);
     MQTTProperties_free(&props);
+    aioe__session_secrets_wipe(&sec);
     int64_t exp = tok.exp, iat = tok.iat;
     aioe_token_clear(&tok);
     if (prc != MQTTASYNC_SUCCESS) {
@@ -358,15 +411,82 @@ static void do_connect(supervisor *sv)
      * its connect timeout; if neither comes (a connection lost between the
      * socket and CONNACK has been seen to end in neither), do not wait
      * forever: give up on the attempt a little after that timeout. */
-    sv->connect_deadline = now_ms() + s->opt.connect_timeout_ms + 2000;
+    sv->connect_deadline = now_ms() +
+                           (int64_t)s->opt.connect_timeout_ms * (int64_t)s->n_servers + 2000;
     sv->phase = P_CONNECTING;
+}
+
+/* Why did a connect fail before CONNACK? Paho says only "TCP/TLS connect
+ * failure", so probe each server (or the proxy) the way Paho reached it:
+ * name resolution, refused, timeout, then the TLS handshake. Returns the
+ * status and writes a message naming host:port. */
+static int diagnose_connect(aioe_session *s, bool tls_err, const char *detail,
+                            int code, char *msg, size_t msglen)
+{
+    int probe_ms = s->opt.connect_timeout_ms < 2000 ? (int)s->opt.connect_timeout_ms
+                                                    : 2000;
+    if (s->use_proxy) {
+        char perr[256] = "";
+        int d = aioe__auth_tcp_probe(s->opt.conn.proxy_host, s->opt.conn.proxy_port,
+                                probe_ms, NULL, perr, sizeof perr);
+        if (d != AIOE_OK) {
+            snprintf(msg, msglen, "proxy: %s", perr);
+            return d;
+        }
+        snprintf(msg, msglen, "cannot connect to %s through the proxy at %s:%u "
+                 "(%s%s%d)", s->server_uri, s->opt.conn.proxy_host,
+                 (unsigned)s->opt.conn.proxy_port, detail,
+                 *detail ? ", code " : "code ", code);
+        return AIOE_ERR_CONNECTION;
+    }
+    int status = AIOE_ERR_CONNECTION;
+    size_t at = 0;
+    msg[0] = '\0';
+    for (size_t i = 0; i < s->n_servers; i++) {
+        const aioe__server *sv = &s->servers[i];
+        char one[256] = "";
+        int d;
+        if (s->tls) {
+            d = aioe_tls_diagnose(sv->host, sv->port, s->tls_files.ca_file,
+                                  probe_ms, one, sizeof one);
+            if (d == AIOE_OK && tls_err) {
+                d = AIOE_ERR_TLS;
+                snprintf(one, sizeof one, "TLS handshake with %s:%u failed (server "
+                         "certificate verifies; check the client certificate)",
+                         sv->host, (unsigned)sv->port);
+            } else if (d == AIOE_OK) {
+                d = AIOE_ERR_CONNECTION;
+                snprintf(one, sizeof one, "cannot connect to %s (%s%s%d)", sv->uri,
+                         detail, *detail ? ", code " : "code ", code);
+            } else if (d != AIOE_ERR_NAME_RESOLUTION && d != AIOE_ERR_CONNECTION_REFUSED &&
+                       d != AIOE_ERR_TIMEOUT && d != AIOE_ERR_CONNECTION) {
+                char t[256];
+                snprintf(t, sizeof t, "TLS: %s", one);
+                snprintf(one, sizeof one, "%s", t);
+            }
+        } else {
+            d = aioe__auth_tcp_probe(sv->host, sv->port, probe_ms, NULL, one, sizeof one);
+            if (d == AIOE_OK) {
+                d = AIOE_ERR_CONNECTION;
+                snprintf(one, sizeof one, "cannot connect to %s (%s%s%d)", sv->uri,
+                         detail, *detail ? ", code " : "code ", code);
+            }
+        }
+        /* one server: its status; several: theirs when they agree */
+        status = i == 0 || d == status ? d : AIOE_ERR_CONNECTION;
+        int n = snprintf(msg + at, msglen - at, "%s%s", i ? "; " : "", one);
+        if (n < 0 || (size_t)n >= msglen - at)
+            break;
+        at += (size_t)n;
+    }
+    return status;
 }
 
 static void handle_connect_fail(supervisor *sv, int reason, int code,
                                 bool tls_err, const char *detail)
 {
     aioe_session *s = sv->s;
-    char msg[320];
+    char msg[600];
     if (reason >= 0x80) {
         aioe_reason_class c = aioe_reason_classify(reason);
         snprintf(msg, sizeof msg, "broker refused the connection: %s (0x%02X)",
@@ -374,38 +494,24 @@ static void handle_connect_fail(supervisor *sv, int reason, int code,
         attempt_failed(sv, c.status, reason, c.terminal, msg);
         return;
     }
-    int status = AIOE_ERR_CONNECTION;
-    if (s->tls) {
-        char terr[256] = "";
-        int d = aioe_tls_diagnose(s->host, s->port, s->tls_files.ca_file,
-                                  2000, terr, sizeof terr);
-        if (d != AIOE_OK && d != AIOE_ERR_CONNECTION) {
-            status = d;
-            snprintf(msg, sizeof msg, "TLS: %s", terr);
-        } else if (d == AIOE_OK && tls_err) {
-            status = AIOE_ERR_TLS;
-            snprintf(msg, sizeof msg, "TLS handshake failed (server "
-                     "certificate verifies; check the client certificate)");
-        } else {
-            snprintf(msg, sizeof msg, "cannot connect to %s (%s%s%d)",
-                     s->server_uri, detail, *detail ? ", code " : "code ", code);
-        }
-    } else {
-        snprintf(msg, sizeof msg, "cannot connect to %s (%s%s%d)",
-                 s->server_uri, detail, *detail ? ", code " : "code ", code);
-    }
+    int status = diagnose_connect(s, tls_err, detail, code, msg, sizeof msg);
     attempt_failed(sv, status, -1, false, msg);
 }
 
 static void handle_connected(supervisor *sv, bool present, int recv_max,
-                             uint32_t max_packet)
+                             uint32_t max_packet, const char *server)
 {
     aioe_session *s = sv->s;
+    sv->clean_pending = false;
     connack_info ci = { present, s->ever_connected && !present };
     pthread_mutex_lock(&s->mu);
     s->window = aioe_pubsub_window(aioe__endpoint_inflight_limit(s->ep), recv_max);
     s->ever_connected = true;
     s->max_packet = max_packet;
+    if (s->window_armed && s->outstanding < s->window) {
+        s->window_armed = false; /* a larger window from this CONNACK */
+        aioe_session_post(s, EV_WINDOW);
+    }
     pthread_mutex_unlock(&s->mu);
     /* The backoff is reset only once a connection proved stable (see
      * handle_lost): a broker that accepts and then drops us at once (or
@@ -419,11 +525,42 @@ static void handle_connected(supervisor *sv, bool present, int recv_max,
         aioe_session_log(s, AIOE_LOG_WARNING, "reconnected but the broker no "
                          "longer has this client's session: queued messages "
                          "were lost upstream");
-    aioe_session_log(s, AIOE_LOG_INFO, "connected (session present %d, "
-                     "publish window %zu)", present, s->window);
+    aioe_session_log(s, AIOE_LOG_INFO, "connected to %s (session present %d, "
+                     "publish window %zu)", *server ? server : s->server_uri,
+                     present, s->window);
     aioe_pubsub_connected(s, !present);
     emit(s, AIOE_SESSION_CONNECTED, AIOE_OK, 0,
          ci.lost ? "broker session lost" : "connected", fill_connected, &ci);
+}
+
+/* A CONNACK that breaks the protocol (MQTT 5.0 4.13: the client closes the
+ * connection, with DISCONNECT 0x82 where it can): not a usable connection.
+ * Retried with backoff, as the answer may change. */
+static void refuse_connack(supervisor *sv, const char *what)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 0;
+    d.reasonCode = MQTTREASONCODE_PROTOCOL_ERROR;
+    MQTTAsync_disconnect(s->client, &d);
+    char msg[160];
+    snprintf(msg, sizeof msg, "broker's CONNACK carries %s, a protocol error; "
+             "disconnected (0x82)", what);
+    attempt_failed(sv, AIOE_ERR_PROTOCOL, -1, false, msg);
+}
+
+/* The broker broke the protocol on a live connection (detail says how):
+ * DISCONNECT with `reason` and retry with backoff. */
+static void drop_connection(supervisor *sv, int reason, const char *detail)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 0;
+    d.reasonCode = (enum MQTTReasonCodes)reason;
+    MQTTAsync_disconnect(s->client, &d);
+    char msg[320];
+    snprintf(msg, sizeof msg, "%s; disconnected (0x%02X)", detail, (unsigned)reason);
+    attempt_failed(sv, AIOE_ERR_PROTOCOL, -1, false, msg);
 }
 
 static void handle_lost(supervisor *sv, int reason, const char *detail)
@@ -459,6 +596,46 @@ static void start_rotation(supervisor *sv, const char *why)
         return;
     }
     sv->phase = P_ROTATING;
+}
+
+/* Inbound flow control (the inbox, aioe__session_set_paused): disconnect
+ * like a token rotation, so the broker keeps the session and queues QoS 1
+ * messages, and stay down until resumed. Done here, never on Paho's shared
+ * receive thread, so other sessions keep flowing. */
+static void start_pause(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer5;
+    aioe_session_log(s, AIOE_LOG_INFO, "pausing inbound messages: disconnecting, "
+                     "the broker keeps the session");
+    dopt.timeout = 0;
+    dopt.reasonCode = MQTTREASONCODE_NORMAL_DISCONNECTION;
+    dopt.onSuccess5 = on_disconnect_done;
+    dopt.onFailure5 = on_disconnect_fail;
+    dopt.context = s;
+    sv->why = "paused";
+    sv->phase = MQTTAsync_disconnect(s->client, &dopt) == MQTTASYNC_SUCCESS ? P_PAUSING
+                                                                            : P_PAUSED;
+}
+
+void aioe__session_set_paused(aioe_session *s, bool paused)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (s->inbound_paused != paused) {
+        s->inbound_paused = paused;
+        aioe_session_post(s, EV_PAUSE);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+bool aioe__session_paused(aioe_session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool p = s->inbound_paused;
+    pthread_mutex_unlock(&s->mu);
+    return p;
 }
 
 /* Waits on s->cv (s->mu held; the condition uses CLOCK_MONOTONIC) for at
@@ -512,7 +689,7 @@ static void stop_connection(supervisor *sv)
 {
     aioe_session *s = sv->s;
     if (sv->phase != P_CONNECTED && sv->phase != P_CONNECTING &&
-        sv->phase != P_ROTATING)
+        sv->phase != P_ROTATING && sv->phase != P_PAUSING)
         return;
     pthread_mutex_lock(&s->mu);
     s->accepting = false;
@@ -551,10 +728,13 @@ static void check_token(supervisor *sv)
 void *aioe_session_supervisor_main(void *arg)
 {
     aioe_session *s = arg;
-    supervisor sv = { .s = s, .phase = P_CONNECT_NOW, .why = "start" };
+    supervisor sv = { .s = s, .phase = P_CONNECT_NOW, .why = "start",
+                      .clean_pending = s->opt.conn.clean_start };
     aioe_backoff_init(&sv.backoff, s->opt.backoff_initial_ms,
                       s->opt.backoff_max_ms);
     for (;;) {
+        if (sv.phase == P_CONNECT_NOW && aioe__session_paused(s))
+            sv.phase = P_PAUSED;
         if (sv.phase == P_CONNECT_NOW)
             do_connect(&sv);
         if (sv.phase == P_DONE)
@@ -571,16 +751,23 @@ void *aioe_session_supervisor_main(void *arg)
                 deadline = sv.connect_deadline;
                 break;
             case P_CONNECTED:
-                relevant = EV_LOST;
+                relevant = EV_LOST | EV_PROTOCOL | EV_PAUSE;
                 if (s->tokens.ops)
                     deadline = sv.next_check;
                 break;
             case P_ROTATING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
+            case P_PAUSING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
+            case P_PAUSED: relevant = EV_PAUSE; break;
             case P_WAIT_RETRY: deadline = sv.retry_at; break;
             default: break;
             }
+            relevant |= EV_WINDOW;
             if (s->events & relevant)
                 break;
+            /* publishes and subscriptions past their operation timeout */
+            int64_t op = aioe__pubsub_next_deadline(s);
+            if (op >= 0 && (deadline < 0 || op < deadline))
+                deadline = op;
             if (deadline >= 0 && now_ms() >= deadline)
                 break;
             if (deadline < 0) {
@@ -592,13 +779,18 @@ void *aioe_session_supervisor_main(void *arg)
         unsigned ev = s->events;
         int reason = s->ev_reason, code = s->ev_code, recv_max = s->ev_receive_max;
         uint32_t max_packet = s->ev_max_packet;
+        const char *connack_error = s->ev_connack_error;
         bool present = s->ev_session_present, tls_err = s->ev_tls_error;
-        char detail[160];
+        bool paused = s->inbound_paused;
+        char detail[160], server[300];
         memcpy(detail, s->ev_detail, sizeof detail);
+        memcpy(server, s->ev_server, sizeof server);
         if (ev & EV_STOP) {
             pthread_mutex_unlock(&s->mu);
             break;
         }
+        s->events &= ~(unsigned)EV_WINDOW;
+        size_t room = s->window > s->outstanding ? s->window - s->outstanding : 0;
         switch (sv.phase) {
         case P_CONNECTING:
             s->events &= ~(unsigned)(EV_CONNECT_OK | EV_CONNECT_FAIL);
@@ -606,23 +798,35 @@ void *aioe_session_supervisor_main(void *arg)
                 s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
             break;
         case P_CONNECTED:
-            s->events &= ~(unsigned)EV_LOST;
+            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL | EV_PAUSE);
             break;
         case P_ROTATING:
+        case P_PAUSING:
             s->events &= ~(unsigned)(EV_DISCONNECT_DONE | EV_LOST);
+            break;
+        case P_PAUSED:
+            s->events &= ~(unsigned)EV_PAUSE;
             break;
         default:
             break;
         }
         pthread_mutex_unlock(&s->mu);
+        aioe__pubsub_expire(s);
+        if ((ev & EV_WINDOW) && s->opt.window_cb) {
+            aioe_session *prev = aioe_session_enter_callback(s);
+            s->opt.window_cb(s, room, s->opt.window_data);
+            aioe_session_leave_callback(prev);
+        }
 
         switch (sv.phase) {
         case P_CONNECTING:
-            if (ev & EV_CONNECT_OK) {
-                handle_connected(&sv, present, recv_max, max_packet);
+            if ((ev & EV_CONNECT_OK) && connack_error) {
+                refuse_connack(&sv, connack_error);
+            } else if (ev & EV_CONNECT_OK) {
+                handle_connected(&sv, present, recv_max, max_packet, server);
             } else if (ev & EV_CONNECT_FAIL) {
                 handle_connect_fail(&sv, reason, code, tls_err, detail);
-            } else {
+            } else if ((ev & EV_LOST) || now_ms() >= sv.connect_deadline) {
                 /* lost before CONNACK, or Paho never answered: abandon the
                  * attempt (so a late answer cannot race the next one) */
                 MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
@@ -636,10 +840,32 @@ void *aioe_session_supervisor_main(void *arg)
         case P_CONNECTED:
             if (ev & EV_LOST)
                 handle_lost(&sv, reason, detail);
+            else if (ev & EV_PROTOCOL)
+                drop_connection(&sv, reason, detail);
+            else if (paused)
+                start_pause(&sv);
             else if (now_ms() >= sv.next_check)
                 check_token(&sv);
             break;
+        case P_PAUSING:
+            if (!(ev & (EV_DISCONNECT_DONE | EV_LOST)))
+                break; /* woken for an operation timeout or window room */
+            emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1,
+                 "paused: inbound messages wait in the broker session", fill_retry,
+                 &(uint32_t){ 0 });
+            sv.phase = paused ? P_PAUSED : P_CONNECT_NOW;
+            sv.why = "resumed";
+            break;
+        case P_PAUSED:
+            if (!paused) {
+                aioe_session_log(s, AIOE_LOG_INFO, "resuming inbound messages");
+                sv.phase = P_CONNECT_NOW;
+                sv.why = "resumed";
+            }
+            break;
         case P_ROTATING:
+            if (!(ev & (EV_DISCONNECT_DONE | EV_LOST)))
+                break; /* woken for an operation timeout */
             emit(s, AIOE_SESSION_DISCONNECTED, AIOE_OK, -1, sv.why, fill_retry,
                  &(uint32_t){ 0 });
             sv.phase = P_CONNECT_NOW;

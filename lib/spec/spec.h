@@ -14,5 +14,6 @@
 #include "aioendpoint/dataflow.h"
 #include "aioendpoint/eventgrid.h"
 #include "aioendpoint/spec.h"
+#include "spec_fields.h" /* per-field rules, errors outside a parse (spec_fields.c) */
 
 #endif

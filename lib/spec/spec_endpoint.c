@@ -18,6 +18,8 @@ int aioe_parse_options_new(aioe_parse_options **out)
         return AIOE_ERR_NOMEM;
     (*out)->max_input_bytes = AIOE_DEFAULT_MAX_INPUT_BYTES;
     (*out)->max_documents = AIOE_DEFAULT_MAX_DOCUMENTS;
+    (*out)->max_depth = AIOE_DEFAULT_MAX_DEPTH;
+    (*out)->max_nodes = AIOE_DEFAULT_MAX_NODES;
     (*out)->kinds = AIOE_KIND_DATAFLOW_ENDPOINT;
     return AIOE_OK;
 }
@@ -50,6 +52,22 @@ int aioe_parse_options_set_max_documents(aioe_parse_options *opts, size_t max_do
     if (!opts || max_documents == 0)
         return AIOE_ERR_INVALID_ARG;
     opts->max_documents = max_documents;
+    return AIOE_OK;
+}
+
+int aioe_parse_options_set_max_depth(aioe_parse_options *opts, size_t max_depth)
+{
+    if (!opts || max_depth == 0)
+        return AIOE_ERR_INVALID_ARG;
+    opts->max_depth = max_depth;
+    return AIOE_OK;
+}
+
+int aioe_parse_options_set_max_nodes(aioe_parse_options *opts, size_t max_nodes)
+{
+    if (!opts || max_nodes == 0)
+        return AIOE_ERR_INVALID_ARG;
+    opts->max_nodes = max_nodes;
     return AIOE_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include "aioendpoint/dataflow.h"
 #include "aioendpoint/spec.h"
+#include "spec_fields.h"
 
 #define AIOE_API_GROUP "connectivity.iotoperations.azure.com"
 #define AIOE_DEFAULT_SAT_AUDIENCE "aio-internal"
@@ -43,6 +44,8 @@ const aioe_api_version *aioe__api_version_newest(void);
 
 #define AIOE_DEFAULT_MAX_INPUT_BYTES ((size_t)16 * 1024 * 1024)
 #define AIOE_DEFAULT_MAX_DOCUMENTS ((size_t)100000)
+#define AIOE_DEFAULT_MAX_DEPTH ((size_t)64)
+#define AIOE_DEFAULT_MAX_NODES ((size_t)100000)
 
 struct aioe_endpoint {
     atomic_uint refs;
@@ -126,6 +129,8 @@ struct aioe_profile {
 struct aioe_parse_options {
     size_t max_input_bytes;
     size_t max_documents;
+    size_t max_depth;           /* collections nested in one another */
+    size_t max_nodes;           /* scalars, collections and aliases per document */
     unsigned kinds;
 };
 
@@ -148,14 +153,7 @@ bool aioe_vec_reserve(void **items, size_t *cap, size_t len, size_t item_size);
     (aioe_vec_reserve((void **)&(vec).items, &(vec).cap, (vec).len, \
                       sizeof(*(vec).items)) ? &(vec).items[(vec).len++] : NULL)
 
-/* Appends an error to the result; message and hint are printf formats
- * (hint may be NULL). Returns false only when memory ran out. */
-bool aioe_result_add_error(aioe_parse_result *res, unsigned line,
-                           unsigned column, const char *path,
-                           const char *hint, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-
-aioe_parse_result *aioe_result_new(const char *file);
+/* aioe_result_new() and aioe_result_add_error(): spec_fields.h. */
 
 /* Reference counts of the immutable resource objects. */
 static inline void aioe_refcount_inc(atomic_uint *refs)

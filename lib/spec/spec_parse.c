@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
+#include "spec_fields.h"
 #include "spec_util.h"
 #include "spec_walk.h"
 
@@ -37,14 +37,9 @@ static const char *const auth_keys[] = {
     "method", "serviceAccountTokenSettings", "x509CertificateSettings",
     "systemAssignedManagedIdentitySettings", "userAssignedManagedIdentitySettings",
     "anonymousSettings", NULL };
-/* Indexed by aioe_auth_method - 1. */
-static const char *const auth_methods[] = {
-    "ServiceAccountToken", "X509Certificate", "SystemAssignedManagedIdentity",
-    "UserAssignedManagedIdentity", "Anonymous", NULL };
-static const char *const auth_settings_key[] = {
-    "serviceAccountTokenSettings", "x509CertificateSettings",
-    "systemAssignedManagedIdentitySettings", "userAssignedManagedIdentitySettings",
-    "anonymousSettings", NULL };
+/* Indexed by aioe_auth_method - 1 (spec_fields.c, shared with the builder). */
+#define auth_methods aioe__spec_auth_methods
+#define auth_settings_key aioe__spec_auth_settings_keys
 static const char *const sat_keys[] = { "audience", NULL };
 static const char *const x509_keys[] = { "secretRef", NULL };
 static const char *const sami_keys[] = { "audience", NULL };
@@ -55,12 +50,6 @@ static const char *const tls_modes[] = { "Enabled", "Disabled", NULL };
 static const char *const retain_values[] = { "Keep", "Never", NULL };
 static const char *const protocols[] = { "Mqtt", "WebSockets", NULL };
 static const char *const ce_values[] = { "Propagate", "CreateOrRemap", NULL };
-
-static bool is_uuid(const char *s)
-{
-    uuid_t u;
-    return strlen(s) == 36 && uuid_parse(s, u) == 0;
-}
 
 static void parse_uami(pctx *c, aioe_endpoint *ep, const yaml_node_t *settings,
                        const yaml_node_t *auth, const char *path)
@@ -76,30 +65,20 @@ static void parse_uami(pctx *c, aioe_endpoint *ep, const yaml_node_t *settings,
     char sp[PATH_MAX_LEN];
     spec_join_path(sp, path, "userAssignedManagedIdentitySettings");
     spec_check_keys(c, settings, sp, uami_keys, NULL);
+    aioe__field_problem pb;
     if (spec_get_string(c, settings, sp, "clientId", true, &ep->client_id) &&
-        !is_uuid(ep->client_id)) {
+        !aioe__spec_check_uami_client_id(ep->client_id, &pb)) {
         char p[PATH_MAX_LEN];
         spec_join_path(p, sp, "clientId");
-        spec_err_at(c, spec_field(c, settings, "clientId"), p,
-               aioe_is_placeholder(ep->client_id, strlen(ep->client_id))
-                   ? "replace the <...> placeholder with the identity's client ID"
-                   : "use the identity's client ID, a GUID like 00000000-0000-0000-0000-000000000000",
-               "clientId '%s' is not a GUID", ep->client_id);
+        spec_err_at(c, spec_field(c, settings, "clientId"), p, pb.hint, "%s", pb.message);
     }
     if (spec_get_string(c, settings, sp, "tenantId", true, &ep->tenant_id) &&
-        !is_uuid(ep->tenant_id) &&
-        !aioe_is_hostname(ep->tenant_id, strlen(ep->tenant_id))) {
+        !aioe__spec_check_uami_tenant_id(ep->tenant_id, &pb)) {
         char p[PATH_MAX_LEN];
         spec_join_path(p, sp, "tenantId");
-        spec_err_at(c, spec_field(c, settings, "tenantId"), p,
-               aioe_is_placeholder(ep->tenant_id, strlen(ep->tenant_id))
-                   ? "replace the <...> placeholder with the tenant's ID"
-                   : "use the Microsoft Entra tenant's GUID or its domain name",
-               "tenantId '%s' is neither a GUID nor a domain name", ep->tenant_id);
+        spec_err_at(c, spec_field(c, settings, "tenantId"), p, pb.hint, "%s", pb.message);
     }
-    if (!spec_get_string(c, settings, sp, "scope", false, &ep->scope) && !c->oom &&
-        !ep->scope)
-        ep->scope = strdup(AIOE_DEFAULT_MI_SCOPE);
+    spec_get_string(c, settings, sp, "scope", false, &ep->scope); /* default: finish */
 }
 
 static void parse_authentication(pctx *c, aioe_endpoint *ep,
@@ -160,11 +139,7 @@ static void parse_authentication(pctx *c, aioe_endpoint *ep,
                        NULL);
             spec_get_string(c, settings, sp, "audience", false, &ep->audience);
         }
-        if (!ep->audience && !c->oom)
-            ep->audience = strdup(ep->auth_method == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN
-                                      ? AIOE_DEFAULT_SAT_AUDIENCE
-                                      : AIOE_DEFAULT_MI_AUDIENCE);
-        break;
+        break; /* the default audience: aioe__spec_finish_defaults */
     case AIOE_AUTH_X509_CERTIFICATE:
         if (!settings) {
             spec_err_at(c, auth, sp, "add x509CertificateSettings with secretRef: <secret name>",
@@ -182,9 +157,6 @@ static void parse_authentication(pctx *c, aioe_endpoint *ep,
             spec_check_keys(c, settings, sp, no_keys, NULL);
         break;
     }
-    if (ep->audience == NULL && (ep->auth_method == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN ||
-                                 ep->auth_method == AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY))
-        c->oom = true;
 }
 
 static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
@@ -194,7 +166,6 @@ static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
     spec_join_path(path, parent, "tls");
     map_state st;
     yaml_node_t *tls = spec_get_map(c, mqtt, parent, "tls", &st);
-    ep->tls_mode = AIOE_TLS_ENABLED;
     if (tls) {
         spec_check_keys(c, tls, path, tls_keys, NULL);
         int mode = spec_get_enum(c, tls, path, "mode", tls_modes);
@@ -202,12 +173,7 @@ static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
             ep->tls_mode = (aioe_tls_mode)(mode + 1);
         spec_get_k8s_name(c, tls, path, "trustedCaCertificateConfigMapRef", false,
                      &ep->ca_config_map_ref);
-    }
-    if (!ep->ca_config_map_ref && ep->host_default && !c->oom) {
-        ep->ca_config_map_ref = strdup(c->ver->default_ca_config_map);
-        if (!ep->ca_config_map_ref)
-            c->oom = true;
-    }
+    } /* the built-in broker's CA: aioe__spec_finish_defaults */
 }
 
 static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
@@ -215,23 +181,16 @@ static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
 {
     char *text = NULL;
     if (!spec_get_string(c, mqtt, parent, "host", false, &text)) {
-        if (!spec_field(c, mqtt, "host") && !c->oom) {
-            ep->host_default = true;
-            ep->host = strdup(c->ver->default_host);
-            ep->port = c->ver->default_port;
-            if (!ep->host)
-                c->oom = true;
-        }
+        if (!spec_field(c, mqtt, "host") && !c->oom)
+            ep->host_default = true; /* the apiVersion's host: finish_defaults */
         return;
     }
-    const char *hint = "";
-    const char *problem = aioe_split_host_port(text, strlen(text),
-                                               ep->protocol == AIOE_PROTOCOL_WEBSOCKETS,
-                                               &ep->host, &ep->port, &ep->ws_path, &hint);
-    if (problem) {
+    aioe__field_problem pb;
+    if (!aioe__spec_check_host(text, strlen(text), ep->protocol == AIOE_PROTOCOL_WEBSOCKETS,
+                          &ep->host, &ep->port, &ep->ws_path, &pb)) {
         char path[PATH_MAX_LEN];
         spec_join_path(path, parent, "host");
-        spec_err_at(c, spec_field(c, mqtt, "host"), path, hint, "%s: '%s'", problem, text);
+        spec_err_at(c, spec_field(c, mqtt, "host"), path, pb.hint, "%s", pb.message);
     }
     free(text);
 }
@@ -244,14 +203,9 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     if (st == MAP_WRONG)
         return;
 
-    /* Defaults first; present fields override them. */
-    ep->qos = AIOE_DEFAULT_QOS;
-    ep->retain = AIOE_RETAIN_KEEP;
-    ep->session_expiry_seconds = c->ver->default_session_expiry;
-    ep->protocol = AIOE_PROTOCOL_MQTT;
-    ep->max_inflight_messages = AIOE_DEFAULT_MAX_INFLIGHT;
-    ep->keep_alive_seconds = AIOE_DEFAULT_KEEP_ALIVE;
-    ep->cloud_event_attributes = AIOE_CLOUD_EVENTS_NONE;
+    /* Defaults first; present fields override them (spec_fields.c, the
+     * same for the builder). */
+    aioe__spec_set_defaults(ep, c->ver);
 
     static const yaml_node_t empty = { .type = YAML_MAPPING_NODE };
     if (!m)
@@ -267,31 +221,25 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     parse_host(c, ep, m, path);
     parse_authentication(c, ep, m, path);
     parse_tls(c, ep, m, path);
-    if (ep->host && ep->port == 0) /* WebSockets without a port: HTTPS's or HTTP's */
-        ep->port = ep->tls_mode == AIOE_TLS_DISABLED ? 80 : 443;
     spec_get_string(c, m, path, "clientIdPrefix", false, &ep->client_id_prefix);
 
     int64_t v;
-    if (spec_get_int(c, m, path, "qos", 0, 1,
-                "use 0 (at most once) or 1 (at least once); QoS 2 is not supported", &v))
+    const aioe__int_field *f = &aioe__spec_field_qos;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->qos = (int)v;
     e = spec_get_enum(c, m, path, "retain", retain_values);
     if (e >= 0)
         ep->retain = (aioe_retain)(e + 1);
     char hint[160];
-    snprintf(hint, sizeof hint, "use 0..%u seconds (the schema's int32; default %u for %s)",
-             AIOE_MAX_SESSION_EXPIRY, (unsigned)c->ver->default_session_expiry,
-             c->ver->name);
-    if (spec_get_int(c, m, path, "sessionExpirySeconds", 0, AIOE_MAX_SESSION_EXPIRY, hint, &v))
+    aioe__spec_session_expiry_hint(c->ver, hint, sizeof hint);
+    f = &aioe__spec_field_session_expiry;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, hint, &v))
         ep->session_expiry_seconds = (uint32_t)v;
-    /* 0 is in the schema ("minimum": 0) and means no limit of ours: MQTT v5
-     * forbids a Receive Maximum of 0, so none is sent (the protocol's
-     * 65535 applies) and publishing is bounded by the broker's only. */
-    if (spec_get_int(c, m, path, "maxInflightMessages", 0, 65535,
-                "use 0..65535 (default 100; 0 = no limit set by the endpoint)", &v))
+    f = &aioe__spec_field_max_inflight; /* 0: no limit of ours (spec_fields.c) */
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->max_inflight_messages = (uint16_t)v;
-    if (spec_get_int(c, m, path, "keepAliveSeconds", 0, 65535,
-                "use 0..65535 seconds (default 60; 0 turns keep-alive off)", &v))
+    f = &aioe__spec_field_keep_alive;
+    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->keep_alive_seconds = (uint16_t)v;
 
     yaml_node_t *k1 = NULL, *k2 = NULL;
@@ -307,6 +255,8 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
         if (e >= 0)
             ep->cloud_event_attributes = (aioe_cloud_event_attributes)(e + 1);
     }
+    if (!c->oom && !aioe__spec_finish_defaults(ep, c->ver))
+        c->oom = true;
 }
 
 /* spec.hostType: checked, not kept (it names the kind of broker for the

@@ -48,10 +48,54 @@ static void skip_document(pctx *c, const yaml_node_t *root, yt_pos start)
         c->oom = true;
 }
 
+/* The schema walk visits fields in schema order (host, authentication,
+ * tls, then the rest), not file order, and spec.h promises errors in input
+ * order: sort one document's errors by position, stably, so errors at the
+ * same place keep the walk's order. An error without a position (line 0)
+ * counts as at the document's start. Documents are few errors each, so
+ * insertion sort. */
+static unsigned error_line(const aioe_parse_error *e, unsigned doc_line)
+{
+    return e->line ? e->line : doc_line;
+}
+
+static bool error_before(const aioe_parse_error *a, const aioe_parse_error *b,
+                         unsigned doc_line)
+{
+    unsigned la = error_line(a, doc_line), lb = error_line(b, doc_line);
+    return la < lb || (la == lb && a->column < b->column);
+}
+
+static void sort_document_errors(aioe_parse_result *res, size_t from,
+                                 unsigned doc_line)
+{
+    aioe_parse_error *e = res->errors.items;
+    for (size_t i = from + 1; i < res->errors.len; i++) {
+        aioe_parse_error x = e[i];
+        size_t j = i;
+        while (j > from && error_before(&x, &e[j - 1], doc_line)) {
+            e[j] = e[j - 1];
+            j--;
+        }
+        e[j] = x;
+    }
+}
+
+static void parse_kind(pctx *c, yaml_document_t *doc, yaml_node_t *root,
+                       yt_pos start);
+
 static void parse_document(pctx *c, yaml_document_t *doc)
 {
     yaml_node_t *root = yaml_document_get_root_node(doc);
     yt_pos start = yt_mark_pos(doc->start_mark);
+    size_t first_error = c->res->errors.len;
+    parse_kind(c, doc, root, start);
+    sort_document_errors(c->res, first_error, start.line);
+}
+
+static void parse_kind(pctx *c, yaml_document_t *doc, yaml_node_t *root,
+                       yt_pos start)
+{
     c->doc = doc;
     c->failed = false;
     yaml_node_t *kind = root && root->type == YAML_MAPPING_NODE
@@ -75,6 +119,25 @@ static void parse_document(pctx *c, yaml_document_t *doc)
     skip_document(c, root, start);
 }
 
+/* 1-based line and column (in characters, as libyaml's marks count them)
+ * of byte offset `off` in UTF-8 text; a CR LF pair is one line break. */
+static yt_pos offset_pos(const unsigned char *data, size_t len, size_t off)
+{
+    yt_pos pos = { 1, 1 };
+    if (off > len)
+        off = len;
+    for (size_t i = 0; i < off; i++) {
+        unsigned char b = data[i];
+        if (b == '\n' || (b == '\r' && (i + 1 >= len || data[i + 1] != '\n'))) {
+            pos.line++;
+            pos.column = 1;
+        } else if ((b & 0xc0) != 0x80 && b != '\r') {
+            pos.column++; /* continuation bytes are part of one character */
+        }
+    }
+    return pos;
+}
+
 static int parse_stream(pctx *c, const void *data, size_t len,
                         const aioe_parse_options *opts)
 {
@@ -84,17 +147,52 @@ static int parse_stream(pctx *c, const void *data, size_t len,
     yaml_parser_set_input_string(&parser, data, len);
     int rc = AIOE_OK;
     size_t documents = 0;
+    /* The depth and node limits are checked while loading (yt_load):
+     * libyaml's scanner is quadratic in flow nesting and a loaded node
+     * costs about 160 bytes, so stopping at the first node over a limit
+     * keeps any input linear in time and each document bounded. */
+    const yt_limits lim = { opts->max_depth, opts->max_nodes };
     for (;;) {
         yaml_document_t doc;
-        if (!yaml_parser_load(&parser, &doc)) {
-            if (parser.error == YAML_MEMORY_ERROR) {
+        yaml_mark_t where;
+        yt_load_status ls = yt_load(&parser, &doc, &lim, &where);
+        if (ls == YT_LOAD_NOMEM) {
+            rc = AIOE_ERR_NOMEM;
+            break;
+        }
+        if (ls == YT_LOAD_TOO_DEEP || ls == YT_LOAD_TOO_MANY || ls == YT_LOAD_BAD_ALIAS) {
+            yt_pos pos = yt_mark_pos(where);
+            bool ok = ls == YT_LOAD_BAD_ALIAS
+                ? aioe_result_add_error(c->res, pos.line, pos.column, "",
+                                        "define the anchor before using it",
+                                        "YAML syntax error: found undefined alias")
+                : aioe_result_add_error(
+                      c->res, pos.line, pos.column, "",
+                      ls == YT_LOAD_TOO_DEEP
+                          ? "flatten the document or raise the depth limit"
+                          : "remove what the document does not need or raise the node limit",
+                      ls == YT_LOAD_TOO_DEEP ? "YAML nested more than %zu levels deep"
+                                             : "more than %zu YAML nodes in one document",
+                      ls == YT_LOAD_TOO_DEEP ? opts->max_depth : opts->max_nodes);
+            if (!ok)
                 rc = AIOE_ERR_NOMEM;
-                break;
-            }
+            else if (ls != YT_LOAD_BAD_ALIAS)
+                rc = AIOE_ERR_TOO_LARGE;
+            break;
+        }
+        if (ls == YT_LOAD_SYNTAX) {
             yt_pos pos = yt_mark_pos(parser.problem_mark);
             const char *problem = parser.problem ? parser.problem : "malformed YAML";
             bool ok;
-            if (parser.context) {
+            if (parser.error == YAML_READER_ERROR) {
+                /* libyaml's reader gives a byte offset, not a mark */
+                pos = offset_pos(data, len, parser.problem_offset);
+                ok = aioe_result_add_error(c->res, pos.line, pos.column, "",
+                                           "fix the bytes at this position (YAML is UTF-8 "
+                                           "text without control characters)",
+                                           "YAML syntax error: %s (byte 0x%02X)", problem,
+                                           (unsigned)parser.problem_value & 0xffu);
+            } else if (parser.context) {
                 yt_pos ctx = yt_mark_pos(parser.context_mark);
                 ok = aioe_result_add_error(c->res, pos.line, pos.column, "",
                                            "fix the YAML syntax at this position",
@@ -141,6 +239,8 @@ static int parse_stream(pctx *c, const void *data, size_t len,
 static const aioe_parse_options default_options = {
     .max_input_bytes = AIOE_DEFAULT_MAX_INPUT_BYTES,
     .max_documents = AIOE_DEFAULT_MAX_DOCUMENTS,
+    .max_depth = AIOE_DEFAULT_MAX_DEPTH,
+    .max_nodes = AIOE_DEFAULT_MAX_NODES,
     .kinds = AIOE_KIND_DATAFLOW_ENDPOINT,
 };
 
@@ -175,13 +275,17 @@ int aioe_parse_buffer(const void *data, size_t len, const char *name,
     return rc;
 }
 
-/* Reads a whole file, refusing directories and anything over the limit. */
+/* Reads a whole file, refusing directories and anything over the limit.
+ * The open never blocks: a FIFO without a writer would otherwise hang it
+ * for ever. A FIFO or pipe (`<(cmd)`, /dev/stdin) is then read in blocking
+ * mode until its writer closes it; with no writer at all it reads as
+ * empty at once. */
 static int read_file(const char *path, size_t max, char **data, size_t *len,
                      aioe_parse_result *res)
 {
     *data = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         return aioe_result_add_error(res, 0, 0, "",
@@ -196,6 +300,9 @@ static int read_file(const char *path, size_t max, char **data, size_t *len,
                                      "is a directory")
                    ? AIOE_ERR_IO : AIOE_ERR_NOMEM;
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     size_t cap = 64 * 1024, used = 0;
     if (S_ISREG(st.st_mode) && (size_t)st.st_size < max)
         cap = (size_t)st.st_size + 1;

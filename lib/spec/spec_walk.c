@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spec_fields.h"
 #include "spec_util.h"
 #include "spec_walk.h"
 
@@ -156,19 +157,9 @@ bool spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
     }
     const char *t = yt_text(v);
     size_t len = yt_len(v);
-    if (len == 0) {
-        spec_err_at(c, v, path, "give a non-empty value or remove the field",
-               "value is empty");
-        return false;
-    }
-    if (aioe_has_control_char(t, len)) {
-        spec_err_at(c, v, path, "remove the control character or NUL byte",
-               "value contains a control character");
-        return false;
-    }
-    if (aioe_is_placeholder(t, len)) {
-        spec_err_at(c, v, path, "replace the <...> placeholder with a real value",
-               "'%s' is a documentation placeholder", t);
+    aioe__field_problem pb;
+    if (!aioe__spec_check_text(t, len, &pb)) {
+        spec_err_at(c, v, path, pb.hint, "%s", pb.message);
         return false;
     }
     *out = aioe_strndup(t, len);
@@ -208,9 +199,9 @@ bool spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
         }
         return false;
     }
-    if (value < min || value > max) {
-        spec_err_at(c, v, path, range_hint, "%lld is out of range; allowed %lld..%lld",
-               (long long)value, (long long)min, (long long)max);
+    aioe__field_problem pb;
+    if (!aioe__spec_check_range(value, min, max, range_hint, &pb)) {
+        spec_err_at(c, v, path, pb.hint, "%s", pb.message);
         return false;
     }
     *out = value;
@@ -287,19 +278,12 @@ bool spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
 {
     if (!spec_get_string(c, map, parent, key, required, out))
         return false;
-    size_t len = strlen(*out);
-    if (aioe_is_dns1123_subdomain(*out, len))
+    aioe__field_problem pb;
+    if (aioe__spec_check_k8s_name(*out, strlen(*out), &pb))
         return true;
     char path[PATH_MAX_LEN];
     spec_join_path(path, parent, key);
-    yaml_node_t *v = spec_field(c, map, key);
-    if (aioe_is_placeholder(*out, len))
-        spec_err_at(c, v, path, "replace the <...> placeholder with the resource's name",
-               "'%s' is a documentation placeholder, not a name", *out);
-    else
-        spec_err_at(c, v, path,
-               "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
-               "'%s' is not a valid Kubernetes resource name", *out);
+    spec_err_at(c, spec_field(c, map, key), path, pb.hint, "%s", pb.message);
     free(*out);
     *out = NULL;
     return false;
@@ -351,14 +335,13 @@ void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
         return;
     }
     spec_check_keys(c, md, "metadata", metadata_keys, metadata_ignored);
+    aioe__field_problem pb;
     if (spec_get_string(c, md, "metadata", "name", true, name) &&
-        !aioe_is_dns1123_subdomain(*name, strlen(*name)))
-        spec_err_at(c, spec_field(c, md, "name"), "metadata.name",
-                    "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
-                    "'%s' is not a valid Kubernetes resource name", *name);
+        !aioe__spec_check_metadata_name(*name, strlen(*name), &pb))
+        spec_err_at(c, spec_field(c, md, "name"), "metadata.name", pb.hint, "%s",
+                    pb.message);
     if (spec_get_string(c, md, "metadata", "namespace", false, namespace_) &&
-        !aioe_is_dns1123_label(*namespace_, strlen(*namespace_)))
-        spec_err_at(c, spec_field(c, md, "namespace"), "metadata.namespace",
-                    "use lowercase letters, digits and '-', at most 63 characters",
-                    "'%s' is not a valid namespace name", *namespace_);
+        !aioe__spec_check_metadata_namespace(*namespace_, strlen(*namespace_), &pb))
+        spec_err_at(c, spec_field(c, md, "namespace"), "metadata.namespace", pb.hint,
+                    "%s", pb.message);
 }

@@ -29,6 +29,8 @@ const char *aioe_strerror(int status)
     case AIOE_ERR_TLS_HOSTNAME_MISMATCH: return "TLS: server certificate does not match the host name";
     case AIOE_ERR_TLS_CERT_EXPIRED: return "TLS: certificate expired or not yet valid";
     case AIOE_ERR_SESSION_TAKEN_OVER: return "session taken over by another client with the same client ID";
+    case AIOE_ERR_NAME_RESOLUTION: return "host name could not be resolved";
+    case AIOE_ERR_CONNECTION_REFUSED: return "connection refused";
     }
     return "unknown error";
 }

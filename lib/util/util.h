@@ -7,6 +7,6 @@
 #define AIOE_UTIL_DOOR_H
 
 #include "backoff.h"   /* exponential backoff with full jitter (backoff.c) */
-#include "yaml_tree.h" /* libyaml document tree with line/column (yaml_tree.c) */
+#include "yaml_tree.h" /* libyaml document tree with line/column (yaml_tree.c), loaded with limits (yaml_load.c) */
 
 #endif

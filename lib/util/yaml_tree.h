@@ -60,4 +60,28 @@ yaml_node_t *yt_map_get(yaml_document_t *doc, const yaml_node_t *map,
 yaml_node_t *yt_map_get_key(yaml_document_t *doc, const yaml_node_t *map,
                             const char *key, yaml_node_t **key_node);
 
+/* ---- loading with limits (yaml_load.c) ---- */
+
+typedef struct yt_limits {
+    size_t max_depth;   /* collections nested in one another */
+    size_t max_nodes;   /* scalars, collections and aliases in one document */
+} yt_limits;
+
+typedef enum yt_load_status {
+    YT_LOAD_OK,
+    YT_LOAD_SYNTAX,     /* libyaml's error: the parser's fields say why */
+    YT_LOAD_NOMEM,
+    YT_LOAD_TOO_DEEP,   /* *where: the collection over max_depth */
+    YT_LOAD_TOO_MANY,   /* *where: the node over max_nodes */
+    YT_LOAD_BAD_ALIAS,  /* *where: an alias of an undefined anchor */
+} yt_load_status;
+
+/* Loads the next document of the stream like yaml_parser_load() (an empty
+ * document, no root node, at the end of the stream), stopping at the first
+ * event over a limit, so any input costs time linear in its size and a
+ * bounded document. On YT_LOAD_OK the caller owns *doc
+ * (yaml_document_delete()); otherwise nothing is left to free. */
+yt_load_status yt_load(yaml_parser_t *parser, yaml_document_t *doc, const yt_limits *lim,
+                       yaml_mark_t *where);
+
 #endif /* AIOE_YAML_TREE_H */

@@ -12,6 +12,7 @@ build=${1:?usage: run-long.sh BUILD-DIR [RUNS] [MAX-SECONDS]}
 runs=${2:-10000000}
 cap=${3:-1800}
 here=$(cd "$(dirname "$0")" && pwd)
+keep=${FUZZ_ARTIFACTS:-$PWD/fuzz-artifacts}   # reproducers of failures are kept here
 status=0
 for exe in "$build"/tests/fuzz/fuzz-*; do
     [[ -x $exe && -f $exe ]] || continue
@@ -31,7 +32,10 @@ for exe in "$build"/tests/fuzz/fuzz-*; do
         "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "$res"
     if [[ $res != ok ]]; then
         grep -E 'ERROR|SUMMARY' "$scratch.log" | head -5
-        ls "$scratch"/crash-* "$scratch"/leak-* "$scratch"/timeout-* "$scratch"/oom-* 2>/dev/null
+        mkdir -p "$keep/$name"
+        for f in "$scratch"/crash-* "$scratch"/leak-* "$scratch"/timeout-* "$scratch"/oom-*; do
+            [[ -e $f ]] && cp "$f" "$keep/$name/" && echo "  kept $keep/$name/${f##*/}"
+        done
     fi
     rm -rf "$scratch" "$scratch.log"
 done

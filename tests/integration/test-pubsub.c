@@ -236,6 +236,39 @@ static void cloudevents_create_or_remap(void **state)
     broker_free(b);
 }
 
+/* aioe_session_publish() runs the endpoint's cloudEventAttributes stage as
+ * aioe_session_publish_message() does (issue #14 item 4: it used to skip
+ * it silently, so the same endpoint published events or bare messages
+ * depending on the call). */
+static void cloudevents_on_plain_publish(void **state)
+{
+    (void)state;
+    broker *b = start_broker(false);
+    observer *o = NULL;
+    assert_int_equal(observer_start(b, 0, "cep/#", 1, &o), 0);
+    aioe_parse_result *res = endpoint_for(b, "    cloudEventAttributes: CreateOrRemap\n");
+    recorder *r = recorder_new();
+    aioe_session *s = started(aioe_parse_result_endpoint(res, 0), r);
+    assert_int_equal(aioe_session_publish(s, "cep/oven", "21", 2, 1, false, fx_on_published, r),
+                     AIOE_OK);
+    size_t one = 1;
+    assert_true(fx_wait(r, pred_pub_done, &one, WAIT_MS));
+    assert_int_equal(r->last_pub_status, AIOE_OK);
+    assert_int_equal(observer_wait(o, 1, WAIT_MS), 1);
+    const observer_msg *m = observer_get(o, 0);
+    assert_string_equal(m->topic, "cep/oven");
+    assert_non_null(observer_msg_prop(m, "specversion")); /* the stage ran */
+    assert_string_equal(observer_msg_prop(m, "specversion"), "1.0");
+    assert_string_equal(observer_msg_prop(m, "source"), "aio://test-endpoint");
+    assert_string_equal(observer_msg_prop(m, "subject"), "cep/oven");
+    assert_non_null(observer_msg_prop(m, "id"));
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    observer_free(o);
+    broker_free(b);
+}
+
 static void cloudevents_propagate(void **state)
 {
     (void)state;
@@ -600,6 +633,108 @@ static void queued_bytes_bound(void **state)
     broker_free(b);
 }
 
+/* ---- room in the publish window ------------------------------------------
+ * issue #14 item 4: a host that got AIOE_ERR_WOULD_BLOCK learns from the
+ * window callback that there is room again, instead of spinning. */
+
+typedef struct window_rec {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t calls, room;
+    pthread_t cb_thread, completion_thread;
+    bool completion_seen;
+    int publish_rc;         /* publishing from inside the callback */
+    aioe_session *s;
+} window_rec;
+
+static void on_window(aioe_session *s, size_t room, void *ud)
+{
+    window_rec *w = ud;
+    /* the intended use: publish from here */
+    int rc = aioe_session_publish(s, "win/from-callback", "cb", 2, 1, false, NULL, NULL);
+    pthread_mutex_lock(&w->mu);
+    w->calls++;
+    w->room = room;
+    w->cb_thread = pthread_self();
+    w->publish_rc = rc;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void on_window_completion(aioe_session *s, int status, int reason, void *ud)
+{
+    window_rec *w = ud;
+    (void)s;
+    (void)status;
+    (void)reason;
+    pthread_mutex_lock(&w->mu);
+    w->completion_thread = pthread_self();
+    w->completion_seen = true;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void window_callback(void **state)
+{
+    (void)state;
+    broker *b = start_broker(false);
+    observer *o = NULL;
+    assert_int_equal(observer_start(b, 0, "win/#", 1, &o), 0);
+    aioe_parse_result *res = endpoint_for(b, "    maxInflightMessages: 4\n");
+    recorder *r = recorder_new();
+    window_rec w = { .publish_rc = 1 };
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    aioe_session_options *opts = NULL;
+    assert_int_equal(aioe_session_options_new(&opts), AIOE_OK);
+    assert_int_equal(aioe_session_options_set_window_callback(NULL, on_window, &w),
+                     AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_session_options_set_window_callback(opts, on_window, &w), AIOE_OK);
+    aioe_session *s = started_with(aioe_parse_result_endpoint(res, 0), r, opts);
+    size_t window = aioe_session_publish_window(s);
+    assert_true(window >= 1 && window <= 4);
+
+    /* the broker stalls: the window fills, the next publish is refused */
+    assert_int_equal(broker_pause(b), 0);
+    for (size_t i = 0; i < window; i++)
+        assert_int_equal(aioe_session_publish(s, "win/fill", "x", 1, 1, false,
+                                              on_window_completion, &w), AIOE_OK);
+    assert_int_equal(aioe_session_publish(s, "win/refused", "x", 1, 1, false, NULL, NULL),
+                     AIOE_ERR_WOULD_BLOCK);
+    pthread_mutex_lock(&w.mu);
+    assert_int_equal(w.calls, 0); /* no room yet, no call */
+    pthread_mutex_unlock(&w.mu);
+
+    /* room comes back: the callback fires, on neither Paho's thread (where
+     * the completions ran) nor ours, and may publish */
+    assert_int_equal(broker_resume(b), 0);
+    pthread_mutex_lock(&w.mu);
+    int64_t deadline = harness_now_ms() + WAIT_MS;
+    while (w.calls == 0 && harness_cond_wait_until(&w.cv, &w.mu, deadline))
+        ;
+    assert_int_equal(w.calls, 1);
+    assert_true(w.room >= 1);
+    assert_int_equal(w.publish_rc, AIOE_OK);
+    assert_true(w.completion_seen);
+    assert_false(pthread_equal(w.cb_thread, w.completion_thread));
+    assert_false(pthread_equal(w.cb_thread, pthread_self()));
+    pthread_mutex_unlock(&w.mu);
+    assert_int_equal(observer_wait(o, window + 1, WAIT_MS), window + 1);
+    assert_string_equal(observer_get(o, window)->topic, "win/from-callback");
+
+    /* no refusal since: no more calls */
+    assert_int_equal(aioe_session_stop(s, 5000), AIOE_OK);
+    pthread_mutex_lock(&w.mu);
+    assert_int_equal(w.calls, 1);
+    pthread_mutex_unlock(&w.mu);
+    aioe_session_free(s);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    observer_free(o);
+    broker_free(b);
+}
+
 static bool pred_log_has(recorder *r, const void *arg)
 {
     return r->log && strstr(r->log, (const char *)arg);
@@ -711,11 +846,13 @@ int main(void)
         cmocka_unit_test(subscribe_options_checks),
         cmocka_unit_test(properties_round_trip),
         cmocka_unit_test(cloudevents_create_or_remap),
+        cmocka_unit_test(cloudevents_on_plain_publish),
         cmocka_unit_test(cloudevents_propagate),
         cmocka_unit_test(retain_keep_and_never),
         cmocka_unit_test(shared_subscriptions_and_unsubscribe),
         cmocka_unit_test(resubscribe_and_restore),
         cmocka_unit_test(queued_bytes_bound),
+        cmocka_unit_test(window_callback),
         cmocka_unit_test(stop_drains_outstanding),
         cmocka_unit_test(token_size_bound),
     };

@@ -142,6 +142,14 @@ YAML
 run 0 "$tmp/ws.yaml"
 grep -q "ok: eventgrid-ws -> contoso.westus2-1.ts.eventgrid.azure.net:443/mqtt" "$tmp/out" \
     || fail "websocket ok line: $(cat "$tmp/out")"
+# 8. A FIFO with no writer used to hang in open() (issue #15 item 7): it reads
+#    as empty at once; a pipe with a writer is read to its end.
+mkfifo "$tmp/fifo"
+timeout 10 "$validate" "$tmp/fifo" >"$tmp/out" 2>"$tmp/err"
+got=$?
+[[ $got -ne 124 ]] || fail "aioe-validate hung on a FIFO with no writer"
+run 0 <(cat "$examples/endpoints/local-mosquitto.yaml")
+grep -q ": ok: local-mosquitto" "$tmp/out" || fail "endpoint read from a pipe: $(cat "$tmp/out" "$tmp/err")"
 
 if [[ $failures -gt 0 ]]; then
     echo "$failures check(s) failed" >&2

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +31,8 @@
 #include <openssl/x509.h>
 
 #include <aioendpoint/common.h>
+#include <aioendpoint/session.h>
+#include <aioendpoint/spec.h>
 #include "jwt.h"
 #include "mi.h"
 #include "resolver.h"
@@ -121,6 +124,151 @@ static int within(int ms, int (*fn)(const char *), const char *arg)
     return rc;
 }
 
+/* ---- spec files ------------------------------------------------------ */
+
+static int parse_file_rc(const char *path)
+{
+    aioe_parse_result *res = NULL;
+    int rc = aioe_parse_file(path, NULL, &res);
+    aioe_parse_result_free(res);
+    return rc;
+}
+
+/* A FIFO as the YAML path used to block in open() for ever (issue #15
+ * item 7): with no writer it now reads as an empty stream at once. */
+static void spec_fifo(void **state)
+{
+    (void)state;
+    assert_int_equal(mkfifo(path_of("spec.fifo"), 0600), 0);
+    assert_int_equal(within(3000, parse_file_rc, path_of("spec.fifo")), AIOE_OK);
+}
+
+/* ---- YAML that costs: time and memory bounded by the harness ----------
+ * Each input is built and parsed in a child with RLIMIT_CPU (SIGXCPU ends
+ * a parse that runs away) and, outside ASan and TSan, RLIMIT_AS; the child reports
+ * the parse's status and how much its peak RSS grew during the parse.
+ * Before issue #15 item 6, `[[[...]]]` 80000 deep took 28 s of CPU, 1 M
+ * deep never finished and a 16 MB flat list under metadata.labels took
+ * 1.36 GB. */
+
+/* ASan and TSan reserve terabytes of address space: no RLIMIT_AS there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+enum { HOSTILE_CPU_S = 5, HOSTILE_RSS_GROWTH_MB = 96 };
+
+typedef enum { DEEP_FLOW, DEEP_BLOCK, FLAT_LIST } yaml_shape;
+
+static char *hostile_yaml(yaml_shape shape, size_t n, size_t *len)
+{
+    static const char head[] = "apiVersion: connectivity.iotoperations.azure.com/v1\n"
+                               "kind: DataflowEndpoint\nmetadata:\n  name: ep\n  labels: ";
+    char *b = malloc(sizeof head + 4 * n + 64);
+    assert_non_null(b);
+    char *p = b + sprintf(b, "%s", head);
+    if (shape == DEEP_FLOW) {
+        memset(p, '[', n);
+        memset(p + n, ']', n);
+        p += 2 * n;
+    } else if (shape == DEEP_BLOCK) {
+        p += sprintf(p, "\n    ");
+        for (size_t i = 0; i < n; i++) { /* "- - - - ... x" on one line */
+            *p++ = '-';
+            *p++ = ' ';
+        }
+        *p++ = 'x';
+    } else {
+        *p++ = '[';
+        for (size_t i = 0; i < n; i++) {
+            *p++ = '1';
+            *p++ = ',';
+        }
+        *p++ = ']';
+    }
+    p += sprintf(p, "\nspec:\n  endpointType: Mqtt\n");
+    *len = (size_t)(p - b);
+    return b;
+}
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Parses the input in a child under the limits; returns the status and
+ * the RSS growth in KiB through *growth_kb. */
+static int parse_bounded(yaml_shape shape, size_t n, long *growth_kb)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        struct rlimit cpu = { HOSTILE_CPU_S, HOSTILE_CPU_S + 1 };
+        setrlimit(RLIMIT_CPU, &cpu);
+#ifndef UNDER_SANITIZER
+        struct rlimit as = { (rlim_t)1 << 30, (rlim_t)1 << 30 };
+        setrlimit(RLIMIT_AS, &as);
+#endif
+        size_t len;
+        char *yaml = hostile_yaml(shape, n, &len);
+        long before = max_rss_kb();
+        aioe_parse_result *res = NULL;
+        int out[2] = { aioe_parse_buffer(yaml, len, "hostile.yaml", NULL, &res), 0 };
+        out[1] = (int)(max_rss_kb() - before);
+        aioe_parse_result_free(res);
+        free(yaml);
+        if (write(pfd[1], out, sizeof out) != sizeof out)
+            _exit(2);
+        _exit(0);
+    }
+    close(pfd[1]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("parse of %zu (shape %d) killed by signal %d%s", n, (int)shape,
+                 WTERMSIG(status),
+                 WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL
+                     ? " (more than the CPU limit)" : "");
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int out[2];
+    assert_int_equal(read(pfd[0], out, sizeof out), sizeof out);
+    close(pfd[0]);
+    *growth_kb = out[1];
+    return out[0];
+}
+
+static void yaml_costs_are_bounded(void **state)
+{
+    (void)state;
+    static const struct {
+        yaml_shape shape;
+        size_t n;
+    } cases[] = {
+        { DEEP_FLOW, 80000 },     /* 160 KB: took 28 s */
+        { DEEP_FLOW, 1000000 },   /* 2 MB: never finished */
+        { DEEP_FLOW, 8000000 },   /* 16 MB, the input limit */
+        { DEEP_BLOCK, 1000000 },
+        { FLAT_LIST, 8000000 },   /* 16 MB under metadata.labels: took 1.36 GB */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long growth_kb = 0;
+        int rc = parse_bounded(cases[i].shape, cases[i].n, &growth_kb);
+        print_message("shape %d n %zu: %s, peak RSS +%ld KiB\n", (int)cases[i].shape,
+                      cases[i].n, aioe_strerror(rc), growth_kb);
+        assert_int_equal(rc, AIOE_ERR_TOO_LARGE);
+        assert_true(growth_kb < HOSTILE_RSS_GROWTH_MB * 1024);
+    }
+}
+
 /* ---- token files ---------------------------------------------------- */
 
 static char last_err[512];
@@ -195,6 +343,15 @@ static void token_files(void **state)
     /* character devices: endless (/dev/zero) or empty (/dev/null) */
     assert_int_equal(within(3000, sat_fetch_in_child, "/dev/zero"), AIOE_ERR_AUTH);
     assert_int_equal(within(3000, sat_fetch_in_child, "/dev/null"), AIOE_ERR_AUTH);
+
+    /* a symlink to any readable regular file is followed and read: the
+     * documented rule (kubelet's projected volumes are symlinks), so the
+     * defence is who may write the mount (docs/security.md) */
+    put("elsewhere-token", "not-a-jwt-but-sent", 18);
+    char target[PATH_MAX];
+    snprintf(target, sizeof target, "%s", path_of("elsewhere-token"));
+    assert_int_equal(symlink(target, path_of("linked-token")), 0);
+    assert_int_equal(sat_fetch_rc(path_of("linked-token")), AIOE_OK);
 }
 
 /* ---- resources ------------------------------------------------------ */
@@ -409,6 +566,74 @@ static void tls_material(void **state)
 
 /* ---- numbers (fuzz regressions) ------------------------------------- */
 
+/* ---- a group/world-readable private key is warned about ---------------- */
+
+static char key_log[4096];
+
+static void on_key_log(aioe_session *s, aioe_log_level l, const char *m, void *ud)
+{
+    (void)s;
+    (void)ud;
+    if (l == AIOE_LOG_WARNING && strlen(key_log) + strlen(m) + 2 < sizeof key_log) {
+        strcat(key_log, m);
+        strcat(key_log, "\n");
+    }
+}
+
+/* Starts an X509 session over secrets/x509/ (nothing listens on the port:
+ * only the material check at start matters) and returns what it warned. */
+static const char *start_x509_warnings(void)
+{
+    static const char yaml[] =
+        "apiVersion: connectivity.iotoperations.azure.com/v1\nkind: DataflowEndpoint\n"
+        "metadata:\n  name: ep\nspec:\n  endpointType: Mqtt\n  mqttSettings:\n"
+        "    host: 127.0.0.1:1\n    authentication:\n      method: X509Certificate\n"
+        "      x509CertificateSettings:\n        secretRef: x509\n"
+        "    tls:\n      mode: Enabled\n";
+    aioe_parse_result *res = NULL;
+    assert_int_equal(aioe_parse_buffer(yaml, strlen(yaml), NULL, NULL, &res), AIOE_OK);
+    aioe_session_options *o = NULL;
+    assert_int_equal(aioe_session_options_new(&o), AIOE_OK);
+    aioe_session_options_set_resource_dir(o, root);
+    aioe_session_options_set_log_callback(o, AIOE_LOG_WARNING, on_key_log, NULL);
+    aioe_session *s = NULL;
+    assert_int_equal(aioe_session_new(&s, aioe_parse_result_endpoint(res, 0), "k", o), AIOE_OK);
+    key_log[0] = '\0';
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    aioe_session_free(s);
+    aioe_session_options_free(o);
+    aioe_parse_result_free(res);
+    return key_log;
+}
+
+static void readable_private_key(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(k);
+    size_t cl, kl;
+    char *cert = pem_cert(k, &cl);
+    char *key = pem_key(k, &kl);
+    assert_int_equal(mkdir(path_of("secrets/x509"), 0700), 0);
+    put("secrets/x509/client_cert.pem", cert, cl);
+    put("secrets/x509/client_key.pem", key, kl);
+
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0600), 0);
+    assert_null(strstr(start_x509_warnings(), "private key"));
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0400), 0);
+    assert_null(strstr(start_x509_warnings(), "private key"));
+    /* as ssh: group or world readable is warned about, with the mode */
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0644), 0);
+    const char *w = start_x509_warnings();
+    assert_non_null(strstr(w, "client_key.pem is readable by group and others (mode 0644)"));
+    assert_null(strstr(w, pem_body(key))); /* names the file, never its bytes */
+    assert_int_equal(chmod(path_of("secrets/x509/client_key.pem"), 0640), 0);
+    assert_non_null(strstr(start_x509_warnings(), "readable by its group (mode 0640)"));
+    free(cert);
+    free(key);
+    EVP_PKEY_free(k);
+}
+
 static char *b64url(const char *s)
 {
     static const char a[] =
@@ -519,9 +744,12 @@ static void unreadable_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spec_fifo),
+        cmocka_unit_test(yaml_costs_are_bounded),
         cmocka_unit_test(token_files),
         cmocka_unit_test(resources),
         cmocka_unit_test(tls_material),
+        cmocka_unit_test(readable_private_key),
         cmocka_unit_test(hostile_numbers),
         cmocka_unit_test(unreadable_files),
     };

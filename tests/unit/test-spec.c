@@ -822,6 +822,37 @@ static void all_errors_reported(void **state)
     aioe_parse_result_free(res);
 }
 
+/* spec.h promises errors "in input order": the schema walk visits host,
+ * authentication and tls before qos, whatever the order in the file, so
+ * the errors must be put back into line order (issue #17: lines 11, 14,
+ * 15 came out as 15, 11, 14). Two documents: order holds across them. */
+static void errors_in_input_order(void **state)
+{
+    (void)state;
+    aioe_parse_result *res = parse(MQTT "    qos: 2\n    retain: Sometimes\n"
+                                   "    keepAliveSeconds: -1\n    protocol: Tcp\n"
+                                   "    host: nowhere\n"
+                                   "    tls:\n      mode: Maybe\n"
+                                   "---\n" MQTT "    maxInflightMessages: 70000\n"
+                                   "    authentication:\n      method: Nope\n",
+                                   AIOE_ERR_INVALID_SPEC);
+    size_t n = aioe_parse_result_error_count(res);
+    assert_int_equal(n, 8);
+    unsigned prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        const aioe_parse_error *e = aioe_parse_result_error(res, i);
+        if (e->line < prev)
+            print_error("error %zu at line %u (%s) after line %u\n", i,
+                        e->line, e->path, prev);
+        assert_true(e->line >= prev);
+        prev = e->line;
+    }
+    assert_string_equal(aioe_parse_result_error(res, 0)->path, "spec.mqttSettings.qos");
+    assert_string_equal(aioe_parse_result_error(res, 4)->path, "spec.mqttSettings.host");
+    assert_string_equal(aioe_parse_result_error(res, 5)->path, "spec.mqttSettings.tls.mode");
+    aioe_parse_result_free(res);
+}
+
 static void multi_document_streams(void **state)
 {
     (void)state;
@@ -906,7 +937,8 @@ static void hostile_yaml_is_cheap(void **state)
     aioe_parse_result *res = parse_ok(doc, &ep);
     aioe_parse_result_free(res);
 
-    /* Deep nesting is parsed without recursion trouble. */
+    /* Deep nesting is refused at the depth limit, at the collection that
+     * went too deep (time and memory bounds: unit hostile). */
     enum { DEPTH = 20000 };
     size_t n = strlen(HEADER) + 16 + 2 * DEPTH + 64;
     char *deep = malloc(n);
@@ -918,10 +950,35 @@ static void hostile_yaml_is_cheap(void **state)
         *p++ = ']';
     strcpy(p, "\nspec:\n  endpointType: Mqtt\n");
     aioe_parse_result *r2 = NULL;
-    aioe_parse_buffer(deep, strlen(deep), NULL, NULL, &r2);
+    assert_int_equal(aioe_parse_buffer(deep, strlen(deep), NULL, NULL, &r2),
+                     AIOE_ERR_TOO_LARGE);
     assert_non_null(r2);
+    const aioe_parse_error *e = aioe_parse_result_error(r2, 0);
+    assert_string_equal(e->message, "YAML nested more than 64 levels deep");
+    assert_int_equal(e->line, 6);
+    /* "  labels: " then the 63rd [: the root and metadata are levels 1 and 2 */
+    assert_int_equal(e->column, 11 + 62);
     aioe_parse_result_free(r2);
     free(deep);
+
+    /* Both limits can be set; a normal endpoint is far below either. */
+    aioe_parse_options *po = NULL;
+    assert_int_equal(aioe_parse_options_new(&po), AIOE_OK);
+    assert_int_equal(aioe_parse_options_set_max_depth(po, 0), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_parse_options_set_max_nodes(NULL, 5), AIOE_ERR_INVALID_ARG);
+    const char small[] = MQTT "    host: h:1883\n";
+    assert_int_equal(aioe_parse_buffer(small, strlen(small), NULL, po, &r2), AIOE_OK);
+    aioe_parse_result_free(r2);
+    assert_int_equal(aioe_parse_options_set_max_depth(po, 2), AIOE_OK); /* mqttSettings is 3 */
+    assert_int_equal(aioe_parse_buffer(small, strlen(small), NULL, po, &r2), AIOE_ERR_TOO_LARGE);
+    aioe_parse_result_free(r2);
+    assert_int_equal(aioe_parse_options_set_max_depth(po, 64), AIOE_OK);
+    assert_int_equal(aioe_parse_options_set_max_nodes(po, 10), AIOE_OK);
+    assert_int_equal(aioe_parse_buffer(small, strlen(small), NULL, po, &r2), AIOE_ERR_TOO_LARGE);
+    assert_string_equal(aioe_parse_result_error(r2, 0)->message,
+                        "more than 10 YAML nodes in one document");
+    aioe_parse_result_free(r2);
+    aioe_parse_options_free(po);
 
     /* A mapping with thousands of keys at a schema level is refused in
      * one error, not compared pairwise. */
@@ -935,6 +992,39 @@ static void hostile_yaml_is_cheap(void **state)
     assert_non_null(strstr(error_at(r3, "spec.mqttSettings")->message, "more than the 256"));
     aioe_parse_result_free(r3);
     free(wide);
+}
+
+/* A NUL byte or invalid UTF-8 is reported where it is (issue #15 item 8:
+ * libyaml's reader gives only a byte offset, and the error said 1:1). */
+static void reader_error_positions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        size_t len;
+        unsigned line, column;
+    } cases[] = {
+#define CASE(text, l, col) { text, sizeof text - 1, l, col }
+        CASE("apiVersion: v1\nkind: DataflowEndpoint\nmetadata:\n  name: ep\n"
+             "  namespace: azure\xff\n", 5, 19),
+        CASE("apiVersion: v1\nkind: DataflowEndpoint\nmetadata:\n  name: ep\n"
+             "  namespace: azure\0x\n", 5, 19),
+        /* CR LF and CR line breaks; a two-byte character is one column */
+        CASE("apiVersion: v1\r\nkind: DataflowEndpoint\rmetadata:\r\n  name: ep\n"
+             "  namespace: a\xc3\xa9\xc3\x28\n", 5, 17), /* at the 0x28 */
+#undef CASE
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aioe_parse_result *res = NULL;
+        assert_int_equal(aioe_parse_buffer(cases[i].doc, cases[i].len, "t.yaml", NULL, &res),
+                         AIOE_ERR_INVALID_SPEC);
+        const aioe_parse_error *e = aioe_parse_result_error(res, 0);
+        if (e->line != cases[i].line || e->column != cases[i].column)
+            fail_msg("case %zu: reported at %u:%u, want %u:%u (%s)", i, e->line, e->column,
+                     cases[i].line, cases[i].column, e->message);
+        assert_non_null(strstr(e->message, "YAML syntax error"));
+        aioe_parse_result_free(res);
+    }
 }
 
 static void hostile_bytes_and_files(void **state)
@@ -1217,9 +1307,11 @@ int main(void)
         cmocka_unit_test(api_versions_and_names),
         cmocka_unit_test(strings_reject_control_bytes),
         cmocka_unit_test(all_errors_reported),
+        cmocka_unit_test(errors_in_input_order),
         cmocka_unit_test(multi_document_streams),
         cmocka_unit_test(yaml_syntax_errors),
         cmocka_unit_test(hostile_yaml_is_cheap),
+        cmocka_unit_test(reader_error_positions),
         cmocka_unit_test(hostile_bytes_and_files),
         cmocka_unit_test(file_errors_and_limits),
         cmocka_unit_test(argument_checks),

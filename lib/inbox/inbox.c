@@ -1,0 +1,608 @@
+/* The public aioe_inbox: binds the segment store (store.c) to a session.
+ *
+ * Receive path (Paho's receive thread, inside the message callback, before
+ * the PUBACK): the message is appended to the store (write(2), plus a
+ * group-committed fdatasync in power-loss mode) and its id queued for
+ * aioe_inbox_next(). No allocation per message in the steady state here
+ * (the user-property array is reused; the store reuses its write buffer).
+ *
+ * Flow control: after each append and each acknowledgement the inbox
+ * compares the unacknowledged messages/bytes with its watermarks (and the
+ * store's `full` flag) and asks the session's supervisor thread to pause
+ * or resume inbound delivery (aioe__session_set_paused: disconnect keeping
+ * the broker session; Paho's shared thread never waits for it).
+ *
+ * An append that fails (the reserve was used up before the pause took
+ * effect, or an I/O error) must not be followed by a normal return: Paho
+ * would acknowledge a message that is not stored. The callback then holds
+ * Paho's receive thread, retrying as acknowledgements free space, with an
+ * error logged, for up to 30 s, and then aborts the process: the least bad
+ * honest behaviour available with Paho 1.3, which has no way to withhold a
+ * PUBACK (docs/inbox.md). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aioendpoint/inbox.h"
+#include "inbox.h"
+#include "session/session.h"
+
+/* How long a receive thread is held for space (100 ms a try) before the
+ * process is ended: 30 s. */
+#define HOLD_TRIES 300
+
+struct aioe_inbox_options {
+    aioe_inbox_durability durability;
+    uint64_t max_bytes, segment_bytes;
+    uint64_t high_msgs, low_msgs, high_bytes, low_bytes;
+};
+
+struct aioe_inbox {
+    aioe_session *s;
+    aioe__store *st;
+    struct aioe_inbox_options o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* a message queued, or space freed */
+    uint64_t *q;                /* ids waiting for aioe_inbox_next(), a ring */
+    size_t q_cap, q_head, q_len;
+    uint64_t first_new;         /* ids below were recovered at open */
+    bool paused;                /* we asked the session to pause */
+    unsigned waiters;           /* threads waiting in aioe_inbox_next() */
+    bool holding;               /* the receive thread waits for space */
+    aioe_user_property *props;  /* receive thread only */
+    size_t props_cap;
+};
+
+/* ---- options ---- */
+
+int aioe_inbox_options_new(aioe_inbox_options **out)
+{
+    if (!out)
+        return AIOE_ERR_INVALID_ARG;
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return AIOE_ERR_NOMEM;
+    (*out)->high_msgs = 100000;
+    (*out)->low_msgs = 50000;
+    return AIOE_OK;
+}
+
+void aioe_inbox_options_free(aioe_inbox_options *opts)
+{
+    free(opts);
+}
+
+int aioe_inbox_options_set_durability(aioe_inbox_options *opts, aioe_inbox_durability d)
+{
+    if (!opts || (d != AIOE_INBOX_SURVIVE_PROCESS_CRASH && d != AIOE_INBOX_SURVIVE_POWER_LOSS))
+        return AIOE_ERR_INVALID_ARG;
+    opts->durability = d;
+    return AIOE_OK;
+}
+
+int aioe_inbox_options_set_max_bytes(aioe_inbox_options *opts, uint64_t max_bytes)
+{
+    if (!opts)
+        return AIOE_ERR_INVALID_ARG;
+    opts->max_bytes = max_bytes;
+    return AIOE_OK;
+}
+
+int aioe_inbox_options_set_segment_bytes(aioe_inbox_options *opts, uint64_t bytes)
+{
+    if (!opts || (bytes && bytes < 4096))
+        return AIOE_ERR_INVALID_ARG;
+    opts->segment_bytes = bytes;
+    return AIOE_OK;
+}
+
+int aioe_inbox_options_set_watermarks(aioe_inbox_options *opts, uint64_t high_messages,
+                                      uint64_t low_messages, uint64_t high_bytes,
+                                      uint64_t low_bytes)
+{
+    if (!opts || (high_messages && low_messages >= high_messages) ||
+        (high_bytes && low_bytes >= high_bytes))
+        return AIOE_ERR_INVALID_ARG;
+    opts->high_msgs = high_messages;
+    opts->low_msgs = low_messages;
+    opts->high_bytes = high_bytes;
+    opts->low_bytes = low_bytes;
+    return AIOE_OK;
+}
+
+/* ---- flow control ---- */
+
+static void check_flow(aioe_inbox *ib, bool may_reserve)
+{
+    aioe__store_stats st;
+    aioe__store_get_stats(ib->st, &st);
+    if (st.full && may_reserve)
+        st.full = !aioe__store_has_reserve(ib->st);
+    pthread_mutex_lock(&ib->mu);
+    bool want;
+    if (!ib->paused)
+        want = (ib->o.high_msgs && st.live >= ib->o.high_msgs) ||
+               (ib->o.high_bytes && st.live_bytes >= ib->o.high_bytes) || st.full;
+    else
+        want = (ib->o.high_msgs && st.live > ib->o.low_msgs) ||
+               (ib->o.high_bytes && st.live_bytes > ib->o.low_bytes) || st.full;
+    bool changed = want != ib->paused;
+    ib->paused = want;
+    pthread_mutex_unlock(&ib->mu);
+    if (!changed)
+        return;
+    aioe_session_log(ib->s, want ? AIOE_LOG_WARNING : AIOE_LOG_INFO,
+                     "inbox %s: %s (%llu unacknowledged message(s), %llu bytes%s)",
+                     aioe__store_dir(ib->st), want ? "pausing the session" : "resuming",
+                     (unsigned long long)st.live, (unsigned long long)st.live_bytes,
+                     st.full ? (st.full_status == AIOE_ERR_WOULD_BLOCK ? ", byte limit reached"
+                                                                       : ", disk full")
+                             : "");
+    aioe__session_set_paused(ib->s, want);
+}
+
+/* ---- receive path ---- */
+
+static bool queue_push(aioe_inbox *ib, uint64_t id)
+{
+    if (ib->q_len == ib->q_cap) {
+        size_t cap = ib->q_cap ? ib->q_cap * 2 : 256;
+        uint64_t *q = malloc(cap * sizeof *q);
+        if (!q)
+            return false;
+        for (size_t i = 0; i < ib->q_len; i++)
+            q[i] = ib->q[(ib->q_head + i) % ib->q_cap];
+        free(ib->q);
+        ib->q = q;
+        ib->q_cap = cap;
+        ib->q_head = 0;
+    }
+    ib->q[(ib->q_head + ib->q_len++) % ib->q_cap] = id;
+    return true;
+}
+
+/* Reads a received message into a record, in one pass over its MQTT v5
+ * properties (the view's Paho message, as lib/pubsub/received.c reads it;
+ * the first of a repeated property wins). False when out of memory. */
+static bool fill_record(aioe_inbox *ib, const aioe_message *msg, aioe__rec_msg *r)
+{
+    const MQTTAsync_message *m = msg->m;
+    memset(r, 0, sizeof *r);
+    r->topic = msg->topic;
+    r->topic_len = msg->topic_len;
+    r->payload = m->payloadlen > 0 ? m->payload : NULL;
+    r->payload_len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    r->qos = m->qos;
+    r->retain = m->retained;
+    r->dup = m->dup;
+    r->payload_format = -1;
+    size_t n = 0;
+    for (int k = 0; k < m->properties.count; k++)
+        n += m->properties.array[k].identifier == MQTTPROPERTY_CODE_USER_PROPERTY;
+    if (n > ib->props_cap) {
+        aioe_user_property *p = realloc(ib->props, n * sizeof *p);
+        if (!p)
+            return false;
+        ib->props = p;
+        ib->props_cap = n;
+    }
+    for (int k = 0; k < m->properties.count; k++) {
+        const MQTTProperty *p = &m->properties.array[k];
+        switch (p->identifier) {
+        case MQTTPROPERTY_CODE_USER_PROPERTY:
+            ib->props[r->prop_count++] = (aioe_user_property){
+                p->value.data.data, (size_t)p->value.data.len, p->value.value.data,
+                (size_t)p->value.value.len };
+            break;
+        case MQTTPROPERTY_CODE_CONTENT_TYPE:
+            if (!r->content_type) {
+                r->content_type = p->value.data.data ? p->value.data.data : "";
+                r->content_type_len = (size_t)p->value.data.len;
+            }
+            break;
+        case MQTTPROPERTY_CODE_CORRELATION_DATA:
+            if (!r->correlation) {
+                r->correlation = p->value.data.data ? p->value.data.data : "";
+                r->correlation_len = (size_t)p->value.data.len;
+            }
+            break;
+        case MQTTPROPERTY_CODE_RESPONSE_TOPIC:
+            if (!r->response_topic) {
+                r->response_topic = p->value.data.data ? p->value.data.data : "";
+                r->response_topic_len = (size_t)p->value.data.len;
+            }
+            break;
+        case MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL:
+            if (!r->has_expiry) {
+                r->has_expiry = true;
+                r->expiry = (uint32_t)p->value.integer4;
+            }
+            break;
+        case MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR:
+            if (r->payload_format < 0)
+                r->payload_format = p->value.byte ? 1 : 0;
+            break;
+        default:
+            break;
+        }
+    }
+    r->props = ib->props;
+    return true;
+}
+
+static bool store_one(aioe_inbox *ib, const aioe__rec_msg *r)
+{
+    uint64_t id;
+    if (aioe__store_append(ib->st, r, &id, NULL) != AIOE_OK)
+        return false;
+    pthread_mutex_lock(&ib->mu);
+    bool ok = queue_push(ib, id);
+    if (ib->waiters) /* a wake-up costs a system call: only when one waits */
+        pthread_cond_signal(&ib->cv);
+    pthread_mutex_unlock(&ib->mu);
+    if (!ok) /* stored; delivered after a restart */
+        aioe_session_log(ib->s, AIOE_LOG_ERROR,
+                         "inbox %s: out of memory: message %llu is delivered after a restart",
+                         aioe__store_dir(ib->st), (unsigned long long)id);
+    return true;
+}
+
+static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
+{
+    aioe_inbox *ib = ctx;
+    aioe__rec_msg r;
+    if (!fill_record(ib, msg, &r)) {
+        aioe_session_log(s, AIOE_LOG_ERROR, "inbox: out of memory reading a message");
+    } else if (store_one(ib, &r)) {
+        check_flow(ib, false);
+        return;
+    }
+    /* Not stored. Returning now would acknowledge it to the broker. */
+    aioe__session_set_paused(s, true);
+    pthread_mutex_lock(&ib->mu);
+    ib->paused = true;
+    ib->holding = true;
+    pthread_mutex_unlock(&ib->mu);
+    aioe_session_log(s, AIOE_LOG_ERROR,
+                     "inbox %s: cannot store a message: holding Paho's receive thread "
+                     "until acknowledgements free space (the message is not acknowledged "
+                     "to the broker meanwhile)",
+                     aioe__store_dir(ib->st));
+    for (unsigned tries = 1;; tries++) {
+        pthread_mutex_lock(&ib->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ib->cv, &ib->mu, &ts);
+        pthread_mutex_unlock(&ib->mu);
+        aioe__store_has_reserve(ib->st);
+        if (fill_record(ib, msg, &r) && store_one(ib, &r)) {
+            pthread_mutex_lock(&ib->mu);
+            ib->holding = false;
+            pthread_mutex_unlock(&ib->mu);
+            aioe_session_log(s, AIOE_LOG_WARNING, "inbox %s: message stored after %u tries",
+                             aioe__store_dir(ib->st), tries);
+            return;
+        }
+        if (tries % 50 == 0)
+            aioe_session_log(s, AIOE_LOG_ERROR, "inbox %s: still cannot store a message",
+                             aioe__store_dir(ib->st));
+        if (tries >= HOLD_TRIES) {
+            /* Nothing freed space: returning would acknowledge a message
+             * that is not stored. A host that acknowledges from Paho's
+             * threads (a bridge acking on the destination's PUBACK) cannot
+             * make progress while this thread is held, so end the process
+             * instead: the broker keeps the message and delivers it again
+             * after the restart. */
+            aioe_session_log(s, AIOE_LOG_ERROR,
+                             "inbox %s: no space for %u s: ending the process rather than "
+                             "acknowledging a message that is not stored",
+                             aioe__store_dir(ib->st), HOLD_TRIES / 10);
+            abort();
+        }
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void store_log(void *ctx, int level, const char *line)
+{
+    aioe_session_log(ctx, (aioe_log_level)level, "%s", line);
+}
+
+static void replayed(void *ctx, uint64_t id, uint32_t size)
+{
+    (void)size;
+    aioe_inbox *ib = ctx;
+    if (queue_push(ib, id))
+        ib->first_new = id + 1;
+}
+
+int aioe_inbox_new(aioe_inbox **out, aioe_session *session, const char *dir,
+                   const aioe_inbox_options *opts)
+{
+    if (!out || !session || !dir || !*dir)
+        return AIOE_ERR_INVALID_ARG;
+    *out = NULL;
+    if (session->inbound_hook || session->thread_running || session->client)
+        return AIOE_ERR_STATE;
+    aioe_inbox *ib = calloc(1, sizeof *ib);
+    if (!ib)
+        return AIOE_ERR_NOMEM;
+    ib->s = session;
+    if (opts) {
+        ib->o = *opts;
+    } else {
+        ib->o.high_msgs = 100000;
+        ib->o.low_msgs = 50000;
+    }
+    pthread_mutex_init(&ib->mu, NULL);
+    pthread_cond_init(&ib->cv, NULL);
+    ib->first_new = 1;
+    aioe__store_config cfg = {
+        .segment_bytes = ib->o.segment_bytes,
+        .max_bytes = ib->o.max_bytes,
+        .durability = ib->o.durability == AIOE_INBOX_SURVIVE_POWER_LOSS ? AIOE__DURABLE_POWER
+                                                                        : AIOE__DURABLE_PROCESS,
+        .log = store_log,
+        .log_ctx = session,
+    };
+    char err[256];
+    int rc = aioe__store_open(&ib->st, dir, &cfg, replayed, ib, err, sizeof err);
+    if (rc == AIOE_OK)
+        rc = aioe__session_set_inbound_hook(session, on_message, ib);
+    if (rc != AIOE_OK) {
+        if (err[0])
+            aioe_session_set_error(session, rc, -1, "inbox: %s", err);
+        aioe__store_close(ib->st);
+        ib->st = NULL;
+        aioe_inbox_free(ib);
+        return rc;
+    }
+    check_flow(ib, false); /* recovered above the high-water mark: start paused */
+    *out = ib;
+    return AIOE_OK;
+}
+
+void aioe_inbox_free(aioe_inbox *ib)
+{
+    if (!ib)
+        return;
+    if (ib->st) {
+        if (ib->s->thread_running || ib->s->client) {
+            aioe_session_log(ib->s, AIOE_LOG_ERROR,
+                             "aioe_inbox_free: the session is running: stop it first");
+            return;
+        }
+        aioe__session_set_inbound_hook(ib->s, NULL, NULL);
+        aioe__session_set_paused(ib->s, false);
+        aioe__store_close(ib->st);
+    }
+    pthread_mutex_destroy(&ib->mu);
+    pthread_cond_destroy(&ib->cv);
+    free(ib->q);
+    free(ib->props);
+    free(ib);
+}
+
+/* ---- delivery ---- */
+
+static int add_data(MQTTProperties *props, enum MQTTPropertyCodes id, const void *data,
+                    size_t len)
+{
+    MQTTProperty p;
+    memset(&p, 0, sizeof p);
+    p.identifier = id;
+    p.value.data.data = (char *)data;
+    p.value.data.len = (int)len;
+    return MQTTProperties_add(props, &p) == 0 ? AIOE_OK : AIOE_ERR_NOMEM;
+}
+
+/* An owned aioe_message from a stored record: it looks like one received
+ * live (the caller frees it with aioe_message_free()). */
+static int make_message(const aioe__rec_msg *r, uint64_t id, bool redelivered,
+                        aioe_message **out)
+{
+    aioe_message *c = calloc(1, sizeof *c);
+    MQTTAsync_message *m = calloc(1, sizeof *m);
+    char *topic = malloc(r->topic_len + 1);
+    void *payload = r->payload_len ? malloc(r->payload_len) : NULL;
+    if (!c || !m || !topic || (r->payload_len && !payload)) {
+        free(c);
+        free(m);
+        free(topic);
+        free(payload);
+        return AIOE_ERR_NOMEM;
+    }
+    MQTTAsync_message init = MQTTAsync_message_initializer;
+    *m = init;
+    memcpy(topic, r->topic, r->topic_len);
+    topic[r->topic_len] = '\0';
+    if (payload)
+        memcpy(payload, r->payload, r->payload_len);
+    m->payload = payload;
+    m->payloadlen = (int)r->payload_len;
+    m->qos = r->qos;
+    m->retained = r->retain;
+    m->dup = r->dup;
+    int rc = AIOE_OK;
+    aioe_user_property up;
+    if (r->prop_count) {
+        aioe_user_property *props = malloc(r->prop_count * sizeof *props);
+        if (!props) {
+            rc = AIOE_ERR_NOMEM;
+        } else {
+            size_t n = aioe__rec_msg_props(r, props, r->prop_count);
+            for (size_t i = 0; rc == AIOE_OK && i < n; i++) {
+                MQTTProperty p;
+                memset(&p, 0, sizeof p);
+                p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+                up = props[i];
+                p.value.data.data = (char *)up.name;
+                p.value.data.len = (int)up.name_len;
+                p.value.value.data = (char *)up.value;
+                p.value.value.len = (int)up.value_len;
+                if (MQTTProperties_add(&m->properties, &p) != 0)
+                    rc = AIOE_ERR_NOMEM;
+            }
+            free(props);
+        }
+    }
+    if (rc == AIOE_OK && r->content_type)
+        rc = add_data(&m->properties, MQTTPROPERTY_CODE_CONTENT_TYPE, r->content_type,
+                      r->content_type_len);
+    if (rc == AIOE_OK && r->correlation)
+        rc = add_data(&m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA, r->correlation,
+                      r->correlation_len);
+    if (rc == AIOE_OK && r->response_topic)
+        rc = add_data(&m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC, r->response_topic,
+                      r->response_topic_len);
+    if (rc == AIOE_OK && r->has_expiry) {
+        MQTTProperty p;
+        memset(&p, 0, sizeof p);
+        p.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL;
+        p.value.integer4 = r->expiry;
+        if (MQTTProperties_add(&m->properties, &p) != 0)
+            rc = AIOE_ERR_NOMEM;
+    }
+    if (rc == AIOE_OK && r->payload_format >= 0) {
+        MQTTProperty p;
+        memset(&p, 0, sizeof p);
+        p.identifier = MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR;
+        p.value.byte = (unsigned char)r->payload_format;
+        if (MQTTProperties_add(&m->properties, &p) != 0)
+            rc = AIOE_ERR_NOMEM;
+    }
+    c->topic = topic;
+    c->topic_len = r->topic_len;
+    c->m = m;
+    c->owned = true;
+    c->inbox_id = id;
+    c->inbox_redelivered = redelivered;
+    if (rc != AIOE_OK) {
+        MQTTProperties_free(&m->properties);
+        free(payload);
+        free(m);
+        free(topic);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return AIOE_OK;
+}
+
+int aioe_inbox_next(aioe_inbox *ib, uint32_t timeout_ms, aioe_message **out)
+{
+    if (!ib || !out)
+        return AIOE_ERR_INVALID_ARG;
+    *out = NULL;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    int rc = AIOE_ERR_TIMEOUT;
+    for (;;) {
+        pthread_mutex_lock(&ib->mu);
+        while (ib->q_len == 0) {
+            ib->waiters++;
+            int w = pthread_cond_timedwait(&ib->cv, &ib->mu, &deadline);
+            ib->waiters--;
+            if (w != 0 && ib->q_len == 0)
+                break;
+        }
+        if (ib->q_len == 0) {
+            pthread_mutex_unlock(&ib->mu);
+            break;
+        }
+        uint64_t id = ib->q[ib->q_head];
+        ib->q_head = (ib->q_head + 1) % ib->q_cap;
+        ib->q_len--;
+        bool redelivered = id < ib->first_new;
+        pthread_mutex_unlock(&ib->mu);
+        aioe__rec_msg r;
+        int rr = aioe__store_read(ib->st, id, &buf, &cap, &r);
+        if (rr == AIOE_OK) {
+            rc = make_message(&r, id, redelivered, out);
+            break;
+        }
+        if (rr == AIOE_ERR_NOMEM) {
+            rc = rr;
+            break;
+        }
+        /* NOT_FOUND (acknowledged without being taken) or lost (logged) */
+    }
+    free(buf);
+    return rc;
+}
+
+int aioe_inbox_ack(aioe_inbox *ib, uint64_t id)
+{
+    if (!ib || !id)
+        return AIOE_ERR_INVALID_ARG;
+    int rc = aioe__store_ack(ib->st, id);
+    if (rc != AIOE_OK)
+        return rc;
+    pthread_mutex_lock(&ib->mu);
+    bool paused = ib->paused;
+    if (ib->holding)
+        pthread_cond_broadcast(&ib->cv); /* a held receive thread retries */
+    pthread_mutex_unlock(&ib->mu);
+    if (paused)
+        check_flow(ib, true);
+    return AIOE_OK;
+}
+
+int aioe_inbox_flush(aioe_inbox *ib)
+{
+    return ib ? aioe__store_flush(ib->st) : AIOE_ERR_INVALID_ARG;
+}
+
+uint64_t aioe_inbox_message_id(const aioe_message *msg)
+{
+    return msg ? msg->inbox_id : 0;
+}
+
+bool aioe_inbox_message_redelivered(const aioe_message *msg)
+{
+    return msg && msg->inbox_redelivered;
+}
+
+int aioe_inbox_get_stats(aioe_inbox *ib, aioe_inbox_stats *out)
+{
+    if (!ib || !out || out->version < 1)
+        return AIOE_ERR_INVALID_ARG;
+    aioe__store_stats st;
+    aioe__store_get_stats(ib->st, &st);
+    pthread_mutex_lock(&ib->mu);
+    uint64_t waiting = ib->q_len;
+    bool paused = ib->paused;
+    pthread_mutex_unlock(&ib->mu);
+    out->stored = st.appended;
+    out->acknowledged = st.acked;
+    out->unacknowledged = st.live;
+    out->unacknowledged_bytes = st.live_bytes;
+    out->waiting = waiting;
+    out->file_bytes = st.file_bytes;
+    out->recovered = st.recovered;
+    out->damaged_ranges = st.damaged_ranges;
+    out->records_lost = st.records_lost;
+    out->files_damaged = st.files_damaged;
+    out->files_refused = st.files_refused;
+    out->syncs = st.syncs;
+    out->append_failures = st.append_failures;
+    out->paused = paused;
+    out->full = st.full;
+    out->full_status = st.full_status;
+    out->version = AIOE_INBOX_STATS_VERSION;
+    return AIOE_OK;
+}
