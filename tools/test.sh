@@ -21,7 +21,7 @@
 # never passes it).
 #
 # Not run here: tools/debian-packages.sh (build, lintian and install the
-# Debian packages; 3 to 5 minutes on two cores, docs/packaging.md).
+# Debian packages; 3 to 6 minutes on two cores, docs/packaging.md).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 

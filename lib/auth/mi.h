@@ -70,8 +70,8 @@ typedef int (*mi_http_fn)(void *ctx, const mi_http_req *req, mi_http_resp *resp)
 /* The libcurl implementation; ctx unused. Returns AIOE_OK when an HTTP
  * response (any status) arrived, else AIOE_ERR_TIMEOUT / AIOE_ERR_CONNECTION
  * with transport_error set. */
-int mi_http_curl(void *ctx, const mi_http_req *req, mi_http_resp *resp);
-void mi_http_resp_clear(mi_http_resp *r);
+int aioe__mi_http_curl(void *ctx, const mi_http_req *req, mi_http_resp *resp);
+void aioe__mi_http_resp_clear(mi_http_resp *r);
 
 /* ---- resolved configuration ------------------------------------------ */
 
@@ -102,21 +102,21 @@ typedef const char *(*mi_getenv_fn)(void *ctx, const char *name);
 /* Picks the source the Azure SDKs would pick from the environment, for an
  * endpoint whose user-assigned settings name client_id/tenant_id (NULL for
  * system-assigned). Pure. */
-aioe_identity_source mi_select_source(mi_getenv_fn env, void *ctx,
+aioe_identity_source aioe__mi_select_source(mi_getenv_fn env, void *ctx,
                                       const char *client_id,
                                       const char *tenant_id);
 
 /* Builds a config for ep (a managed-identity endpoint) from opts (may be
  * NULL) and the environment. On failure writes a message naming what is
  * missing. */
-int mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
+int aioe__mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
                       const aioe_identity_options *opts, mi_getenv_fn env,
                       void *env_ctx, char *err, size_t errlen);
-void mi_config_clear(mi_config *cfg);
-const char *mi_getenv_process(void *ctx, const char *name);
+void aioe__mi_config_clear(mi_config *cfg);
+const char *aioe__mi_getenv_process(void *ctx, const char *name);
 
 /* The cache key: "<source>|<url>|<client_id>|<tenant_id>|<resource or scope>". */
-char *mi_config_key(const mi_config *cfg);
+char *aioe__mi_config_key(const mi_config *cfg);
 
 /* ---- pure protocol parts --------------------------------------------- */
 
@@ -128,7 +128,7 @@ typedef struct mi_token {
     int64_t refresh_at;        /* when to fetch the next one */
 } mi_token;
 
-void mi_token_clear(mi_token *t);
+void aioe__mi_token_clear(mi_token *t);
 
 /* Parses a token response body. expires_in / expires_on may be numbers or
  * decimal strings; the token's own exp is read when it is a JWT. The
@@ -136,12 +136,12 @@ void mi_token_clear(mi_token *t);
  * (the broker enforces the JWT's exp; a service that says earlier is
  * believed). Returns AIOE_OK, AIOE_ERR_PROTOCOL (not JSON, no
  * access_token, no expiry at all) or AIOE_ERR_NOMEM. */
-int mi_parse_token_response(const char *body, size_t len, int64_t now,
+int aioe__mi_parse_token_response(const char *body, size_t len, int64_t now,
                             mi_token *out, char *err, size_t errlen);
 
 /* Copies the service's error text (error_description, error.message,
  * message, error, or the start of the body) into buf, printable ASCII only. */
-void mi_error_text(const char *body, size_t len, char *buf, size_t buflen);
+void aioe__mi_error_text(const char *body, size_t len, char *buf, size_t buflen);
 
 typedef enum mi_retry_class {
     MI_FINAL = 0,      /* do not retry */
@@ -150,11 +150,11 @@ typedef enum mi_retry_class {
 } mi_retry_class;
 
 /* status 0 = transport failure (timeout, refused): retry. */
-mi_retry_class mi_classify(int http_status);
+mi_retry_class aioe__mi_classify(int http_status);
 
 /* Delay before try number `attempt` (1 = the first retry): initial * 2^(attempt-1),
  * capped at max_ms, and at least retry_after_s seconds when the service said so. */
-uint32_t mi_backoff_ms(uint32_t initial_ms, uint32_t max_ms, unsigned attempt,
+uint32_t aioe__mi_backoff_ms(uint32_t initial_ms, uint32_t max_ms, unsigned attempt,
                        uint32_t retry_after_s);
 
 /* Parses `Basic realm=<path>` (case-insensitive scheme, optional quotes)
@@ -162,19 +162,19 @@ uint32_t mi_backoff_ms(uint32_t initial_ms, uint32_t max_ms, unsigned attempt,
  * "..", which requires the file to exist), ending in ".key", a regular file
  * of at most MI_ARC_KEY_MAX bytes. On success *path_out is malloc'd
  * (resolved path). Returns AIOE_OK or AIOE_ERR_AUTH with a message. */
-int mi_arc_challenge_path(const char *www_authenticate, const char *dir,
+int aioe__mi_arc_challenge_path(const char *www_authenticate, const char *dir,
                           char **path_out, char *err, size_t errlen);
 
 /* Refresh schedule: a token living at least 2 h (exp - iat) is refreshed
  * at half-life; a shorter one min(300 s, life / 2) before exp. */
-int64_t mi_refresh_at(int64_t iat, int64_t exp);
+int64_t aioe__mi_refresh_at(int64_t iat, int64_t exp);
 
 /* ---- fetching ---------------------------------------------------------- */
 
 /* One token from the configured source: the whole request flow (Arc
  * challenge, workload form POST), with retries when `retry` is set
  * (otherwise one exchange). */
-int mi_fetch(const mi_config *cfg, bool retry, mi_token *out, char *err,
+int aioe__mi_fetch(const mi_config *cfg, bool retry, mi_token *out, char *err,
              size_t errlen);
 
 /* ---- cache and token source ------------------------------------------- */
@@ -187,10 +187,10 @@ int aioe_token_source_mi_new(mi_config *cfg, aioe_token_source *out);
 /* aioe_token_source_mi_for_endpoint(): declared in the door, auth.h. */
 
 /* For tests: how many HTTP fetches the cache entry for key made. */
-unsigned mi_cache_fetch_count(const char *key);
+unsigned aioe__mi_cache_fetch_count(const char *key);
 
 /* The wall clock the cache and the fetch flow use (seconds), replaceable
  * by tests. Defined in mi_fetch.c. */
-extern int64_t (*mi_wall_clock)(void);
+extern int64_t (*aioe__mi_wall_clock)(void);
 
 #endif

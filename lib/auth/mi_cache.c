@@ -8,7 +8,7 @@
  * result, success or failure, instead of starting another.
  *
  * Refresh: fetch() (called before every connect) returns the cached token
- * until its refresh time (mi_refresh_at: half-life for tokens living 2 h or
+ * until its refresh time (aioe__mi_refresh_at: half-life for tokens living 2 h or
  * more, else up to 5 min before exp), then fetches with retries; if that
  * fails while the old token is still valid, the old one is handed out.
  * changed() (polled by the session while connected) makes one
@@ -96,13 +96,13 @@ static void entry_put(mi_entry *e)
             *p = e->next;
             break;
         }
-    mi_token_clear(&e->tok);
+    aioe__mi_token_clear(&e->tok);
     pthread_cond_destroy(&e->cv);
     free(e->key);
     free(e);
 }
 
-unsigned mi_cache_fetch_count(const char *key)
+unsigned aioe__mi_cache_fetch_count(const char *key)
 {
     unsigned n = 0;
     pthread_mutex_lock(&cache_mu);
@@ -136,7 +136,7 @@ static void store(mi_entry *e, int rc, mi_token *t, const char *err)
     e->last_rc = rc;
     snprintf(e->last_err, sizeof e->last_err, "%s", rc == AIOE_OK ? "" : err);
     if (rc == AIOE_OK) {
-        mi_token_clear(&e->tok);
+        aioe__mi_token_clear(&e->tok);
         e->tok = *t;
         memset(t, 0, sizeof *t);
         e->gen++;
@@ -162,7 +162,7 @@ static int mi_src_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&cache_mu);
     for (;;) {
-        int64_t now = mi_wall_clock();
+        int64_t now = aioe__mi_wall_clock();
         /* fresh enough, or still valid while the service recently failed
          * (do not make every reconnect wait out a retry loop) */
         if (usable(e, now) &&
@@ -179,7 +179,7 @@ static int mi_src_fetch(void *self, aioe_token *out, char *err, size_t errlen)
         if (e->fetch_seq != seq && e->last_rc != AIOE_OK) {
             /* the fetch we waited for failed: share its answer */
             int rc = e->last_rc;
-            if (usable(e, mi_wall_clock())) {
+            if (usable(e, aioe__mi_wall_clock())) {
                 rc = hand_out(s, out);
             } else {
                 snprintf(err, errlen, "%s", e->last_err);
@@ -193,20 +193,20 @@ static int mi_src_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     pthread_mutex_unlock(&cache_mu);
 
     mi_token t;
-    int rc = mi_fetch(&s->cfg, true, &t, err, errlen);
+    int rc = aioe__mi_fetch(&s->cfg, true, &t, err, errlen);
 
     pthread_mutex_lock(&cache_mu);
     store(e, rc, &t, err);
     if (rc != AIOE_OK) {
         e->refresh_failures++;
         e->next_try_ms = mono_ms() +
-            mi_backoff_ms(s->cfg.backoff_initial_ms, s->cfg.backoff_max_ms,
+            aioe__mi_backoff_ms(s->cfg.backoff_initial_ms, s->cfg.backoff_max_ms,
                           e->refresh_failures, 0);
     }
-    if (rc == AIOE_OK || usable(e, mi_wall_clock()))
+    if (rc == AIOE_OK || usable(e, aioe__mi_wall_clock()))
         rc = hand_out(s, out); /* on failure: the old, still valid token */
     pthread_mutex_unlock(&cache_mu);
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
     return rc;
 }
 
@@ -219,7 +219,7 @@ static bool mi_src_changed(void *self)
         pthread_mutex_unlock(&cache_mu);
         return true;
     }
-    if (!e->tok.access_token || mi_wall_clock() < e->tok.refresh_at ||
+    if (!e->tok.access_token || aioe__mi_wall_clock() < e->tok.refresh_at ||
         e->fetching || mono_ms() < e->next_try_ms) {
         pthread_mutex_unlock(&cache_mu);
         return false;
@@ -232,7 +232,7 @@ static bool mi_src_changed(void *self)
      * runs on the session's supervisor thread. */
     mi_token t;
     char err[256] = "";
-    int rc = mi_fetch(&s->cfg, false, &t, err, sizeof err);
+    int rc = aioe__mi_fetch(&s->cfg, false, &t, err, sizeof err);
 
     pthread_mutex_lock(&cache_mu);
     store(e, rc, &t, err);
@@ -240,11 +240,11 @@ static bool mi_src_changed(void *self)
     if (!changed) {
         e->refresh_failures++;
         e->next_try_ms = mono_ms() +
-            mi_backoff_ms(s->cfg.backoff_initial_ms, s->cfg.backoff_max_ms,
+            aioe__mi_backoff_ms(s->cfg.backoff_initial_ms, s->cfg.backoff_max_ms,
                           e->refresh_failures, 0);
     }
     pthread_mutex_unlock(&cache_mu);
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
     return changed;
 }
 
@@ -256,7 +256,7 @@ static void mi_src_destroy(void *self)
     pthread_mutex_lock(&cache_mu);
     entry_put(s->e);
     pthread_mutex_unlock(&cache_mu);
-    mi_config_clear(&s->cfg);
+    aioe__mi_config_clear(&s->cfg);
     free(s);
 }
 
@@ -272,11 +272,11 @@ int aioe_token_source_mi_new(mi_config *cfg, aioe_token_source *out)
     if (!cfg || !out || !cfg->url)
         return AIOE_ERR_INVALID_ARG;
     mi_source *s = calloc(1, sizeof *s);
-    char *key = mi_config_key(cfg);
+    char *key = aioe__mi_config_key(cfg);
     if (!s || !key) {
         free(s);
         free(key);
-        mi_config_clear(cfg);
+        aioe__mi_config_clear(cfg);
         return AIOE_ERR_NOMEM;
     }
     pthread_mutex_lock(&cache_mu);
@@ -285,7 +285,7 @@ int aioe_token_source_mi_new(mi_config *cfg, aioe_token_source *out)
     free(key);
     if (!s->e) {
         free(s);
-        mi_config_clear(cfg);
+        aioe__mi_config_clear(cfg);
         return AIOE_ERR_NOMEM;
     }
     s->cfg = *cfg;
@@ -325,7 +325,7 @@ int aioe_token_source_mi_for_endpoint(const aioe_endpoint *ep,
         return AIOE_ERR_INVALID_ARG;
     mi_config cfg;
     char err[256] = "";
-    int rc = mi_config_resolve(&cfg, ep, opts, mi_getenv_process, NULL, err,
+    int rc = aioe__mi_config_resolve(&cfg, ep, opts, aioe__mi_getenv_process, NULL, err,
                                sizeof err);
     if (rc == AIOE_OK)
         return aioe_token_source_mi_new(&cfg, out);

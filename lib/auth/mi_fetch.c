@@ -24,13 +24,13 @@
 #include "resolver.h"
 
 /* Defined here, the lower of the two files that read it (mi_cache.c calls
- * mi_fetch(), not the other way round). */
+ * aioe__mi_fetch(), not the other way round). */
 static int64_t default_wall_clock(void)
 {
     return (int64_t)time(NULL);
 }
 
-int64_t (*mi_wall_clock)(void) = default_wall_clock;
+int64_t (*aioe__mi_wall_clock)(void) = default_wall_clock;
 
 static int64_t mono_ms(void)
 {
@@ -193,7 +193,7 @@ static int arc_auth_header(const mi_config *c, const char *www, char **hdr,
                            size_t *hdr_len, char *err, size_t errlen)
 {
     char *path;
-    int rc = mi_arc_challenge_path(www, c->arc_key_dir, &path, err, errlen);
+    int rc = aioe__mi_arc_challenge_path(www, c->arc_key_dir, &path, err, errlen);
     if (rc != AIOE_OK)
         return rc;
     unsigned char *key;
@@ -277,7 +277,7 @@ static int fetch_once(const mi_config *c, mi_token *out, attempt_result *ar,
         resp.status == 401) {
         rc = arc_auth_header(c, resp.www_authenticate, &auth, &auth_len, err,
                              errlen);
-        mi_http_resp_clear(&resp);
+        aioe__mi_http_resp_clear(&resp);
         if (rc != AIOE_OK) {
             ar->status = 401;
             goto done;
@@ -298,8 +298,8 @@ static int fetch_once(const mi_config *c, mi_token *out, attempt_result *ar,
     ar->retry_after_s = resp.retry_after_s;
     if (resp.status == 200) {
         char perr[128];
-        int64_t now = mi_wall_clock();
-        rc = mi_parse_token_response(resp.body, resp.body_len, now, out, perr,
+        int64_t now = aioe__mi_wall_clock();
+        rc = aioe__mi_parse_token_response(resp.body, resp.body_len, now, out, perr,
                                      sizeof perr);
         if (rc != AIOE_OK) {
             snprintf(err, errlen, "%s: %s", source_label(c), perr);
@@ -307,7 +307,7 @@ static int fetch_once(const mi_config *c, mi_token *out, attempt_result *ar,
         }
     } else {
         char text[200];
-        mi_error_text(resp.body, resp.body_len, text, sizeof text);
+        aioe__mi_error_text(resp.body, resp.body_len, text, sizeof text);
         snprintf(err, errlen, "%s answered HTTP %d%s%s", source_label(c),
                  resp.status, *text ? ": " : "", text);
         rc = resp.status == 401 || resp.status == 403 || resp.status == 400
@@ -316,7 +316,7 @@ static int fetch_once(const mi_config *c, mi_token *out, attempt_result *ar,
             rc = AIOE_ERR_AUTH;
     }
 done:
-    mi_http_resp_clear(&resp);
+    aioe__mi_http_resp_clear(&resp);
     free(url);
     if (body)
         wipe_free(body, body_len);
@@ -327,7 +327,7 @@ done:
     return rc;
 }
 
-int mi_fetch(const mi_config *c, bool retry, mi_token *out, char *err,
+int aioe__mi_fetch(const mi_config *c, bool retry, mi_token *out, char *err,
              size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -341,7 +341,7 @@ int mi_fetch(const mi_config *c, bool retry, mi_token *out, char *err,
             return rc;
         mi_retry_class cls = rc == AIOE_ERR_AUTH && ar.status == 401 &&
                              c->source == AIOE_IDENTITY_SOURCE_ARC
-                                 ? MI_FINAL : mi_classify(ar.status);
+                                 ? MI_FINAL : aioe__mi_classify(ar.status);
         if ((rc == AIOE_ERR_AUTH && ar.status == 0) || rc == AIOE_ERR_TLS)
             cls = MI_FINAL; /* local problem: key file, assertion, trust */
         if (cls == MI_FINAL)
@@ -352,7 +352,7 @@ int mi_fetch(const mi_config *c, bool retry, mi_token *out, char *err,
             if (gd > deadline)
                 deadline = gd;
         }
-        uint32_t delay = mi_backoff_ms(c->backoff_initial_ms, c->backoff_max_ms,
+        uint32_t delay = aioe__mi_backoff_ms(c->backoff_initial_ms, c->backoff_max_ms,
                                        attempt, ar.retry_after_s);
         int64_t now = mono_ms();
         if (now >= deadline) {

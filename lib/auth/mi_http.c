@@ -15,7 +15,7 @@
 
 #define MI_HTTP_MAX_BODY (1024 * 1024)
 
-void mi_http_resp_clear(mi_http_resp *r)
+void aioe__mi_http_resp_clear(mi_http_resp *r)
 {
     if (!r)
         return;
@@ -63,7 +63,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-int mi_http_curl(void *ctx, const mi_http_req *req, mi_http_resp *resp)
+int aioe__mi_http_curl(void *ctx, const mi_http_req *req, mi_http_resp *resp)
 {
     (void)ctx;
     memset(resp, 0, sizeof *resp);

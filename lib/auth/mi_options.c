@@ -163,13 +163,13 @@ const char *aioe_identity_source_name(aioe_identity_source s)
 
 /* ---- resolution ------------------------------------------------------ */
 
-const char *mi_getenv_process(void *ctx, const char *name)
+const char *aioe__mi_getenv_process(void *ctx, const char *name)
 {
     (void)ctx;
     return getenv(name);
 }
 
-void mi_config_clear(mi_config *c)
+void aioe__mi_config_clear(mi_config *c)
 {
     if (!c)
         return;
@@ -236,7 +236,7 @@ static aioe_identity_source parse_source(const char *v)
 #define DUP(slot, v) \
     do { if ((v) && !((slot) = strdup(v))) goto nomem; } while (0)
 
-int mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
+int aioe__mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
                       const aioe_identity_options *o, mi_getenv_fn env,
                       void *ctx, char *err, size_t errlen)
 {
@@ -260,10 +260,10 @@ int mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
         }
     }
     if (src == AIOE_IDENTITY_SOURCE_AUTO)
-        src = mi_select_source(env, ctx, spec_client, spec_tenant);
+        src = aioe__mi_select_source(env, ctx, spec_client, spec_tenant);
     cfg->source = src;
     cfg->user_assigned = ua;
-    cfg->http = mi_http_curl;
+    cfg->http = aioe__mi_http_curl;
     cfg->request_timeout_ms = o && o->request_timeout_ms ? o->request_timeout_ms : 10000;
     cfg->backoff_initial_ms = o && o->backoff_initial_ms ? o->backoff_initial_ms : 1000;
     cfg->backoff_max_ms = 16000;
@@ -328,7 +328,7 @@ int mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
         if (!h) {
             snprintf(err, errlen, "App Service identity: IDENTITY_HEADER is "
                      "not set");
-            mi_config_clear(cfg);
+            aioe__mi_config_clear(cfg);
             return AIOE_ERR_AUTH;
         }
         DUP(cfg->identity_header, h);
@@ -337,7 +337,7 @@ int mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
         snprintf(err, errlen, "Azure Arc supports only the system-assigned "
                  "identity (authentication.method "
                  "UserAssignedManagedIdentity)");
-        mi_config_clear(cfg);
+        aioe__mi_config_clear(cfg);
         return AIOE_ERR_UNSUPPORTED;
     }
     if (src == AIOE_IDENTITY_SOURCE_WORKLOAD_IDENTITY) {
@@ -353,18 +353,18 @@ int mi_config_resolve(mi_config *cfg, const aioe_endpoint *ep,
                      !f ? "AZURE_FEDERATED_TOKEN_FILE " : "",
                      !cfg->client_id ? "a client ID (clientId or AZURE_CLIENT_ID) " : "",
                      !cfg->tenant_id ? "a tenant ID (tenantId or AZURE_TENANT_ID)" : "");
-            mi_config_clear(cfg);
+            aioe__mi_config_clear(cfg);
             return AIOE_ERR_AUTH;
         }
         DUP(cfg->federated_token_file, f);
     }
     return AIOE_OK;
 nomem:
-    mi_config_clear(cfg);
+    aioe__mi_config_clear(cfg);
     return AIOE_ERR_NOMEM;
 }
 
-char *mi_config_key(const mi_config *c)
+char *aioe__mi_config_key(const mi_config *c)
 {
     const char *what = c->source == AIOE_IDENTITY_SOURCE_WORKLOAD_IDENTITY
                            ? c->scope : c->resource;

@@ -18,7 +18,7 @@
 #include "jwt.h"
 #include "mi.h"
 
-void mi_token_clear(mi_token *t)
+void aioe__mi_token_clear(mi_token *t)
 {
     if (!t)
         return;
@@ -63,7 +63,7 @@ static bool json_int_field(json_object *obj, const char *name, int64_t *out)
     return false;
 }
 
-int mi_parse_token_response(const char *body, size_t len, int64_t now,
+int aioe__mi_parse_token_response(const char *body, size_t len, int64_t now,
                             mi_token *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -129,7 +129,7 @@ int mi_parse_token_response(const char *body, size_t len, int64_t now,
     out->len = slen;
     out->exp = exp;
     out->iat = iat < exp ? iat : now;
-    out->refresh_at = mi_refresh_at(out->iat, exp);
+    out->refresh_at = aioe__mi_refresh_at(out->iat, exp);
     rc = AIOE_OK;
 out:
     /* the parsed tree holds a copy of the token */
@@ -152,7 +152,7 @@ static void copy_printable(char *buf, size_t buflen, const char *s, size_t n)
         buf[o] = '\0';
 }
 
-void mi_error_text(const char *body, size_t len, char *buf, size_t buflen)
+void aioe__mi_error_text(const char *body, size_t len, char *buf, size_t buflen)
 {
     if (!buflen)
         return;
@@ -185,7 +185,7 @@ void mi_error_text(const char *body, size_t len, char *buf, size_t buflen)
     json_object_put(obj);
 }
 
-mi_retry_class mi_classify(int status)
+mi_retry_class aioe__mi_classify(int status)
 {
     if (status == 0 || status == 404 || status == 408 || status == 429 ||
         (status >= 500 && status <= 599))
@@ -195,7 +195,7 @@ mi_retry_class mi_classify(int status)
     return MI_FINAL;
 }
 
-uint32_t mi_backoff_ms(uint32_t initial_ms, uint32_t max_ms, unsigned attempt,
+uint32_t aioe__mi_backoff_ms(uint32_t initial_ms, uint32_t max_ms, unsigned attempt,
                        uint32_t retry_after_s)
 {
     uint64_t d = initial_ms ? initial_ms : 1;
@@ -209,7 +209,7 @@ uint32_t mi_backoff_ms(uint32_t initial_ms, uint32_t max_ms, unsigned attempt,
     return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
-int mi_arc_challenge_path(const char *hdr, const char *dir, char **path_out,
+int aioe__mi_arc_challenge_path(const char *hdr, const char *dir, char **path_out,
                           char *err, size_t errlen)
 {
     *path_out = NULL;
@@ -285,7 +285,7 @@ int mi_arc_challenge_path(const char *hdr, const char *dir, char **path_out,
     return AIOE_OK;
 }
 
-int64_t mi_refresh_at(int64_t iat, int64_t exp)
+int64_t aioe__mi_refresh_at(int64_t iat, int64_t exp)
 {
     if (exp <= iat)
         return exp;
@@ -303,7 +303,7 @@ static bool set(mi_getenv_fn env, void *ctx, const char *name)
     return v && *v;
 }
 
-aioe_identity_source mi_select_source(mi_getenv_fn env, void *ctx,
+aioe_identity_source aioe__mi_select_source(mi_getenv_fn env, void *ctx,
                                       const char *client_id,
                                       const char *tenant_id)
 {

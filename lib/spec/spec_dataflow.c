@@ -36,12 +36,12 @@ enum { OP_SOURCE, OP_DESTINATION, OP_TRANSFORMATION };
 static void note_pos(pctx *c, const yaml_node_t *map, const char *key, const char *parent,
                      aioe_ref_pos *pos)
 {
-    yaml_node_t *v = spec_field(c, map, key);
-    yt_pos p = v ? yt_node_pos(v) : (yt_pos){ 0, 0 };
+    yaml_node_t *v = aioe__spec_field(c, map, key);
+    yt_pos p = v ? aioe__yt_node_pos(v) : (yt_pos){ 0, 0 };
     pos->line = p.line;
     pos->column = p.column;
-    _Static_assert(sizeof pos->path == PATH_MAX_LEN, "spec_join_path writes PATH_MAX_LEN");
-    spec_join_path(pos->path, parent, key);
+    _Static_assert(sizeof pos->path == PATH_MAX_LEN, "aioe__spec_join_path writes PATH_MAX_LEN");
+    aioe__spec_join_path(pos->path, parent, key);
 }
 
 /* The AIO docs write shared subscriptions as $shared/<GROUP>/<FILTER>
@@ -59,25 +59,25 @@ static void parse_sources(pctx *c, aioe_dataflow *df, const yaml_node_t *setting
                           const char *path)
 {
     char p[PATH_MAX_LEN];
-    spec_join_path(p, path, "dataSources");
-    yaml_node_t *list = spec_field(c, settings, "dataSources");
+    aioe__spec_join_path(p, path, "dataSources");
+    yaml_node_t *list = aioe__spec_field(c, settings, "dataSources");
     if (!list) {
-        spec_err_at(c, settings, p, "add dataSources: [\"<topic filter>\", ...]",
+        aioe__spec_err_at(c, settings, p, "add dataSources: [\"<topic filter>\", ...]",
                     "required field 'dataSources' is missing");
         return;
     }
     if (list->type != YAML_SEQUENCE_NODE) {
-        spec_err_at(c, list, p, "write the topic filters as a list: [\"a/#\", \"b/+\"]",
-                    "expected a list of topic filters, got %s", yt_describe(list));
+        aioe__spec_err_at(c, list, p, "write the topic filters as a list: [\"a/#\", \"b/+\"]",
+                    "expected a list of topic filters, got %s", aioe__yt_describe(list));
         return;
     }
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     if (n == 0) {
-        spec_err_at(c, list, p, "add at least one MQTT topic filter", "dataSources is empty");
+        aioe__spec_err_at(c, list, p, "add at least one MQTT topic filter", "dataSources is empty");
         return;
     }
     if (n > MAX_SCHEMA_KEYS) {
-        spec_err_at(c, list, p, "subscribe with wildcards instead",
+        aioe__spec_err_at(c, list, p, "subscribe with wildcards instead",
                     "%zu topic filters, more than the %d allowed", n, MAX_SCHEMA_KEYS);
         return;
     }
@@ -87,33 +87,33 @@ static void parse_sources(pctx *c, aioe_dataflow *df, const yaml_node_t *setting
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yt_node(c->doc, list->data.sequence.items.start[i]);
+        yaml_node_t *item = aioe__yt_node(c->doc, list->data.sequence.items.start[i]);
         char ip[PATH_MAX_LEN + 24];
         snprintf(ip, sizeof ip, "%s[%zu]", p, i);
-        if (!item || item->type != YAML_SCALAR_NODE || yt_scalar_type_of(item) != YT_STRING ||
-            yt_len(item) == 0 || aioe_has_control_char(yt_text(item), yt_len(item))) {
-            spec_err_at(c, item, ip, "give the topic filter as a non-empty string",
-                        "expected a topic filter, got %s", item ? yt_describe(item) : "nothing");
+        if (!item || item->type != YAML_SCALAR_NODE || aioe__yt_scalar_type_of(item) != YT_STRING ||
+            aioe__yt_len(item) == 0 || aioe_has_control_char(aioe__yt_text(item), aioe__yt_len(item))) {
+            aioe__spec_err_at(c, item, ip, "give the topic filter as a non-empty string",
+                        "expected a topic filter, got %s", item ? aioe__yt_describe(item) : "nothing");
             continue;
         }
-        if (aioe_is_placeholder(yt_text(item), yt_len(item))) {
-            spec_err_at(c, item, ip, "replace the <...> placeholder with a real topic filter",
-                        "'%s' is a documentation placeholder", yt_text(item));
+        if (aioe_is_placeholder(aioe__yt_text(item), aioe__yt_len(item))) {
+            aioe__spec_err_at(c, item, ip, "replace the <...> placeholder with a real topic filter",
+                        "'%s' is a documentation placeholder", aioe__yt_text(item));
             continue;
         }
-        char *filter = normalize_filter(yt_text(item), yt_len(item));
+        char *filter = normalize_filter(aioe__yt_text(item), aioe__yt_len(item));
         if (!filter) {
             c->oom = true;
             return;
         }
         if (!aioe_topic_filter_is_valid(filter)) {
             bool shared = strncmp(filter, "$share/", 7) == 0;
-            spec_err_at(c, item, ip,
+            aioe__spec_err_at(c, item, ip,
                         shared ? "write a shared subscription as $shared/<group>/<filter>: "
                                  "a group without wildcards, then a topic filter"
                                : "'+' must be a whole level and '#' the whole last level, "
                                  "e.g. a/+/c/#",
-                        "'%s' is not a valid MQTT topic filter", yt_text(item));
+                        "'%s' is not a valid MQTT topic filter", aioe__yt_text(item));
             free(filter);
             continue;
         }
@@ -126,27 +126,27 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
 {
     *type_out = -1;
     if (op->type != YAML_MAPPING_NODE) {
-        spec_err_at(c, op, path, "each operation is a mapping with operationType and its settings",
-                    "expected a mapping, got %s", yt_describe(op));
+        aioe__spec_err_at(c, op, path, "each operation is a mapping with operationType and its settings",
+                    "expected a mapping, got %s", aioe__yt_describe(op));
         return;
     }
-    spec_check_keys(c, op, path, operation_keys, NULL);
+    aioe__spec_check_keys(c, op, path, operation_keys, NULL);
     char *name = NULL;
-    if (spec_get_string(c, op, path, "name", false, &name) &&
+    if (aioe__spec_get_string(c, op, path, "name", false, &name) &&
         strlen(name) > MAX_OPERATION_NAME) {
         char np[PATH_MAX_LEN];
-        spec_join_path(np, path, "name");
-        spec_err_at(c, spec_field(c, op, "name"), np, "shorten the name to 64 characters",
+        aioe__spec_join_path(np, path, "name");
+        aioe__spec_err_at(c, aioe__spec_field(c, op, "name"), np, "shorten the name to 64 characters",
                     "operation name is %zu characters, more than the schema's %d",
                     strlen(name), MAX_OPERATION_NAME);
     }
     free(name);
-    int type = spec_get_enum(c, op, path, "operationType", operation_types);
+    int type = aioe__spec_get_enum(c, op, path, "operationType", operation_types);
     if (type < 0) {
-        if (!spec_field(c, op, "operationType")) {
+        if (!aioe__spec_field(c, op, "operationType")) {
             char p[PATH_MAX_LEN];
-            spec_join_path(p, path, "operationType");
-            spec_err_at(c, op, p, "add operationType: Source, BuiltInTransformation or Destination",
+            aioe__spec_join_path(p, path, "operationType");
+            aioe__spec_err_at(c, op, p, "add operationType: Source, BuiltInTransformation or Destination",
                         "required field 'operationType' is missing");
         }
         return;
@@ -156,18 +156,18 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
         "sourceSettings", "destinationSettings", "builtInTransformationSettings" };
     for (int i = 0; i < 3; i++) {
         yaml_node_t *k = NULL;
-        if (i != type && yt_map_get_key(c->doc, op, settings_key[i], &k)) {
+        if (i != type && aioe__yt_map_get_key(c->doc, op, settings_key[i], &k)) {
             char p[PATH_MAX_LEN];
-            spec_join_path(p, path, settings_key[i]);
-            spec_err_at(c, k, p, "remove it, or change operationType",
+            aioe__spec_join_path(p, path, settings_key[i]);
+            aioe__spec_err_at(c, k, p, "remove it, or change operationType",
                         "%s does not apply to operationType %s", settings_key[i],
                         operation_types[type]);
         }
     }
     char p[PATH_MAX_LEN];
-    spec_join_path(p, path, settings_key[type]);
+    aioe__spec_join_path(p, path, settings_key[type]);
     if (seen[type]++) {
-        spec_err_at(c, op, path,
+        aioe__spec_err_at(c, op, path,
                     type == OP_TRANSFORMATION
                         ? "merge the map and filter rules into one BuiltInTransformation"
                         : "a dataflow has exactly one Source and one Destination",
@@ -175,10 +175,10 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
         return;
     }
     map_state st;
-    yaml_node_t *settings = spec_get_map(c, op, path, settings_key[type], &st);
+    yaml_node_t *settings = aioe__spec_get_map(c, op, path, settings_key[type], &st);
     if (!settings) {
         if (st != MAP_WRONG)
-            spec_err_at(c, op, p, type == OP_TRANSFORMATION
+            aioe__spec_err_at(c, op, p, type == OP_TRANSFORMATION
                                       ? "add the settings with map and/or filter"
                                       : "add the settings with endpointRef",
                         "required field '%s' is missing", settings_key[type]);
@@ -189,21 +189,21 @@ static void parse_operation(pctx *c, aioe_dataflow *df, const yaml_node_t *op,
         return;
     }
     if (type == OP_SOURCE) {
-        spec_check_keys(c, settings, p, source_keys, source_ignored);
-        if (spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->source_endpoint_ref))
+        aioe__spec_check_keys(c, settings, p, source_keys, source_ignored);
+        if (aioe__spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->source_endpoint_ref))
             note_pos(c, settings, "endpointRef", p, &df->source_ref_pos);
-        spec_get_enum(c, settings, p, "serializationFormat", source_formats);
+        aioe__spec_get_enum(c, settings, p, "serializationFormat", source_formats);
         parse_sources(c, df, settings, p);
         return;
     }
-    spec_check_keys(c, settings, p, destination_keys, destination_ignored);
-    if (spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->destination_endpoint_ref))
+    aioe__spec_check_keys(c, settings, p, destination_keys, destination_ignored);
+    if (aioe__spec_get_k8s_name(c, settings, p, "endpointRef", true, &df->destination_endpoint_ref))
         note_pos(c, settings, "endpointRef", p, &df->destination_ref_pos);
-    if (spec_get_string(c, settings, p, "dataDestination", true, &df->destination_topic) &&
+    if (aioe__spec_get_string(c, settings, p, "dataDestination", true, &df->destination_topic) &&
         !aioe_topic_template_is_valid(df->destination_topic)) {
         char dp[PATH_MAX_LEN];
-        spec_join_path(dp, p, "dataDestination");
-        spec_err_at(c, spec_field(c, settings, "dataDestination"), dp,
+        aioe__spec_join_path(dp, p, "dataDestination");
+        aioe__spec_err_at(c, aioe__spec_field(c, settings, "dataDestination"), dp,
                     "use a topic without '+' or '#'; variables are ${inputTopic} and "
                     "${inputTopic.N} (N from 1)",
                     "'%s' is not a valid destination topic", df->destination_topic);
@@ -227,7 +227,7 @@ static void check_order(pctx *c, const yaml_node_t *ops, const int *types, size_
         if (problem) {
             char path[PATH_MAX_LEN];
             snprintf(path, sizeof path, "spec.operations[%zu]", i);
-            spec_err_at(c, yt_node(c->doc, ops->data.sequence.items.start[i]), path,
+            aioe__spec_err_at(c, aioe__yt_node(c->doc, ops->data.sequence.items.start[i]), path,
                         "order the operations Source, BuiltInTransformation (optional), "
                         "Destination", "%s", problem);
             return;
@@ -238,31 +238,31 @@ static void check_order(pctx *c, const yaml_node_t *ops, const int *types, size_
 static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *root)
 {
     map_state st;
-    yaml_node_t *spec = spec_get_map(c, root, "", "spec", &st);
+    yaml_node_t *spec = aioe__spec_get_map(c, root, "", "spec", &st);
     if (!spec) {
         if (st != MAP_WRONG)
-            spec_err_at(c, root, "spec", "add spec with operations", "required field 'spec' is missing");
+            aioe__spec_err_at(c, root, "spec", "add spec with operations", "required field 'spec' is missing");
         return;
     }
-    spec_check_keys(c, spec, "spec", dataflow_spec_keys, dataflow_spec_ignored);
-    if (spec_get_k8s_name(c, spec, "spec", "profileRef", false, &df->profile_ref)) {
+    aioe__spec_check_keys(c, spec, "spec", dataflow_spec_keys, dataflow_spec_ignored);
+    if (aioe__spec_get_k8s_name(c, spec, "spec", "profileRef", false, &df->profile_ref)) {
         note_pos(c, spec, "profileRef", "spec", &df->profile_ref_pos);
-    } else if (!spec_field(c, spec, "profileRef")) {
+    } else if (!aioe__spec_field(c, spec, "profileRef")) {
         df->profile_ref = strdup("default");
         if (!df->profile_ref)
             c->oom = true;
     }
-    df->enabled = spec_get_enum(c, spec, "spec", "mode", modes) != 1;
-    yaml_node_t *ops = spec_field(c, spec, "operations");
+    df->enabled = aioe__spec_get_enum(c, spec, "spec", "mode", modes) != 1;
+    yaml_node_t *ops = aioe__spec_field(c, spec, "operations");
     if (!ops) {
-        spec_err_at(c, spec, "spec.operations",
+        aioe__spec_err_at(c, spec, "spec.operations",
                     "add operations with one Source and one Destination",
                     "required field 'operations' is missing");
         return;
     }
     if (ops->type != YAML_SEQUENCE_NODE) {
-        spec_err_at(c, ops, "spec.operations", "write the operations as a list",
-                    "expected a list, got %s", yt_describe(ops));
+        aioe__spec_err_at(c, ops, "spec.operations", "write the operations as a list",
+                    "expected a list, got %s", aioe__yt_describe(ops));
         return;
     }
     size_t n = (size_t)(ops->data.sequence.items.top - ops->data.sequence.items.start);
@@ -274,17 +274,17 @@ static void parse_dataflow_spec(pctx *c, aioe_dataflow *df, const yaml_node_t *r
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX_LEN];
         snprintf(path, sizeof path, "spec.operations[%zu]", i);
-        yaml_node_t *op = yt_node(c->doc, ops->data.sequence.items.start[i]);
+        yaml_node_t *op = aioe__yt_node(c->doc, ops->data.sequence.items.start[i]);
         types[i] = -1;
         if (op)
             parse_operation(c, df, op, path, seen, &types[i]);
         all_typed = all_typed && types[i] >= 0;
     }
     if (!seen[OP_SOURCE])
-        spec_err_at(c, ops, "spec.operations", "add an operation with operationType: Source",
+        aioe__spec_err_at(c, ops, "spec.operations", "add an operation with operationType: Source",
                     "no Source operation");
     if (!seen[OP_DESTINATION])
-        spec_err_at(c, ops, "spec.operations",
+        aioe__spec_err_at(c, ops, "spec.operations",
                     "add an operation with operationType: Destination", "no Destination operation");
     if (all_typed && seen[OP_SOURCE] == 1 && seen[OP_DESTINATION] == 1 &&
         seen[OP_TRANSFORMATION] <= 1)
@@ -308,7 +308,7 @@ void aioe_dataflow_destroy(aioe_dataflow *df)
     free(df);
 }
 
-void spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start)
+void aioe__spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start)
 {
     aioe_dataflow *df = calloc(1, sizeof *df);
     if (!df || !(df->file = strdup(c->res->file))) {
@@ -318,8 +318,8 @@ void spec_parse_dataflow(pctx *c, const yaml_node_t *root, yt_pos start)
     }
     atomic_init(&df->refs, 1);
     df->line = start.line;
-    spec_check_keys(c, root, "", spec_top_keys, spec_top_ignored);
-    spec_parse_header(c, root, "Dataflow", &df->api_version, &df->name, &df->namespace_);
+    aioe__spec_check_keys(c, root, "", aioe__spec_top_keys, aioe__spec_top_ignored);
+    aioe__spec_parse_header(c, root, "Dataflow", &df->api_version, &df->name, &df->namespace_);
     parse_dataflow_spec(c, df, root);
     aioe_dataflow **slot;
     if (c->failed || c->oom || !(slot = AIOE_VEC_PUSH_SLOT(c->res->dataflows))) {
@@ -347,7 +347,7 @@ void aioe_profile_destroy(aioe_profile *p)
     free(p);
 }
 
-void spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
+void aioe__spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
 {
     aioe_profile *p = calloc(1, sizeof *p);
     if (!p || !(p->file = strdup(c->res->file))) {
@@ -358,14 +358,14 @@ void spec_parse_profile(pctx *c, const yaml_node_t *root, yt_pos start)
     atomic_init(&p->refs, 1);
     p->line = start.line;
     p->instance_count = 1;
-    spec_check_keys(c, root, "", spec_top_keys, spec_top_ignored);
-    spec_parse_header(c, root, "DataflowProfile", &p->api_version, &p->name, &p->namespace_);
+    aioe__spec_check_keys(c, root, "", aioe__spec_top_keys, aioe__spec_top_ignored);
+    aioe__spec_parse_header(c, root, "DataflowProfile", &p->api_version, &p->name, &p->namespace_);
     map_state st;
-    yaml_node_t *spec = spec_get_map(c, root, "", "spec", &st);
+    yaml_node_t *spec = aioe__spec_get_map(c, root, "", "spec", &st);
     if (spec) {
-        spec_check_keys(c, spec, "spec", profile_spec_keys, profile_spec_ignored);
+        aioe__spec_check_keys(c, spec, "spec", profile_spec_keys, profile_spec_ignored);
         int64_t v;
-        if (spec_get_int(c, spec, "spec", "instanceCount", 1, 20,
+        if (aioe__spec_get_int(c, spec, "spec", "instanceCount", 1, 20,
                          "use 1..20 instances (default 1)", &v))
             p->instance_count = (unsigned)v;
     }

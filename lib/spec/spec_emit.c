@@ -104,7 +104,7 @@ static void ye_str(ye *y, const char *s)
     yaml_event_t ev;
     size_t len = strlen(s);
     /* Quote strings a plain scalar would turn into a number, bool or null. */
-    bool plain_safe = yt_resolve_plain(s, len) == YT_STRING;
+    bool plain_safe = aioe__yt_resolve_plain(s, len) == YT_STRING;
     if (!y->ok || !yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len,
                                                 plain_safe, 1,
                                                 plain_safe ? YAML_ANY_SCALAR_STYLE

@@ -57,46 +57,46 @@ static void parse_uami(pctx *c, aioe_endpoint *ep, const yaml_node_t *settings,
     /* The settings object is required: clientId and tenantId are. */
     if (!settings) {
         char p[PATH_MAX_LEN];
-        spec_join_path(p, path, "userAssignedManagedIdentitySettings");
-        spec_err_at(c, auth, p, "add userAssignedManagedIdentitySettings with clientId and tenantId",
+        aioe__spec_join_path(p, path, "userAssignedManagedIdentitySettings");
+        aioe__spec_err_at(c, auth, p, "add userAssignedManagedIdentitySettings with clientId and tenantId",
                "UserAssignedManagedIdentity needs userAssignedManagedIdentitySettings");
         return;
     }
     char sp[PATH_MAX_LEN];
-    spec_join_path(sp, path, "userAssignedManagedIdentitySettings");
-    spec_check_keys(c, settings, sp, uami_keys, NULL);
+    aioe__spec_join_path(sp, path, "userAssignedManagedIdentitySettings");
+    aioe__spec_check_keys(c, settings, sp, uami_keys, NULL);
     aioe__field_problem pb;
-    if (spec_get_string(c, settings, sp, "clientId", true, &ep->client_id) &&
+    if (aioe__spec_get_string(c, settings, sp, "clientId", true, &ep->client_id) &&
         !aioe__spec_check_uami_client_id(ep->client_id, &pb)) {
         char p[PATH_MAX_LEN];
-        spec_join_path(p, sp, "clientId");
-        spec_err_at(c, spec_field(c, settings, "clientId"), p, pb.hint, "%s", pb.message);
+        aioe__spec_join_path(p, sp, "clientId");
+        aioe__spec_err_at(c, aioe__spec_field(c, settings, "clientId"), p, pb.hint, "%s", pb.message);
     }
-    if (spec_get_string(c, settings, sp, "tenantId", true, &ep->tenant_id) &&
+    if (aioe__spec_get_string(c, settings, sp, "tenantId", true, &ep->tenant_id) &&
         !aioe__spec_check_uami_tenant_id(ep->tenant_id, &pb)) {
         char p[PATH_MAX_LEN];
-        spec_join_path(p, sp, "tenantId");
-        spec_err_at(c, spec_field(c, settings, "tenantId"), p, pb.hint, "%s", pb.message);
+        aioe__spec_join_path(p, sp, "tenantId");
+        aioe__spec_err_at(c, aioe__spec_field(c, settings, "tenantId"), p, pb.hint, "%s", pb.message);
     }
-    spec_get_string(c, settings, sp, "scope", false, &ep->scope); /* default: finish */
+    aioe__spec_get_string(c, settings, sp, "scope", false, &ep->scope); /* default: finish */
 }
 
 static void parse_authentication(pctx *c, aioe_endpoint *ep,
                                  const yaml_node_t *mqtt, const char *parent)
 {
     char path[PATH_MAX_LEN];
-    spec_join_path(path, parent, "authentication");
+    aioe__spec_join_path(path, parent, "authentication");
     map_state st;
-    yaml_node_t *auth = spec_get_map(c, mqtt, parent, "authentication", &st);
+    yaml_node_t *auth = aioe__spec_get_map(c, mqtt, parent, "authentication", &st);
 
     int method = -1;
     if (auth) {
-        spec_check_keys(c, auth, path, auth_keys, NULL);
-        method = spec_get_enum(c, auth, path, "method", auth_methods);
-        if (method < 0 && !spec_field(c, auth, "method")) {
+        aioe__spec_check_keys(c, auth, path, auth_keys, NULL);
+        method = aioe__spec_get_enum(c, auth, path, "method", auth_methods);
+        if (method < 0 && !aioe__spec_field(c, auth, "method")) {
             char mp[PATH_MAX_LEN];
-            spec_join_path(mp, path, "method");
-            spec_err_at(c, auth, mp,
+            aioe__spec_join_path(mp, path, "method");
+            aioe__spec_err_at(c, auth, mp,
                    "add 'method:' with one of ServiceAccountToken, X509Certificate, "
                    "SystemAssignedManagedIdentity, UserAssignedManagedIdentity, Anonymous",
                    "required field 'method' is missing");
@@ -113,20 +113,20 @@ static void parse_authentication(pctx *c, aioe_endpoint *ep,
     /* Settings objects of other methods are mistakes, not decoration. */
     for (int i = 0; auth && auth_settings_key[i]; i++) {
         yaml_node_t *key_node = NULL;
-        if (i != method && yt_map_get_key(c->doc, auth, auth_settings_key[i], &key_node)) {
+        if (i != method && aioe__yt_map_get_key(c->doc, auth, auth_settings_key[i], &key_node)) {
             char p[PATH_MAX_LEN];
-            spec_join_path(p, path, auth_settings_key[i]);
+            aioe__spec_join_path(p, path, auth_settings_key[i]);
             char hint[160];
             snprintf(hint, sizeof hint, "remove it, or set method: %s", auth_methods[i]);
-            spec_err_at(c, key_node, p, hint, "%s is set but method is %s",
+            aioe__spec_err_at(c, key_node, p, hint, "%s is set but method is %s",
                    auth_settings_key[i], auth_methods[method]);
         }
     }
 
     char sp[PATH_MAX_LEN];
-    spec_join_path(sp, path, auth_settings_key[method]);
+    aioe__spec_join_path(sp, path, auth_settings_key[method]);
     map_state sst = MAP_ABSENT;
-    yaml_node_t *settings = auth ? spec_get_map(c, auth, path, auth_settings_key[method], &sst)
+    yaml_node_t *settings = auth ? aioe__spec_get_map(c, auth, path, auth_settings_key[method], &sst)
                                  : NULL;
     if (sst == MAP_WRONG)
         return;
@@ -134,27 +134,27 @@ static void parse_authentication(pctx *c, aioe_endpoint *ep,
     case AIOE_AUTH_SERVICE_ACCOUNT_TOKEN:
     case AIOE_AUTH_SYSTEM_ASSIGNED_MANAGED_IDENTITY:
         if (settings) {
-            spec_check_keys(c, settings, sp,
+            aioe__spec_check_keys(c, settings, sp,
                        ep->auth_method == AIOE_AUTH_SERVICE_ACCOUNT_TOKEN ? sat_keys : sami_keys,
                        NULL);
-            spec_get_string(c, settings, sp, "audience", false, &ep->audience);
+            aioe__spec_get_string(c, settings, sp, "audience", false, &ep->audience);
         }
         break; /* the default audience: aioe__spec_finish_defaults */
     case AIOE_AUTH_X509_CERTIFICATE:
         if (!settings) {
-            spec_err_at(c, auth, sp, "add x509CertificateSettings with secretRef: <secret name>",
+            aioe__spec_err_at(c, auth, sp, "add x509CertificateSettings with secretRef: <secret name>",
                    "X509Certificate needs x509CertificateSettings.secretRef");
             break;
         }
-        spec_check_keys(c, settings, sp, x509_keys, NULL);
-        spec_get_k8s_name(c, settings, sp, "secretRef", true, &ep->secret_ref);
+        aioe__spec_check_keys(c, settings, sp, x509_keys, NULL);
+        aioe__spec_get_k8s_name(c, settings, sp, "secretRef", true, &ep->secret_ref);
         break;
     case AIOE_AUTH_USER_ASSIGNED_MANAGED_IDENTITY:
         parse_uami(c, ep, settings, auth, path);
         break;
     case AIOE_AUTH_ANONYMOUS:
         if (settings)
-            spec_check_keys(c, settings, sp, no_keys, NULL);
+            aioe__spec_check_keys(c, settings, sp, no_keys, NULL);
         break;
     }
 }
@@ -163,15 +163,15 @@ static void parse_tls(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
                       const char *parent)
 {
     char path[PATH_MAX_LEN];
-    spec_join_path(path, parent, "tls");
+    aioe__spec_join_path(path, parent, "tls");
     map_state st;
-    yaml_node_t *tls = spec_get_map(c, mqtt, parent, "tls", &st);
+    yaml_node_t *tls = aioe__spec_get_map(c, mqtt, parent, "tls", &st);
     if (tls) {
-        spec_check_keys(c, tls, path, tls_keys, NULL);
-        int mode = spec_get_enum(c, tls, path, "mode", tls_modes);
+        aioe__spec_check_keys(c, tls, path, tls_keys, NULL);
+        int mode = aioe__spec_get_enum(c, tls, path, "mode", tls_modes);
         if (mode >= 0)
             ep->tls_mode = (aioe_tls_mode)(mode + 1);
-        spec_get_k8s_name(c, tls, path, "trustedCaCertificateConfigMapRef", false,
+        aioe__spec_get_k8s_name(c, tls, path, "trustedCaCertificateConfigMapRef", false,
                      &ep->ca_config_map_ref);
     } /* the built-in broker's CA: aioe__spec_finish_defaults */
 }
@@ -180,8 +180,8 @@ static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
                        const char *parent)
 {
     char *text = NULL;
-    if (!spec_get_string(c, mqtt, parent, "host", false, &text)) {
-        if (!spec_field(c, mqtt, "host") && !c->oom)
+    if (!aioe__spec_get_string(c, mqtt, parent, "host", false, &text)) {
+        if (!aioe__spec_field(c, mqtt, "host") && !c->oom)
             ep->host_default = true; /* the apiVersion's host: finish_defaults */
         return;
     }
@@ -189,8 +189,8 @@ static void parse_host(pctx *c, aioe_endpoint *ep, const yaml_node_t *mqtt,
     if (!aioe__spec_check_host(text, strlen(text), ep->protocol == AIOE_PROTOCOL_WEBSOCKETS,
                           &ep->host, &ep->port, &ep->ws_path, &pb)) {
         char path[PATH_MAX_LEN];
-        spec_join_path(path, parent, "host");
-        spec_err_at(c, spec_field(c, mqtt, "host"), path, pb.hint, "%s", pb.message);
+        aioe__spec_join_path(path, parent, "host");
+        aioe__spec_err_at(c, aioe__spec_field(c, mqtt, "host"), path, pb.hint, "%s", pb.message);
     }
     free(text);
 }
@@ -199,7 +199,7 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
 {
     const char *path = "spec.mqttSettings";
     map_state st;
-    yaml_node_t *m = spec_get_map(c, spec, "spec", "mqttSettings", &st);
+    yaml_node_t *m = aioe__spec_get_map(c, spec, "spec", "mqttSettings", &st);
     if (st == MAP_WRONG)
         return;
 
@@ -211,46 +211,46 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
     if (!m)
         m = (yaml_node_t *)&empty;
     else
-        spec_check_keys(c, m, path, mqtt_keys, NULL);
+        aioe__spec_check_keys(c, m, path, mqtt_keys, NULL);
 
     /* The protocol decides the form of the host (WebSockets takes a path
      * and a default port), so it is read first. */
-    int e = spec_get_enum(c, m, path, "protocol", protocols);
+    int e = aioe__spec_get_enum(c, m, path, "protocol", protocols);
     if (e >= 0)
         ep->protocol = (aioe_protocol)(e + 1);
     parse_host(c, ep, m, path);
     parse_authentication(c, ep, m, path);
     parse_tls(c, ep, m, path);
-    spec_get_string(c, m, path, "clientIdPrefix", false, &ep->client_id_prefix);
+    aioe__spec_get_string(c, m, path, "clientIdPrefix", false, &ep->client_id_prefix);
 
     int64_t v;
     const aioe__int_field *f = &aioe__spec_field_qos;
-    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
+    if (aioe__spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->qos = (int)v;
-    e = spec_get_enum(c, m, path, "retain", retain_values);
+    e = aioe__spec_get_enum(c, m, path, "retain", retain_values);
     if (e >= 0)
         ep->retain = (aioe_retain)(e + 1);
     char hint[160];
     aioe__spec_session_expiry_hint(c->ver, hint, sizeof hint);
     f = &aioe__spec_field_session_expiry;
-    if (spec_get_int(c, m, path, f->key, f->min, f->max, hint, &v))
+    if (aioe__spec_get_int(c, m, path, f->key, f->min, f->max, hint, &v))
         ep->session_expiry_seconds = (uint32_t)v;
     f = &aioe__spec_field_max_inflight; /* 0: no limit of ours (spec_fields.c) */
-    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
+    if (aioe__spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->max_inflight_messages = (uint16_t)v;
     f = &aioe__spec_field_keep_alive;
-    if (spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
+    if (aioe__spec_get_int(c, m, path, f->key, f->min, f->max, f->hint, &v))
         ep->keep_alive_seconds = (uint16_t)v;
 
     yaml_node_t *k1 = NULL, *k2 = NULL;
-    yt_map_get_key(c->doc, m, "cloudEventAttributes", &k1);
-    yt_map_get_key(c->doc, m, "CloudEventAttributes", &k2);
+    aioe__yt_map_get_key(c->doc, m, "cloudEventAttributes", &k1);
+    aioe__yt_map_get_key(c->doc, m, "CloudEventAttributes", &k2);
     if (k1 && k2) {
-        spec_err_at(c, k2, "spec.mqttSettings.CloudEventAttributes",
+        aioe__spec_err_at(c, k2, "spec.mqttSettings.CloudEventAttributes",
                "keep only cloudEventAttributes (the current spelling)",
                "both cloudEventAttributes and CloudEventAttributes are set");
     } else {
-        e = spec_get_enum(c, m, path, k2 ? "CloudEventAttributes" : "cloudEventAttributes",
+        e = aioe__spec_get_enum(c, m, path, k2 ? "CloudEventAttributes" : "cloudEventAttributes",
                      ce_values);
         if (e >= 0)
             ep->cloud_event_attributes = (aioe_cloud_event_attributes)(e + 1);
@@ -264,19 +264,19 @@ static void parse_mqtt_settings(pctx *c, aioe_endpoint *ep, const yaml_node_t *s
 static void parse_host_type(pctx *c, const yaml_node_t *spec)
 {
     yaml_node_t *key = NULL;
-    if (!yt_map_get_key(c->doc, spec, "hostType", &key))
+    if (!aioe__yt_map_get_key(c->doc, spec, "hostType", &key))
         return;
     if (!c->ver->host_type) {
         char hint[200];
         snprintf(hint, sizeof hint, "hostType came with REST API 2025-10-01: use apiVersion "
                  "%s, or remove it", aioe__api_version_newest()->name);
-        spec_err_at(c, key, "spec.hostType", hint, "hostType is not a field of apiVersion %s",
+        aioe__spec_err_at(c, key, "spec.hostType", hint, "hostType is not a field of apiVersion %s",
                     c->ver->name);
         return;
     }
-    int t = spec_get_enum(c, spec, "spec", "hostType", host_types);
+    int t = aioe__spec_get_enum(c, spec, "spec", "hostType", host_types);
     if (t >= MQTT_HOST_TYPES)
-        spec_err_at(c, spec_field(c, spec, "hostType"), "spec.hostType",
+        aioe__spec_err_at(c, aioe__spec_field(c, spec, "hostType"), "spec.hostType",
                     "an Mqtt endpoint takes hostType LocalBroker, EventGrid or CustomMqtt",
                     "hostType '%s' does not apply to endpointType Mqtt", host_types[t]);
 }
@@ -284,46 +284,46 @@ static void parse_host_type(pctx *c, const yaml_node_t *spec)
 static void parse_spec(pctx *c, aioe_endpoint *ep, const yaml_node_t *root)
 {
     map_state st;
-    yaml_node_t *spec = spec_get_map(c, root, "", "spec", &st);
+    yaml_node_t *spec = aioe__spec_get_map(c, root, "", "spec", &st);
     if (!spec) {
         if (st != MAP_WRONG)
-            spec_err_at(c, root, "spec", "add spec with endpointType: Mqtt and mqttSettings",
+            aioe__spec_err_at(c, root, "spec", "add spec with endpointType: Mqtt and mqttSettings",
                    "required field 'spec' is missing");
         return;
     }
-    spec_check_keys(c, spec, "spec", spec_keys_host_type, other_settings);
+    aioe__spec_check_keys(c, spec, "spec", spec_keys_host_type, other_settings);
     parse_host_type(c, spec);
-    yaml_node_t *type = spec_field(c, spec, "endpointType");
+    yaml_node_t *type = aioe__spec_field(c, spec, "endpointType");
     if (!type) {
-        spec_err_at(c, spec, "spec.endpointType", "add 'endpointType: Mqtt'",
+        aioe__spec_err_at(c, spec, "spec.endpointType", "add 'endpointType: Mqtt'",
                "required field 'endpointType' is missing");
         return;
     }
     bool other = false;
     if (type->type == YAML_SCALAR_NODE)
         for (const char *const *w = other_endpoint_types; *w; w++)
-            other |= strlen(*w) == yt_len(type) && memcmp(*w, yt_text(type), yt_len(type)) == 0;
+            other |= strlen(*w) == aioe__yt_len(type) && memcmp(*w, aioe__yt_text(type), aioe__yt_len(type)) == 0;
     if (other) {
-        spec_err_at(c, type, "spec.endpointType",
+        aioe__spec_err_at(c, type, "spec.endpointType",
                "libaioendpoint implements MQTT endpoints only; use endpointType: Mqtt",
-               "endpointType '%s' is not supported", yt_text(type));
+               "endpointType '%s' is not supported", aioe__yt_text(type));
         return;
     }
-    if (spec_get_enum(c, spec, "spec", "endpointType", endpoint_types) < 0)
+    if (aioe__spec_get_enum(c, spec, "spec", "endpointType", endpoint_types) < 0)
         return;
     for (const char *const *w = other_settings; *w; w++) {
         yaml_node_t *k = NULL;
-        if (yt_map_get_key(c->doc, spec, *w, &k)) {
+        if (aioe__yt_map_get_key(c->doc, spec, *w, &k)) {
             char p[PATH_MAX_LEN];
-            spec_join_path(p, "spec", *w);
-            spec_err_at(c, k, p, "remove it; an Mqtt endpoint reads only mqttSettings",
+            aioe__spec_join_path(p, "spec", *w);
+            aioe__spec_err_at(c, k, p, "remove it; an Mqtt endpoint reads only mqttSettings",
                    "%s does not apply to endpointType Mqtt", *w);
         }
     }
     parse_mqtt_settings(c, ep, spec);
 }
 
-void spec_parse_endpoint(pctx *c, const yaml_node_t *root, yt_pos start)
+void aioe__spec_parse_endpoint(pctx *c, const yaml_node_t *root, yt_pos start)
 {
     aioe_endpoint *ep = aioe_endpoint_alloc();
     if (!ep) {
@@ -334,8 +334,8 @@ void spec_parse_endpoint(pctx *c, const yaml_node_t *root, yt_pos start)
     ep->file = strdup(c->res->file);
     if (!ep->file)
         c->oom = true;
-    spec_check_keys(c, root, "", spec_top_keys, spec_top_ignored);
-    spec_parse_header(c, root, "DataflowEndpoint", &ep->api_version, &ep->name,
+    aioe__spec_check_keys(c, root, "", aioe__spec_top_keys, aioe__spec_top_ignored);
+    aioe__spec_parse_header(c, root, "DataflowEndpoint", &ep->api_version, &ep->name,
                       &ep->namespace_);
     parse_spec(c, ep, root);
 

@@ -19,9 +19,9 @@
 static const char *scalar_or_empty(yaml_document_t *doc, const yaml_node_t *map,
                                    const char *key)
 {
-    yaml_node_t *v = yt_map_get(doc, map, key);
-    return v && v->type == YAML_SCALAR_NODE && !aioe_has_control_char(yt_text(v), yt_len(v))
-               ? yt_text(v)
+    yaml_node_t *v = aioe__yt_map_get(doc, map, key);
+    return v && v->type == YAML_SCALAR_NODE && !aioe_has_control_char(aioe__yt_text(v), aioe__yt_len(v))
+               ? aioe__yt_text(v)
                : "";
 }
 
@@ -36,7 +36,7 @@ static void skip_document(pctx *c, const yaml_node_t *root, yt_pos start)
     if (root && root->type == YAML_MAPPING_NODE) {
         api = scalar_or_empty(c->doc, root, "apiVersion");
         kind = scalar_or_empty(c->doc, root, "kind");
-        name = scalar_or_empty(c->doc, yt_map_get(c->doc, root, "metadata"), "name");
+        name = scalar_or_empty(c->doc, aioe__yt_map_get(c->doc, root, "metadata"), "name");
     }
     s->file = c->res->file;
     s->line = start.line;
@@ -87,7 +87,7 @@ static void parse_kind(pctx *c, yaml_document_t *doc, yaml_node_t *root,
 static void parse_document(pctx *c, yaml_document_t *doc)
 {
     yaml_node_t *root = yaml_document_get_root_node(doc);
-    yt_pos start = yt_mark_pos(doc->start_mark);
+    yt_pos start = aioe__yt_mark_pos(doc->start_mark);
     size_t first_error = c->res->errors.len;
     parse_kind(c, doc, root, start);
     sort_document_errors(c->res, first_error, start.line);
@@ -99,19 +99,19 @@ static void parse_kind(pctx *c, yaml_document_t *doc, yaml_node_t *root,
     c->doc = doc;
     c->failed = false;
     yaml_node_t *kind = root && root->type == YAML_MAPPING_NODE
-                            ? yt_map_get(doc, root, "kind") : NULL;
+                            ? aioe__yt_map_get(doc, root, "kind") : NULL;
     static const struct {
         const char *kind;
         unsigned bit;
         void (*parse)(pctx *c, const yaml_node_t *root, yt_pos start);
     } kinds[] = {
-        { "DataflowEndpoint", AIOE_KIND_DATAFLOW_ENDPOINT, spec_parse_endpoint },
-        { "Dataflow", AIOE_KIND_DATAFLOW, spec_parse_dataflow },
-        { "DataflowProfile", AIOE_KIND_DATAFLOW_PROFILE, spec_parse_profile },
+        { "DataflowEndpoint", AIOE_KIND_DATAFLOW_ENDPOINT, aioe__spec_parse_endpoint },
+        { "Dataflow", AIOE_KIND_DATAFLOW, aioe__spec_parse_dataflow },
+        { "DataflowProfile", AIOE_KIND_DATAFLOW_PROFILE, aioe__spec_parse_profile },
     };
     for (size_t i = 0; kind && kind->type == YAML_SCALAR_NODE && i < 3; i++) {
-        if ((c->opts->kinds & kinds[i].bit) && yt_len(kind) == strlen(kinds[i].kind) &&
-            memcmp(yt_text(kind), kinds[i].kind, yt_len(kind)) == 0) {
+        if ((c->opts->kinds & kinds[i].bit) && aioe__yt_len(kind) == strlen(kinds[i].kind) &&
+            memcmp(aioe__yt_text(kind), kinds[i].kind, aioe__yt_len(kind)) == 0) {
             kinds[i].parse(c, root, start);
             return;
         }
@@ -147,7 +147,7 @@ static int parse_stream(pctx *c, const void *data, size_t len,
     yaml_parser_set_input_string(&parser, data, len);
     int rc = AIOE_OK;
     size_t documents = 0;
-    /* The depth and node limits are checked while loading (yt_load):
+    /* The depth and node limits are checked while loading (aioe__yt_load):
      * libyaml's scanner is quadratic in flow nesting and a loaded node
      * costs about 160 bytes, so stopping at the first node over a limit
      * keeps any input linear in time and each document bounded. */
@@ -155,13 +155,13 @@ static int parse_stream(pctx *c, const void *data, size_t len,
     for (;;) {
         yaml_document_t doc;
         yaml_mark_t where;
-        yt_load_status ls = yt_load(&parser, &doc, &lim, &where);
+        yt_load_status ls = aioe__yt_load(&parser, &doc, &lim, &where);
         if (ls == YT_LOAD_NOMEM) {
             rc = AIOE_ERR_NOMEM;
             break;
         }
         if (ls == YT_LOAD_TOO_DEEP || ls == YT_LOAD_TOO_MANY || ls == YT_LOAD_BAD_ALIAS) {
-            yt_pos pos = yt_mark_pos(where);
+            yt_pos pos = aioe__yt_mark_pos(where);
             bool ok = ls == YT_LOAD_BAD_ALIAS
                 ? aioe_result_add_error(c->res, pos.line, pos.column, "",
                                         "define the anchor before using it",
@@ -181,7 +181,7 @@ static int parse_stream(pctx *c, const void *data, size_t len,
             break;
         }
         if (ls == YT_LOAD_SYNTAX) {
-            yt_pos pos = yt_mark_pos(parser.problem_mark);
+            yt_pos pos = aioe__yt_mark_pos(parser.problem_mark);
             const char *problem = parser.problem ? parser.problem : "malformed YAML";
             bool ok;
             if (parser.error == YAML_READER_ERROR) {
@@ -193,7 +193,7 @@ static int parse_stream(pctx *c, const void *data, size_t len,
                                            "YAML syntax error: %s (byte 0x%02X)", problem,
                                            (unsigned)parser.problem_value & 0xffu);
             } else if (parser.context) {
-                yt_pos ctx = yt_mark_pos(parser.context_mark);
+                yt_pos ctx = aioe__yt_mark_pos(parser.context_mark);
                 ok = aioe_result_add_error(c->res, pos.line, pos.column, "",
                                            "fix the YAML syntax at this position",
                                            "YAML syntax error: %s %s (started at line %u)",
@@ -213,7 +213,7 @@ static int parse_stream(pctx *c, const void *data, size_t len,
         }
         if (++documents > opts->max_documents) {
             yaml_document_delete(&doc);
-            yt_pos pos = yt_mark_pos(doc.start_mark);
+            yt_pos pos = aioe__yt_mark_pos(doc.start_mark);
             if (!aioe_result_add_error(c->res, pos.line, pos.column, "",
                                        "split the stream or raise the document limit",
                                        "more than %zu documents in one stream",

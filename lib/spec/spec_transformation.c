@@ -32,9 +32,9 @@ void aioe__spec_df_rules_free(struct aioe_df_rule *rules, size_t n)
  * single-line plain and quoted scalars without escapes). */
 static yt_pos pos_in_scalar(const yaml_node_t *node, size_t off)
 {
-    yt_pos p = yt_node_pos(node);
-    const char *t = yt_text(node);
-    size_t len = yt_len(node);
+    yt_pos p = aioe__yt_node_pos(node);
+    const char *t = aioe__yt_text(node);
+    size_t len = aioe__yt_len(node);
     if (off > len || memchr(t, '\n', off))
         return p;
     if (node->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
@@ -49,7 +49,7 @@ static yt_pos pos_in_scalar(const yaml_node_t *node, size_t off)
 
 static char *scalar_copy(pctx *c, const yaml_node_t *n)
 {
-    char *s = aioe_strndup(yt_text(n), yt_len(n));
+    char *s = aioe_strndup(aioe__yt_text(n), aioe__yt_len(n));
     if (!s)
         c->oom = true;
     return s;
@@ -60,28 +60,28 @@ static void parse_rule(pctx *c, aioe_transform *t, bool filter, const yaml_node_
                        const char *path, struct aioe_df_rule *out)
 {
     if (item->type != YAML_MAPPING_NODE) {
-        spec_err_at(c, item, path, filter ? "write the rule as {inputs: [...], expression: ...}"
+        aioe__spec_err_at(c, item, path, filter ? "write the rule as {inputs: [...], expression: ...}"
                                           : "write the rule as {inputs: [...], output: ...}",
-                    "expected a mapping, got %s", yt_describe(item));
+                    "expected a mapping, got %s", aioe__yt_describe(item));
         return;
     }
-    spec_check_keys(c, item, path, filter ? filter_keys : map_keys, NULL);
+    aioe__spec_check_keys(c, item, path, filter ? filter_keys : map_keys, NULL);
     char p[PATH_MAX_LEN];
-    spec_join_path(p, path, "inputs");
-    yaml_node_t *list = spec_field(c, item, "inputs");
+    aioe__spec_join_path(p, path, "inputs");
+    yaml_node_t *list = aioe__spec_field(c, item, "inputs");
     if (!list) {
-        spec_err_at(c, item, p, "add inputs: [<field path>, ...]",
+        aioe__spec_err_at(c, item, p, "add inputs: [<field path>, ...]",
                     "required field 'inputs' is missing");
         return;
     }
     if (list->type != YAML_SEQUENCE_NODE) {
-        spec_err_at(c, list, p, "write the inputs as a list of field paths",
-                    "expected a list, got %s", yt_describe(list));
+        aioe__spec_err_at(c, list, p, "write the inputs as a list of field paths",
+                    "expected a list, got %s", aioe__yt_describe(list));
         return;
     }
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     if (n == 0 || n > 64) {
-        spec_err_at(c, list, p, "give 1 to 64 field paths", "%zu inputs", n);
+        aioe__spec_err_at(c, list, p, "give 1 to 64 field paths", "%zu inputs", n);
         return;
     }
     out->inputs = calloc(n, sizeof *out->inputs);
@@ -91,38 +91,38 @@ static void parse_rule(pctx *c, aioe_transform *t, bool filter, const yaml_node_
     }
     yaml_node_t *items[64];
     for (size_t i = 0; i < n; i++) {
-        items[i] = yt_node(c->doc, list->data.sequence.items.start[i]);
+        items[i] = aioe__yt_node(c->doc, list->data.sequence.items.start[i]);
         char ip[PATH_MAX_LEN + 24];
         snprintf(ip, sizeof ip, "%s[%zu]", p, i);
-        if (!items[i] || items[i]->type != YAML_SCALAR_NODE || yt_is_null(items[i]) ||
-            aioe_has_control_char(yt_text(items[i]), yt_len(items[i]))) {
-            spec_err_at(c, items[i] ? items[i] : list, ip,
+        if (!items[i] || items[i]->type != YAML_SCALAR_NODE || aioe__yt_is_null(items[i]) ||
+            aioe_has_control_char(aioe__yt_text(items[i]), aioe__yt_len(items[i]))) {
+            aioe__spec_err_at(c, items[i] ? items[i] : list, ip,
                         "give a field path such as temperature.Value",
                         "expected a field path, got %s",
-                        items[i] ? yt_describe(items[i]) : "nothing");
+                        items[i] ? aioe__yt_describe(items[i]) : "nothing");
             return;
         }
         if (!(out->inputs[i] = scalar_copy(c, items[i])))
             return;
         out->input_count++;
     }
-    yaml_node_t *outn = NULL, *exn = spec_field(c, item, "expression");
+    yaml_node_t *outn = NULL, *exn = aioe__spec_field(c, item, "expression");
     if (!filter) {
         yaml_node_t *k = NULL;
-        outn = yt_map_get_key(c->doc, item, "output", &k);
+        outn = aioe__yt_map_get_key(c->doc, item, "output", &k);
         char op[PATH_MAX_LEN];
-        spec_join_path(op, path, "output");
+        aioe__spec_join_path(op, path, "output");
         if (!k) {
-            spec_err_at(c, item, op,
+            aioe__spec_err_at(c, item, op,
                         "add output: <field path>, or 'output:' with no value to drop "
                         "the inputs",
                         "required field 'output' is missing");
             return;
         }
-        if (outn && !yt_is_null(outn)) {
+        if (outn && !aioe__yt_is_null(outn)) {
             if (outn->type != YAML_SCALAR_NODE) {
-                spec_err_at(c, outn, op, "give a field path", "expected a field path, got %s",
-                            yt_describe(outn));
+                aioe__spec_err_at(c, outn, op, "give a field path", "expected a field path, got %s",
+                            aioe__yt_describe(outn));
                 return;
             }
             if (!(out->output = scalar_copy(c, outn)))
@@ -131,18 +131,18 @@ static void parse_rule(pctx *c, aioe_transform *t, bool filter, const yaml_node_
     }
     if (exn) {
         char ep[PATH_MAX_LEN];
-        spec_join_path(ep, path, "expression");
+        aioe__spec_join_path(ep, path, "expression");
         if (exn->type != YAML_SCALAR_NODE) {
-            spec_err_at(c, exn, ep, "write the expression as a string, e.g. \"$1 > 20\"",
-                        "expected an expression, got %s", yt_describe(exn));
+            aioe__spec_err_at(c, exn, ep, "write the expression as a string, e.g. \"$1 > 20\"",
+                        "expected an expression, got %s", aioe__yt_describe(exn));
             return;
         }
         if (!(out->expression = scalar_copy(c, exn)))
             return;
     } else if (filter) {
         char ep[PATH_MAX_LEN];
-        spec_join_path(ep, path, "expression");
-        spec_err_at(c, item, ep, "add expression: a condition on $1..$n, e.g. \"$1 > 20\"",
+        aioe__spec_join_path(ep, path, "expression");
+        aioe__spec_err_at(c, item, ep, "add expression: a condition on $1..$n, e.g. \"$1 > 20\"",
                     "required field 'expression' is missing");
         return;
     }
@@ -168,11 +168,11 @@ static void parse_rule(pctx *c, aioe_transform *t, bool filter, const yaml_node_
         break;
     case AIOE_TRANSFORM_FIELD_OUTPUT:
         at = outn ? outn : item;
-        spec_join_path(fp, path, "output");
+        aioe__spec_join_path(fp, path, "output");
         break;
     case AIOE_TRANSFORM_FIELD_EXPRESSION:
         at = exn ? exn : item;
-        spec_join_path(fp, path, "expression");
+        aioe__spec_join_path(fp, path, "expression");
         break;
     default:
         snprintf(fp, sizeof fp, "%s", path);
@@ -185,7 +185,7 @@ static void parse_rule(pctx *c, aioe_transform *t, bool filter, const yaml_node_
     if (at && at->type == YAML_SCALAR_NODE)
         aioe__spec_err_pos(c, pos_in_scalar(at, off), fp, hint, "%s", msg);
     else
-        spec_err_at(c, at, fp, hint, "%s", msg);
+        aioe__spec_err_at(c, at, fp, hint, "%s", msg);
 }
 
 static void parse_rules(pctx *c, aioe_transform *t, const yaml_node_t *settings,
@@ -193,18 +193,18 @@ static void parse_rules(pctx *c, aioe_transform *t, const yaml_node_t *settings,
 {
     const char *key = filter ? "filter" : "map";
     char p[PATH_MAX_LEN];
-    spec_join_path(p, path, key);
-    yaml_node_t *list = spec_field(c, settings, key);
+    aioe__spec_join_path(p, path, key);
+    yaml_node_t *list = aioe__spec_field(c, settings, key);
     if (!list)
         return;
     if (list->type != YAML_SEQUENCE_NODE) {
-        spec_err_at(c, list, p, "write the rules as a list", "expected a list, got %s",
-                    yt_describe(list));
+        aioe__spec_err_at(c, list, p, "write the rules as a list", "expected a list, got %s",
+                    aioe__yt_describe(list));
         return;
     }
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     if (n > MAX_SCHEMA_KEYS) {
-        spec_err_at(c, list, p, "use wildcards to cover many fields",
+        aioe__spec_err_at(c, list, p, "use wildcards to cover many fields",
                     "%zu rules, more than the %d allowed", n, MAX_SCHEMA_KEYS);
         return;
     }
@@ -218,7 +218,7 @@ static void parse_rules(pctx *c, aioe_transform *t, const yaml_node_t *settings,
     for (size_t i = 0; i < n && !c->oom; i++) {
         char rp[PATH_MAX_LEN + 24];
         snprintf(rp, sizeof rp, "%s[%zu]", p, i);
-        yaml_node_t *item = yt_node(c->doc, list->data.sequence.items.start[i]);
+        yaml_node_t *item = aioe__yt_node(c->doc, list->data.sequence.items.start[i]);
         (*count)++;
         if (item)
             parse_rule(c, t, filter, item, rp, &(*out)[i]);
@@ -229,28 +229,28 @@ void aioe__spec_parse_transformation(pctx *c, aioe_dataflow *df, const yaml_node
                                const char *path)
 {
     df->has_transformation = true;
-    spec_check_keys(c, settings, path, settings_keys, NULL);
+    aioe__spec_check_keys(c, settings, path, settings_keys, NULL);
     yaml_node_t *k = NULL, *v;
     char p[PATH_MAX_LEN];
-    if ((v = yt_map_get_key(c->doc, settings, "datasets", &k)) && !yt_is_null(v) &&
+    if ((v = aioe__yt_map_get_key(c->doc, settings, "datasets", &k)) && !aioe__yt_is_null(v) &&
         !(v->type == YAML_SEQUENCE_NODE &&
           v->data.sequence.items.top == v->data.sequence.items.start)) {
-        spec_join_path(p, path, "datasets");
-        spec_err_at(c, k, p, "remove datasets; enrichment is not supported yet",
+        aioe__spec_join_path(p, path, "datasets");
+        aioe__spec_err_at(c, k, p, "remove datasets; enrichment is not supported yet",
                     "datasets (contextualization/enrichment) are not supported");
     }
-    if ((v = yt_map_get_key(c->doc, settings, "schemaRef", &k)) && !yt_is_null(v)) {
-        spec_join_path(p, path, "schemaRef");
-        spec_err_at(c, k, p, "remove schemaRef; the output is JSON with inferred types",
+    if ((v = aioe__yt_map_get_key(c->doc, settings, "schemaRef", &k)) && !aioe__yt_is_null(v)) {
+        aioe__spec_join_path(p, path, "schemaRef");
+        aioe__spec_err_at(c, k, p, "remove schemaRef; the output is JSON with inferred types",
                     "schemaRef (serializing to a schema) is not supported");
     }
-    if ((v = spec_field(c, settings, "serializationFormat"))) {
-        spec_join_path(p, path, "serializationFormat");
-        if (v->type != YAML_SCALAR_NODE || strcasecmp(yt_text(v), "Json") != 0)
-            spec_err_at(c, v, p, "use serializationFormat: Json (Parquet and Delta are "
+    if ((v = aioe__spec_field(c, settings, "serializationFormat"))) {
+        aioe__spec_join_path(p, path, "serializationFormat");
+        if (v->type != YAML_SCALAR_NODE || strcasecmp(aioe__yt_text(v), "Json") != 0)
+            aioe__spec_err_at(c, v, p, "use serializationFormat: Json (Parquet and Delta are "
                                  "for storage destinations)",
                         "serialization format %s is not supported",
-                        v->type == YAML_SCALAR_NODE ? yt_text(v) : yt_describe(v));
+                        v->type == YAML_SCALAR_NODE ? aioe__yt_text(v) : aioe__yt_describe(v));
     }
     aioe_transform *t = NULL;
     if (aioe_transform_new(&t) != AIOE_OK) {

@@ -30,12 +30,12 @@ static void spec_verr(pctx *c, yt_pos pos, const char *path, const char *hint,
         c->oom = true;
 }
 
-void spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
+void aioe__spec_err_at(pctx *c, const yaml_node_t *node, const char *path,
                    const char *hint, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    yt_pos pos = node ? yt_node_pos(node) : (yt_pos){ 0, 0 };
+    yt_pos pos = node ? aioe__yt_node_pos(node) : (yt_pos){ 0, 0 };
     spec_verr(c, pos, path, hint, fmt, ap);
     va_end(ap);
 }
@@ -51,7 +51,7 @@ void aioe__spec_err_pos(pctx *c, yt_pos pos, const char *path, const char *hint,
 
 /* parent + "." + key into a PATH_MAX_LEN buffer; over-long paths (only
  * possible with unknown user keys) are cut, never overflowed. */
-void spec_join_path(char *out, const char *parent, const char *key)
+void aioe__spec_join_path(char *out, const char *parent, const char *key)
 {
     size_t used = 0;
     const char *parts[3] = { parent, parent[0] ? "." : "", key };
@@ -66,38 +66,38 @@ void spec_join_path(char *out, const char *parent, const char *key)
 /* Reports non-string keys, duplicate keys and keys outside `known`
  * (unless listed in `ignored`), with a suggestion for likely typos.
  * `extra_hint` adds context to unknown-key errors (may be NULL). */
-void spec_check_keys(pctx *c, const yaml_node_t *map, const char *path,
+void aioe__spec_check_keys(pctx *c, const yaml_node_t *map, const char *path,
                        const char *const *known, const char *const *ignored)
 {
     size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     if (n > MAX_SCHEMA_KEYS) {
-        spec_err_at(c, map, path, "remove the unknown fields",
+        aioe__spec_err_at(c, map, path, "remove the unknown fields",
                "mapping has %zu keys, more than the %d this resource can hold",
                n, MAX_SCHEMA_KEYS);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *k = yt_node(c->doc, map->data.mapping.pairs.start[i].key);
+        yaml_node_t *k = aioe__yt_node(c->doc, map->data.mapping.pairs.start[i].key);
         if (!k)
             continue;
         if (k->type != YAML_SCALAR_NODE) {
-            spec_err_at(c, k, path, "use plain field names as keys",
-                   "a key is %s, expected a field name", yt_describe(k));
+            aioe__spec_err_at(c, k, path, "use plain field names as keys",
+                   "a key is %s, expected a field name", aioe__yt_describe(k));
             continue;
         }
-        const char *key = yt_text(k);
-        size_t klen = yt_len(k);
+        const char *key = aioe__yt_text(k);
+        size_t klen = aioe__yt_len(k);
         char kpath[PATH_MAX_LEN];
-        spec_join_path(kpath, path, key);
+        aioe__spec_join_path(kpath, path, key);
         for (size_t j = 0; j < i; j++) {
-            yaml_node_t *prev = yt_node(c->doc, map->data.mapping.pairs.start[j].key);
-            if (prev && prev->type == YAML_SCALAR_NODE && yt_len(prev) == klen &&
-                memcmp(yt_text(prev), key, klen) == 0) {
-                yt_pos pp = yt_node_pos(prev);
+            yaml_node_t *prev = aioe__yt_node(c->doc, map->data.mapping.pairs.start[j].key);
+            if (prev && prev->type == YAML_SCALAR_NODE && aioe__yt_len(prev) == klen &&
+                memcmp(aioe__yt_text(prev), key, klen) == 0) {
+                yt_pos pp = aioe__yt_node_pos(prev);
                 char hint[96];
                 snprintf(hint, sizeof hint, "keep one of the two; the first is at line %u",
                          pp.line);
-                spec_err_at(c, k, kpath, hint, "duplicate key '%s'", key);
+                aioe__spec_err_at(c, k, kpath, hint, "duplicate key '%s'", key);
                 break;
             }
         }
@@ -118,48 +118,48 @@ void spec_check_keys(pctx *c, const yaml_node_t *map, const char *path,
                 used += (size_t)snprintf(hint + used, sizeof hint - used, "%s %s",
                                          w == known ? "" : ",", *w);
         }
-        spec_err_at(c, k, kpath, hint, "unknown field '%s'", key);
+        aioe__spec_err_at(c, k, kpath, hint, "unknown field '%s'", key);
     }
 }
 
 /* Returns the value of `key` when present and not null; else NULL.
  * `*key_out` (may be NULL) gets the key node. */
-yaml_node_t *spec_field(pctx *c, const yaml_node_t *map, const char *key)
+yaml_node_t *aioe__spec_field(pctx *c, const yaml_node_t *map, const char *key)
 {
-    yaml_node_t *v = yt_map_get(c->doc, map, key);
-    return v && !yt_is_null(v) ? v : NULL;
+    yaml_node_t *v = aioe__yt_map_get(c->doc, map, key);
+    return v && !aioe__yt_is_null(v) ? v : NULL;
 }
 
 /* A string field. Returns true and a malloc'd copy in *out when present;
  * false when absent or wrong (wrong values are reported). */
-bool spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
+bool aioe__spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
                        const char *key, bool required, char **out)
 {
     char path[PATH_MAX_LEN];
-    spec_join_path(path, parent, key);
+    aioe__spec_join_path(path, parent, key);
     *out = NULL;
-    yaml_node_t *v = spec_field(c, map, key);
+    yaml_node_t *v = aioe__spec_field(c, map, key);
     if (!v) {
         if (required) {
             char hint[160];
             snprintf(hint, sizeof hint, "add '%s: <value>' under %s", key,
                      parent[0] ? parent : "the document");
-            spec_err_at(c, map, path, hint, "required field '%s' is missing", key);
+            aioe__spec_err_at(c, map, path, hint, "required field '%s' is missing", key);
         }
         return false;
     }
-    if (v->type != YAML_SCALAR_NODE || yt_scalar_type_of(v) != YT_STRING) {
+    if (v->type != YAML_SCALAR_NODE || aioe__yt_scalar_type_of(v) != YT_STRING) {
         const char *hint = v->type == YAML_SCALAR_NODE
                                ? "put the value in quotes to make it a string"
                                : "give a single string value";
-        spec_err_at(c, v, path, hint, "expected a string, got %s", yt_describe(v));
+        aioe__spec_err_at(c, v, path, hint, "expected a string, got %s", aioe__yt_describe(v));
         return false;
     }
-    const char *t = yt_text(v);
-    size_t len = yt_len(v);
+    const char *t = aioe__yt_text(v);
+    size_t len = aioe__yt_len(v);
     aioe__field_problem pb;
     if (!aioe__spec_check_text(t, len, &pb)) {
-        spec_err_at(c, v, path, pb.hint, "%s", pb.message);
+        aioe__spec_err_at(c, v, path, pb.hint, "%s", pb.message);
         return false;
     }
     *out = aioe_strndup(t, len);
@@ -171,37 +171,37 @@ bool spec_get_string(pctx *c, const yaml_node_t *map, const char *parent,
 }
 
 /* An integer field in [min, max]; returns true when present and valid. */
-bool spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
+bool aioe__spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
                     const char *key, int64_t min, int64_t max,
                     const char *range_hint, int64_t *out)
 {
     char path[PATH_MAX_LEN];
-    spec_join_path(path, parent, key);
-    yaml_node_t *v = spec_field(c, map, key);
+    aioe__spec_join_path(path, parent, key);
+    yaml_node_t *v = aioe__spec_field(c, map, key);
     if (!v)
         return false;
     if (v->type != YAML_SCALAR_NODE) {
-        spec_err_at(c, v, path, range_hint, "expected an integer, got %s", yt_describe(v));
+        aioe__spec_err_at(c, v, path, range_hint, "expected an integer, got %s", aioe__yt_describe(v));
         return false;
     }
-    yt_scalar_type t = yt_scalar_type_of(v);
+    yt_scalar_type t = aioe__yt_scalar_type_of(v);
     int64_t value = 0;
     bool overflow = false;
-    if (t != YT_INT || !yt_parse_int(yt_text(v), yt_len(v), &value, &overflow)) {
+    if (t != YT_INT || !aioe__yt_parse_int(aioe__yt_text(v), aioe__yt_len(v), &value, &overflow)) {
         if (t == YT_INT || overflow) {
-            spec_err_at(c, v, path, range_hint, "integer %s does not fit; allowed %lld..%lld",
-                   yt_text(v), (long long)min, (long long)max);
+            aioe__spec_err_at(c, v, path, range_hint, "integer %s does not fit; allowed %lld..%lld",
+                   aioe__yt_text(v), (long long)min, (long long)max);
         } else if (t == YT_STRING && v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-            spec_err_at(c, v, path, "remove the quotes around the number",
+            aioe__spec_err_at(c, v, path, "remove the quotes around the number",
                    "expected an integer, got a quoted string");
         } else {
-            spec_err_at(c, v, path, range_hint, "expected an integer, got %s", yt_describe(v));
+            aioe__spec_err_at(c, v, path, range_hint, "expected an integer, got %s", aioe__yt_describe(v));
         }
         return false;
     }
     aioe__field_problem pb;
     if (!aioe__spec_check_range(value, min, max, range_hint, &pb)) {
-        spec_err_at(c, v, path, pb.hint, "%s", pb.message);
+        aioe__spec_err_at(c, v, path, pb.hint, "%s", pb.message);
         return false;
     }
     *out = value;
@@ -210,17 +210,17 @@ bool spec_get_int(pctx *c, const yaml_node_t *map, const char *parent,
 
 /* An enum field: one of names[] (case-sensitive, as the schema is).
  * Returns the index, or -1 when absent or invalid. */
-int spec_get_enum(pctx *c, const yaml_node_t *map, const char *parent,
+int aioe__spec_get_enum(pctx *c, const yaml_node_t *map, const char *parent,
                     const char *key, const char *const *names)
 {
     char path[PATH_MAX_LEN];
-    spec_join_path(path, parent, key);
-    yaml_node_t *v = spec_field(c, map, key);
+    aioe__spec_join_path(path, parent, key);
+    yaml_node_t *v = aioe__spec_field(c, map, key);
     if (!v)
         return -1;
     if (v->type == YAML_SCALAR_NODE) {
         for (int i = 0; names[i]; i++)
-            if (strlen(names[i]) == yt_len(v) && memcmp(names[i], yt_text(v), yt_len(v)) == 0)
+            if (strlen(names[i]) == aioe__yt_len(v) && memcmp(names[i], aioe__yt_text(v), aioe__yt_len(v)) == 0)
                 return i;
     }
     /* Only wrong values pay for building the message. */
@@ -232,39 +232,39 @@ int spec_get_enum(pctx *c, const yaml_node_t *map, const char *parent,
     if (v->type != YAML_SCALAR_NODE) {
         char hint[200];
         snprintf(hint, sizeof hint, "use one of %s", expected);
-        spec_err_at(c, v, path, hint, "expected one of %s, got %s", expected, yt_describe(v));
+        aioe__spec_err_at(c, v, path, hint, "expected one of %s, got %s", expected, aioe__yt_describe(v));
         return -1;
     }
-    const char *t = yt_text(v);
-    size_t len = yt_len(v);
+    const char *t = aioe__yt_text(v);
+    size_t len = aioe__yt_len(v);
     const char *sugg = aioe_did_you_mean(t, len, names);
     char hint[200];
     if (sugg)
         snprintf(hint, sizeof hint, "did you mean '%s'? (values are case-sensitive)", sugg);
     else
         snprintf(hint, sizeof hint, "use one of %s", expected);
-    spec_err_at(c, v, path, hint, "'%.*s' is not a valid value; expected %s",
+    aioe__spec_err_at(c, v, path, hint, "'%.*s' is not a valid value; expected %s",
            len > 64 ? 64 : (int)len, t, expected);
     return -1;
 }
 
-yaml_node_t *spec_get_map(pctx *c, const yaml_node_t *map, const char *parent,
+yaml_node_t *aioe__spec_get_map(pctx *c, const yaml_node_t *map, const char *parent,
                             const char *key, map_state *state)
 {
     char path[PATH_MAX_LEN];
-    spec_join_path(path, parent, key);
-    yaml_node_t *v = yt_map_get(c->doc, map, key);
+    aioe__spec_join_path(path, parent, key);
+    yaml_node_t *v = aioe__yt_map_get(c->doc, map, key);
     if (!v) {
         *state = MAP_ABSENT;
         return NULL;
     }
-    if (yt_is_null(v)) {
+    if (aioe__yt_is_null(v)) {
         *state = MAP_NULL;
         return NULL;
     }
     if (v->type != YAML_MAPPING_NODE) {
-        spec_err_at(c, v, path, "write the settings as indented 'field: value' lines, or {} for none",
-               "expected a mapping, got %s", yt_describe(v));
+        aioe__spec_err_at(c, v, path, "write the settings as indented 'field: value' lines, or {} for none",
+               "expected a mapping, got %s", aioe__yt_describe(v));
         *state = MAP_WRONG;
         return NULL;
     }
@@ -273,17 +273,17 @@ yaml_node_t *spec_get_map(pctx *c, const yaml_node_t *map, const char *parent,
 }
 
 /* A Kubernetes object reference (secret or config map name). */
-bool spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
+bool aioe__spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
                          const char *key, bool required, char **out)
 {
-    if (!spec_get_string(c, map, parent, key, required, out))
+    if (!aioe__spec_get_string(c, map, parent, key, required, out))
         return false;
     aioe__field_problem pb;
     if (aioe__spec_check_k8s_name(*out, strlen(*out), &pb))
         return true;
     char path[PATH_MAX_LEN];
-    spec_join_path(path, parent, key);
-    spec_err_at(c, spec_field(c, map, key), path, pb.hint, "%s", pb.message);
+    aioe__spec_join_path(path, parent, key);
+    aioe__spec_err_at(c, aioe__spec_field(c, map, key), path, pb.hint, "%s", pb.message);
     free(*out);
     *out = NULL;
     return false;
@@ -292,8 +292,8 @@ bool spec_get_k8s_name(pctx *c, const yaml_node_t *map, const char *parent,
 
 /* ---- resource header ----------------------------------------------- */
 
-const char *const spec_top_keys[] = { "apiVersion", "kind", "metadata", "spec", NULL };
-const char *const spec_top_ignored[] = { "status", NULL };
+const char *const aioe__spec_top_keys[] = { "apiVersion", "kind", "metadata", "spec", NULL };
+const char *const aioe__spec_top_ignored[] = { "status", NULL };
 static const char *const metadata_keys[] = { "name", "namespace", NULL };
 /* Kubernetes bookkeeping: accepted and not walked. */
 static const char *const metadata_ignored[] = {
@@ -302,11 +302,11 @@ static const char *const metadata_ignored[] = {
     "finalizers", "ownerReferences", "managedFields", "generateName",
     "selfLink", NULL };
 
-void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
+void aioe__spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
                        char **api_version, char **name, char **namespace_)
 {
     c->ver = aioe__api_version_newest();
-    if (spec_get_string(c, root, "", "apiVersion", true, api_version)) {
+    if (aioe__spec_get_string(c, root, "", "apiVersion", true, api_version)) {
         const aioe_api_version *v = aioe__api_version_find(*api_version);
         if (v) {
             c->ver = v;
@@ -314,7 +314,7 @@ void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
             /* A REST API version (2024-11-01) or another group's version
              * is the usual mistake; say what Kubernetes documents use. */
             bool rest = (*api_version)[0] >= '0' && (*api_version)[0] <= '9';
-            spec_err_at(c, spec_field(c, root, "apiVersion"), "apiVersion",
+            aioe__spec_err_at(c, aioe__spec_field(c, root, "apiVersion"), "apiVersion",
                         rest ? "REST API versions such as 2025-10-01 are for Azure Resource "
                                "Manager requests; Kubernetes resources use "
                                AIOE_API_GROUP "/v1 (or /v1beta1)"
@@ -327,21 +327,21 @@ void spec_parse_header(pctx *c, const yaml_node_t *root, const char *kind,
     }
 
     map_state st;
-    yaml_node_t *md = spec_get_map(c, root, "", "metadata", &st);
+    yaml_node_t *md = aioe__spec_get_map(c, root, "", "metadata", &st);
     if (!md) {
         if (st != MAP_WRONG)
-            spec_err_at(c, root, "metadata", "add metadata with name: <resource name>",
+            aioe__spec_err_at(c, root, "metadata", "add metadata with name: <resource name>",
                         "required field 'metadata' is missing");
         return;
     }
-    spec_check_keys(c, md, "metadata", metadata_keys, metadata_ignored);
+    aioe__spec_check_keys(c, md, "metadata", metadata_keys, metadata_ignored);
     aioe__field_problem pb;
-    if (spec_get_string(c, md, "metadata", "name", true, name) &&
+    if (aioe__spec_get_string(c, md, "metadata", "name", true, name) &&
         !aioe__spec_check_metadata_name(*name, strlen(*name), &pb))
-        spec_err_at(c, spec_field(c, md, "name"), "metadata.name", pb.hint, "%s",
+        aioe__spec_err_at(c, aioe__spec_field(c, md, "name"), "metadata.name", pb.hint, "%s",
                     pb.message);
-    if (spec_get_string(c, md, "metadata", "namespace", false, namespace_) &&
+    if (aioe__spec_get_string(c, md, "metadata", "namespace", false, namespace_) &&
         !aioe__spec_check_metadata_namespace(*namespace_, strlen(*namespace_), &pb))
-        spec_err_at(c, spec_field(c, md, "namespace"), "metadata.namespace", pb.hint,
+        aioe__spec_err_at(c, aioe__spec_field(c, md, "namespace"), "metadata.namespace", pb.hint,
                     "%s", pb.message);
 }

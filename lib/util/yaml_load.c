@@ -141,7 +141,7 @@ static void set_marks(yaml_document_t *doc, int node, yaml_mark_t start, yaml_ma
     n->end_mark = end;
 }
 
-yt_load_status yt_load(yaml_parser_t *parser, yaml_document_t *doc, const yt_limits *lim,
+yt_load_status aioe__yt_load(yaml_parser_t *parser, yaml_document_t *doc, const yt_limits *lim,
                        yaml_mark_t *where)
 {
     memset(doc, 0, sizeof *doc);

@@ -3,28 +3,28 @@
 
 #include <string.h>
 
-yaml_node_t *yt_node(yaml_document_t *doc, int index)
+yaml_node_t *aioe__yt_node(yaml_document_t *doc, int index)
 {
     return index > 0 ? yaml_document_get_node(doc, index) : NULL;
 }
 
-yt_pos yt_mark_pos(yaml_mark_t mark)
+yt_pos aioe__yt_mark_pos(yaml_mark_t mark)
 {
     yt_pos p = { (unsigned)mark.line + 1, (unsigned)mark.column + 1 };
     return p;
 }
 
-yt_pos yt_node_pos(const yaml_node_t *node)
+yt_pos aioe__yt_node_pos(const yaml_node_t *node)
 {
-    return yt_mark_pos(node->start_mark);
+    return aioe__yt_mark_pos(node->start_mark);
 }
 
-const char *yt_text(const yaml_node_t *node)
+const char *aioe__yt_text(const yaml_node_t *node)
 {
     return (const char *)node->data.scalar.value;
 }
 
-size_t yt_len(const yaml_node_t *node)
+size_t aioe__yt_len(const yaml_node_t *node)
 {
     return node->data.scalar.length;
 }
@@ -47,7 +47,7 @@ static bool all_in(const char *s, size_t len, const char *set)
     return true;
 }
 
-yt_scalar_type yt_resolve_plain(const char *text, size_t len)
+yt_scalar_type aioe__yt_resolve_plain(const char *text, size_t len)
 {
     static const char *const nulls[] = { "~", "null", "Null", "NULL", NULL };
     /* YAML 1.1 booleans, as the Kubernetes YAML reader resolves them. */
@@ -76,7 +76,7 @@ yt_scalar_type yt_resolve_plain(const char *text, size_t len)
         return YT_BOOL;
     int64_t v;
     bool overflow = false;
-    if (yt_parse_int(text, len, &v, &overflow) || overflow)
+    if (aioe__yt_parse_int(text, len, &v, &overflow) || overflow)
         return YT_INT;
     if (equals_any(text, len, floats))
         return YT_FLOAT;
@@ -119,7 +119,7 @@ yt_scalar_type yt_resolve_plain(const char *text, size_t len)
     return YT_STRING;
 }
 
-bool yt_parse_int(const char *text, size_t len, int64_t *out, bool *overflow)
+bool aioe__yt_parse_int(const char *text, size_t len, int64_t *out, bool *overflow)
 {
     size_t i = 0;
     bool negative = false;
@@ -161,7 +161,7 @@ bool yt_parse_int(const char *text, size_t len, int64_t *out, bool *overflow)
     return true;
 }
 
-yt_scalar_type yt_scalar_type_of(const yaml_node_t *node)
+yt_scalar_type aioe__yt_scalar_type_of(const yaml_node_t *node)
 {
     if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return YT_STRING;
@@ -171,21 +171,21 @@ yt_scalar_type yt_scalar_type_of(const yaml_node_t *node)
         return YT_INT;
     if (tag && strcmp(tag, YAML_NULL_TAG) == 0)
         return YT_NULL;
-    return yt_resolve_plain(yt_text(node), yt_len(node));
+    return aioe__yt_resolve_plain(aioe__yt_text(node), aioe__yt_len(node));
 }
 
-bool yt_is_null(const yaml_node_t *node)
+bool aioe__yt_is_null(const yaml_node_t *node)
 {
-    return node->type == YAML_SCALAR_NODE && yt_scalar_type_of(node) == YT_NULL;
+    return node->type == YAML_SCALAR_NODE && aioe__yt_scalar_type_of(node) == YT_NULL;
 }
 
-const char *yt_describe(const yaml_node_t *node)
+const char *aioe__yt_describe(const yaml_node_t *node)
 {
     switch (node->type) {
     case YAML_MAPPING_NODE: return "a mapping";
     case YAML_SEQUENCE_NODE: return "a list";
     case YAML_SCALAR_NODE:
-        switch (yt_scalar_type_of(node)) {
+        switch (aioe__yt_scalar_type_of(node)) {
         case YT_STRING: return "a string";
         case YT_NULL: return "null";
         case YT_BOOL: return "a boolean";
@@ -198,7 +198,7 @@ const char *yt_describe(const yaml_node_t *node)
     return "nothing";
 }
 
-yaml_node_t *yt_map_get_key(yaml_document_t *doc, const yaml_node_t *map,
+yaml_node_t *aioe__yt_map_get_key(yaml_document_t *doc, const yaml_node_t *map,
                             const char *key, yaml_node_t **key_node)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
@@ -206,19 +206,19 @@ yaml_node_t *yt_map_get_key(yaml_document_t *doc, const yaml_node_t *map,
     size_t klen = strlen(key);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yt_node(doc, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && yt_len(k) == klen &&
-            memcmp(yt_text(k), key, klen) == 0) {
+        yaml_node_t *k = aioe__yt_node(doc, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && aioe__yt_len(k) == klen &&
+            memcmp(aioe__yt_text(k), key, klen) == 0) {
             if (key_node)
                 *key_node = k;
-            return yt_node(doc, p->value);
+            return aioe__yt_node(doc, p->value);
         }
     }
     return NULL;
 }
 
-yaml_node_t *yt_map_get(yaml_document_t *doc, const yaml_node_t *map,
+yaml_node_t *aioe__yt_map_get(yaml_document_t *doc, const yaml_node_t *map,
                         const char *key)
 {
-    return yt_map_get_key(doc, map, key, NULL);
+    return aioe__yt_map_get_key(doc, map, key, NULL);
 }

@@ -1,5 +1,5 @@
 /* libFuzzer target: path handling of the resource-reference resolver
- * (lib/auth/resolver.h) and of the Azure Arc challenge (mi_arc_challenge_path).
+ * (lib/auth/resolver.h) and of the Azure Arc challenge (aioe__mi_arc_challenge_path).
  *
  * Input: byte 0 picks the kind and whether a key is given; the rest is
  * split at the first NUL into a name and a key. A scratch tree is built
@@ -156,7 +156,7 @@ static void check_arc(const char *realm)
     char hdr[PATH_MAX + 32];
     snprintf(hdr, sizeof hdr, "Basic realm=%s", realm);
     char *path = NULL, err[PATH_MAX + 128];
-    int rc = mi_arc_challenge_path(hdr, arc, &path, err, sizeof err);
+    int rc = aioe__mi_arc_challenge_path(hdr, arc, &path, err, sizeof err);
     if (rc == AIOE_OK) {
         size_t dl = strlen(arc_real), pl = strlen(path);
         struct stat st;

@@ -1,5 +1,5 @@
 /* libFuzzer target: managed-identity token-response parsing (lib/auth/mi.h:
- * mi_parse_token_response, mi_error_text) and the refresh schedule.
+ * aioe__mi_parse_token_response, aioe__mi_error_text) and the refresh schedule.
  *
  * The input is the HTTP response body. Invariants: no crash, leak or UB
  * (including integer overflow on hostile expires_in / expires_on / JWT
@@ -22,7 +22,7 @@ static void check_error_text(const char *body, size_t len, size_t buflen)
 {
     char buf[256];
     memset(buf, 0x7f, sizeof buf);
-    mi_error_text(body, len, buf, buflen);
+    aioe__mi_error_text(body, len, buf, buflen);
     if (buflen == 0)
         return;
     size_t n = strnlen(buf, buflen);
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mi_token t;
         char err[128];
         memset(err, 0x7f, sizeof err);
-        int rc = mi_parse_token_response(body, size, nows[i], &t, err, sizeof err);
+        int rc = aioe__mi_parse_token_response(body, size, nows[i], &t, err, sizeof err);
         if (rc == AIOE_OK) {
             if (!t.access_token || t.len == 0 || t.exp == 0)
                 abort();
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (rc != AIOE_ERR_NOMEM) {
             abort();
         }
-        mi_token_clear(&t);
+        aioe__mi_token_clear(&t);
     }
     check_error_text(body, size, 200);
     check_error_text(body, size, 1);
@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int64_t a, b;
         memcpy(&a, data, 8);
         memcpy(&b, data + 8, 8);
-        int64_t at = mi_refresh_at(a, b);
+        int64_t at = aioe__mi_refresh_at(a, b);
         if (b > a && (at > b || at < a))
             abort();
     }

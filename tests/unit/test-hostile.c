@@ -654,7 +654,7 @@ static char *b64url(const char *s)
 }
 
 /* fuzz-jwt: aioe_jwt_refresh_at overflowed (signed) on exp - iat with a
- * hostile iat; fuzz-token-response: now + expires_in and mi_refresh_at's
+ * hostile iat; fuzz-token-response: now + expires_in and aioe__mi_refresh_at's
  * exp - iat overflowed. All three saturate / use unsigned differences now. */
 static void hostile_numbers(void **state)
 {
@@ -670,42 +670,42 @@ static void hostile_numbers(void **state)
     c = (aioe_jwt_claims){ true, INT64_MAX, false, 0, false, 0 };
     assert_true(aioe_jwt_refresh_at(&c, INT64_MIN) == INT64_MAX - 300);
 
-    assert_true(mi_refresh_at(INT64_MIN, INT64_MAX) < INT64_MAX);
-    assert_true(mi_refresh_at(INT64_MIN, INT64_MAX) > INT64_MIN);
-    assert_true(mi_refresh_at(INT64_MAX, INT64_MIN) == INT64_MIN);
-    assert_true(mi_refresh_at(0, 600) == 300);
+    assert_true(aioe__mi_refresh_at(INT64_MIN, INT64_MAX) < INT64_MAX);
+    assert_true(aioe__mi_refresh_at(INT64_MIN, INT64_MAX) > INT64_MIN);
+    assert_true(aioe__mi_refresh_at(INT64_MAX, INT64_MIN) == INT64_MIN);
+    assert_true(aioe__mi_refresh_at(0, 600) == 300);
 
     mi_token t;
     char err[256];
     static const char huge[] =
         "{\"access_token\":\"opaque\",\"expires_in\":9223372036854775807,"
         "\"expires_on\":9223372036854775807}";
-    assert_int_equal(mi_parse_token_response(huge, strlen(huge), 1767225600, &t, err,
+    assert_int_equal(aioe__mi_parse_token_response(huge, strlen(huge), 1767225600, &t, err,
                                              sizeof err),
                      AIOE_OK);
     assert_true(t.exp == INT64_MAX);
     assert_true(t.refresh_at <= t.exp && t.refresh_at >= t.iat);
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
 
     char *payload = b64url("{\"exp\":9223372036854775807,\"iat\":-9223372036854775808}");
     char body[512];
     snprintf(body, sizeof body,
              "{\"access_token\":\"e30.%s.sig\",\"expires_in\":\"3600\"}", payload);
-    assert_int_equal(mi_parse_token_response(body, strlen(body), 1767225600, &t, err,
+    assert_int_equal(aioe__mi_parse_token_response(body, strlen(body), 1767225600, &t, err,
                                              sizeof err),
                      AIOE_OK);
     assert_true(t.exp == 1767225600 + 3600);
     assert_true(t.refresh_at <= t.exp);
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
     free(payload);
 
     /* an int64 that does not fit: refused as a string, clamped as a number */
     static const char big_str[] =
         "{\"access_token\":\"x\",\"expires_in\":\"99999999999999999999\"}";
-    assert_int_equal(mi_parse_token_response(big_str, strlen(big_str), 1767225600, &t,
+    assert_int_equal(aioe__mi_parse_token_response(big_str, strlen(big_str), 1767225600, &t,
                                              err, sizeof err),
                      AIOE_ERR_PROTOCOL);
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
 }
 
 /* ---- unreadable files ------------------------------------------------ */

@@ -198,14 +198,14 @@ static void parse_imds_strings_and_jwt_exp(void **state)
              "\"expires_on\":\"%lld\",\"resource\":\"https://eventgrid.azure.net\"}",
              t, (long long)(now + 86399));
     mi_token tok;
-    assert_int_equal(mi_parse_token_response(body, strlen(body), now, &tok, err,
+    assert_int_equal(aioe__mi_parse_token_response(body, strlen(body), now, &tok, err,
                                              sizeof err), AIOE_OK);
     assert_string_equal(tok.access_token, t);
     assert_int_equal(tok.len, strlen(t));
     assert_int_equal(tok.exp, now + 3000);
     assert_int_equal(tok.iat, now - 10);
     assert_int_equal(tok.refresh_at, now + 3000 - 300);
-    mi_token_clear(&tok);
+    aioe__mi_token_clear(&tok);
     assert_null(tok.access_token);
     free(t);
 }
@@ -218,31 +218,31 @@ static void parse_numbers_opaque_token(void **state)
     const char *b = "{\"token_type\":\"Bearer\",\"expires_in\":86400,"
                     "\"access_token\":\"opaque-not-a-jwt\"}";
     mi_token tok;
-    assert_int_equal(mi_parse_token_response(b, strlen(b), now, &tok, err,
+    assert_int_equal(aioe__mi_parse_token_response(b, strlen(b), now, &tok, err,
                                              sizeof err), AIOE_OK);
     assert_int_equal(tok.exp, now + 86400);
     assert_int_equal(tok.iat, now);
     assert_int_equal(tok.refresh_at, now + 43200); /* half-life */
-    mi_token_clear(&tok);
+    aioe__mi_token_clear(&tok);
     /* expires_on as a number, earlier than now+expires_in */
     b = "{\"access_token\":\"x\",\"expires_in\":3600,\"expires_on\":1700000600}";
-    assert_int_equal(mi_parse_token_response(b, strlen(b), now, &tok, err,
+    assert_int_equal(aioe__mi_parse_token_response(b, strlen(b), now, &tok, err,
                                              sizeof err), AIOE_OK);
     assert_int_equal(tok.exp, 1700000600);
-    mi_token_clear(&tok);
+    aioe__mi_token_clear(&tok);
     /* App Service's old date format in expires_on is ignored */
     b = "{\"access_token\":\"x\",\"expires_in\":\"600\",\"expires_on\":\"09/14/2017 00:00:00 PM +00:00\"}";
-    assert_int_equal(mi_parse_token_response(b, strlen(b), now, &tok, err,
+    assert_int_equal(aioe__mi_parse_token_response(b, strlen(b), now, &tok, err,
                                              sizeof err), AIOE_OK);
     assert_int_equal(tok.exp, now + 600);
-    mi_token_clear(&tok);
+    aioe__mi_token_clear(&tok);
     /* a token that has already expired is refused, not sent */
     b = "{\"access_token\":\"x\",\"expires_on\":1699999000}";
-    assert_int_equal(mi_parse_token_response(b, strlen(b), now, &tok, err,
+    assert_int_equal(aioe__mi_parse_token_response(b, strlen(b), now, &tok, err,
                                              sizeof err), AIOE_ERR_PROTOCOL);
     assert_non_null(strstr(err, "already expired (1000 s ago)"));
     b = "{\"access_token\":\"x\",\"expires_in\":0}";
-    assert_int_equal(mi_parse_token_response(b, strlen(b), now, &tok, err,
+    assert_int_equal(aioe__mi_parse_token_response(b, strlen(b), now, &tok, err,
                                              sizeof err), AIOE_ERR_PROTOCOL);
 }
 
@@ -263,7 +263,7 @@ static void parse_rejects_bad_responses(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
-        assert_int_equal(mi_parse_token_response(bad[i], strlen(bad[i]), 1000,
+        assert_int_equal(aioe__mi_parse_token_response(bad[i], strlen(bad[i]), 1000,
                                                  &tok, err, sizeof err),
                          AIOE_ERR_PROTOCOL);
         assert_null(tok.access_token);
@@ -277,13 +277,13 @@ static void error_text_prefers_description(void **state)
     char buf[128];
     const char *b = "{\"error\":\"invalid_request\",\"error_description\":"
                     "\"Identity not found\"}";
-    mi_error_text(b, strlen(b), buf, sizeof buf);
+    aioe__mi_error_text(b, strlen(b), buf, sizeof buf);
     assert_string_equal(buf, "Identity not found");
     b = "{\"error\":{\"code\":\"x\",\"message\":\"nested text\"}}";
-    mi_error_text(b, strlen(b), buf, sizeof buf);
+    aioe__mi_error_text(b, strlen(b), buf, sizeof buf);
     assert_string_equal(buf, "nested text");
     b = "plain\ntext";
-    mi_error_text(b, strlen(b), buf, sizeof buf);
+    aioe__mi_error_text(b, strlen(b), buf, sizeof buf);
     assert_string_equal(buf, "plain text");
 }
 
@@ -292,21 +292,21 @@ static void error_text_prefers_description(void **state)
 static void classify_statuses(void **state)
 {
     (void)state;
-    assert_int_equal(mi_classify(0), MI_RETRY);
-    assert_int_equal(mi_classify(404), MI_RETRY);
-    assert_int_equal(mi_classify(429), MI_RETRY);
-    assert_int_equal(mi_classify(500), MI_RETRY);
-    assert_int_equal(mi_classify(503), MI_RETRY);
-    assert_int_equal(mi_classify(410), MI_RETRY_GONE);
-    assert_int_equal(mi_classify(400), MI_FINAL);
-    assert_int_equal(mi_classify(401), MI_FINAL);
-    assert_int_equal(mi_classify(403), MI_FINAL);
-    assert_int_equal(mi_classify(200), MI_FINAL);
-    assert_int_equal(mi_backoff_ms(1000, 16000, 1, 0), 1000);
-    assert_int_equal(mi_backoff_ms(1000, 16000, 2, 0), 2000);
-    assert_int_equal(mi_backoff_ms(1000, 16000, 5, 0), 16000);
-    assert_int_equal(mi_backoff_ms(1000, 16000, 40, 0), 16000);
-    assert_int_equal(mi_backoff_ms(1000, 16000, 1, 7), 7000); /* Retry-After */
+    assert_int_equal(aioe__mi_classify(0), MI_RETRY);
+    assert_int_equal(aioe__mi_classify(404), MI_RETRY);
+    assert_int_equal(aioe__mi_classify(429), MI_RETRY);
+    assert_int_equal(aioe__mi_classify(500), MI_RETRY);
+    assert_int_equal(aioe__mi_classify(503), MI_RETRY);
+    assert_int_equal(aioe__mi_classify(410), MI_RETRY_GONE);
+    assert_int_equal(aioe__mi_classify(400), MI_FINAL);
+    assert_int_equal(aioe__mi_classify(401), MI_FINAL);
+    assert_int_equal(aioe__mi_classify(403), MI_FINAL);
+    assert_int_equal(aioe__mi_classify(200), MI_FINAL);
+    assert_int_equal(aioe__mi_backoff_ms(1000, 16000, 1, 0), 1000);
+    assert_int_equal(aioe__mi_backoff_ms(1000, 16000, 2, 0), 2000);
+    assert_int_equal(aioe__mi_backoff_ms(1000, 16000, 5, 0), 16000);
+    assert_int_equal(aioe__mi_backoff_ms(1000, 16000, 40, 0), 16000);
+    assert_int_equal(aioe__mi_backoff_ms(1000, 16000, 1, 7), 7000); /* Retry-After */
 }
 
 static void retries_then_succeeds(void **state)
@@ -324,7 +324,7 @@ static void retries_then_succeeds(void **state)
     cfg_fake(&c, AIOE_IDENTITY_SOURCE_IMDS, &s);
     mi_token t;
     char err[256] = "";
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
     assert_int_equal(s.calls, 6);
     assert_int_equal(sleep_count, 5);
     assert_int_equal(sleeps[0], 1);
@@ -333,8 +333,8 @@ static void retries_then_succeeds(void **state)
     assert_int_equal(sleeps[3], 8);
     assert_int_equal(sleeps[4], 8); /* capped */
     assert_non_null(t.access_token);
-    mi_token_clear(&t);
-    mi_config_clear(&c);
+    aioe__mi_token_clear(&t);
+    aioe__mi_config_clear(&c);
 }
 
 static void final_4xx_carries_service_text(void **state)
@@ -348,11 +348,11 @@ static void final_4xx_carries_service_text(void **state)
     cfg_fake(&c, AIOE_IDENTITY_SOURCE_IMDS, &s);
     mi_token t;
     char err[256] = "";
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
     assert_int_equal(s.calls, 1);
     assert_non_null(strstr(err, "HTTP 400"));
     assert_non_null(strstr(err, "Identity not found"));
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 }
 
 static int64_t mono(void)
@@ -374,12 +374,12 @@ static void retry_total_is_bounded_and_410_waits_its_window(void **state)
     mi_token t;
     char err[256] = "";
     int64_t t0 = mono();
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_CONNECTION);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_CONNECTION);
     int64_t took = mono() - t0;
     assert_true(took >= 60 && took < 1000);
     assert_non_null(strstr(err, "HTTP 503"));
     assert_non_null(strstr(err, "gave up"));
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 
     script_init(&s);
     add(&s, 410, "{}");
@@ -387,10 +387,10 @@ static void retry_total_is_bounded_and_410_waits_its_window(void **state)
     c.retry_total_ms = 20;
     c.gone_window_ms = 150;
     t0 = mono();
-    assert_int_not_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
+    assert_int_not_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
     took = mono() - t0;
     assert_true(took >= 150 && took < 2000); /* the 410 window, not 20 ms */
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 
     /* 410 then success inside the window */
     script_init(&s);
@@ -398,18 +398,18 @@ static void retry_total_is_bounded_and_410_waits_its_window(void **state)
     add(&s, 410, "{}");
     add_token(&s, now_s(), now_s() + 600, false);
     cfg_fake(&c, AIOE_IDENTITY_SOURCE_IMDS, &s);
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
     assert_int_equal(s.calls, 3);
-    mi_token_clear(&t);
-    mi_config_clear(&c);
+    aioe__mi_token_clear(&t);
+    aioe__mi_config_clear(&c);
 
     /* without retry: one exchange */
     script_init(&s);
     add(&s, 500, "{}");
     cfg_fake(&c, AIOE_IDENTITY_SOURCE_IMDS, &s);
-    assert_int_not_equal(mi_fetch(&c, false, &t, err, sizeof err), AIOE_OK);
+    assert_int_not_equal(aioe__mi_fetch(&c, false, &t, err, sizeof err), AIOE_OK);
     assert_int_equal(s.calls, 1);
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 }
 
 /* ---- request shapes ------------------------------------------------------ */
@@ -426,25 +426,25 @@ static void imds_and_app_service_requests(void **state)
     c.client_id = strdup("11111111-2222");
     mi_token t;
     char err[256] = "";
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
     assert_string_equal(s.methods[0], "GET");
     assert_string_equal(s.urls[0], "http://mi.example/token?api-version=2018-02-01"
                         "&resource=https%3A%2F%2Feventgrid.azure.net"
                         "&client_id=11111111-2222");
     assert_string_equal(s.headers[0], "Metadata: true\n");
-    mi_token_clear(&t);
-    mi_config_clear(&c);
+    aioe__mi_token_clear(&t);
+    aioe__mi_config_clear(&c);
 
     script_init(&s);
     add_token(&s, now_s(), now_s() + 600, true);
     cfg_fake(&c, AIOE_IDENTITY_SOURCE_APP_SERVICE, &s);
     c.identity_header = strdup("secret-header");
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
     assert_string_equal(s.urls[0], "http://mi.example/token?api-version=2019-08-01"
                         "&resource=https%3A%2F%2Feventgrid.azure.net");
     assert_string_equal(s.headers[0], "X-IDENTITY-HEADER: secret-header\n");
-    mi_token_clear(&t);
-    mi_config_clear(&c);
+    aioe__mi_token_clear(&t);
+    aioe__mi_config_clear(&c);
 }
 
 static void workload_identity_form_post(void **state)
@@ -463,7 +463,7 @@ static void workload_identity_form_post(void **state)
     c.federated_token_file = strdup(path);
     mi_token t;
     char err[256] = "";
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
     assert_string_equal(s.methods[0], "POST");
     assert_string_equal(s.urls[0], "https://login.example/tid/oauth2/v2.0/token");
     assert_string_equal(s.bodies[0],
@@ -472,23 +472,23 @@ static void workload_identity_form_post(void **state)
         "&client_id=cid&grant_type=client_credentials"
         "&scope=https%3A%2F%2Feventgrid.azure.net%2F.default");
     assert_non_null(strstr(s.headers[0], "Content-Type: application/x-www-form-urlencoded"));
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
     /* AAD errors are final and quoted */
     script_init(&s);
     add(&s, 401, "{\"error\":\"invalid_client\",\"error_description\":"
         "\"AADSTS700016: Application not found\"}");
     c.http_ctx = &s;
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
     assert_non_null(strstr(err, "AADSTS700016"));
     assert_int_equal(s.calls, 1);
     /* a missing assertion file is final, with no request made */
     script_init(&s);
     c.http_ctx = &s;
     unlink(path);
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
     assert_int_equal(s.calls, 0);
     assert_non_null(strstr(err, "federated token file"));
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 }
 
 static void arc_challenge_flow(void **state)
@@ -507,21 +507,21 @@ static void arc_challenge_flow(void **state)
     cfg_fake(&c, AIOE_IDENTITY_SOURCE_ARC, &s);
     mi_token t;
     char err[256] = "";
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_OK);
     assert_int_equal(s.calls, 2);
     assert_string_equal(s.urls[0], "http://mi.example/token?api-version=2020-06-01"
                         "&resource=https%3A%2F%2Feventgrid.azure.net");
     assert_string_equal(s.headers[0], "Metadata: true\n");
     assert_string_equal(s.headers[1], "Metadata: true\nAuthorization: Basic s3cret-key\n");
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
     /* a challenge outside the key directory is final */
     script_init(&s);
     add(&s, 401, "");
     s.steps[0].www = "Basic realm=/etc/passwd";
     c.http_ctx = &s;
-    assert_int_equal(mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_fetch(&c, true, &t, err, sizeof err), AIOE_ERR_AUTH);
     assert_int_equal(s.calls, 1);
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 }
 
 static void arc_path_rules(void **state)
@@ -544,11 +544,11 @@ static void arc_path_rules(void **state)
     char *p = NULL, err[256];
 
     snprintf(hdr, sizeof hdr, "Basic realm=%s", good);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_OK);
     assert_string_equal(p, good);
     free(p);
     snprintf(hdr, sizeof hdr, "basic realm=\"%s\"", good);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_OK);
     free(p);
     /* exactly 4096 bytes is allowed */
     f = fopen(big, "w");
@@ -556,38 +556,38 @@ static void arc_path_rules(void **state)
         fputc('a', f);
     fclose(f);
     snprintf(hdr, sizeof hdr, "Basic realm=%s", big);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_OK);
     free(p);
     f = fopen(big, "a");
     fputc('a', f);
     fclose(f);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
     assert_non_null(strstr(err, "4096"));
 
     const char *bad_scheme[] = { "Basic realm=", "Bearer realm=", "Basic x=" };
     const char *bad_path[] = { txt, good, good };
     for (int i = 0; i < 3; i++) {
         snprintf(hdr, sizeof hdr, "%s%s", bad_scheme[i], bad_path[i]);
-        assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err),
+        assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err),
                          AIOE_ERR_AUTH);
         assert_null(p);
     }
     /* outside the directory, by name, by "..", by symlink */
     snprintf(hdr, sizeof hdr, "Basic realm=%s", esc);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
     assert_non_null(strstr(err, "is not in"));
     snprintf(hdr, sizeof hdr, "Basic realm=%s/../outside.key", sub);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
     char link[200];
     snprintf(link, sizeof link, "%s/link.key", sub);
     assert_int_equal(symlink(esc, link), 0);
     snprintf(hdr, sizeof hdr, "Basic realm=%s", link);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
-    assert_int_equal(mi_arc_challenge_path(NULL, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_arc_challenge_path(NULL, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
     snprintf(hdr, sizeof hdr, "Basic realm=%s/missing.key", sub);
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
     snprintf(hdr, sizeof hdr, "Basic realm=relative/ok.key");
-    assert_int_equal(mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
+    assert_int_equal(aioe__mi_arc_challenge_path(hdr, sub, &p, err, sizeof err), AIOE_ERR_AUTH);
 }
 
 /* ---- schedule, selection, configuration ------------------------------------ */
@@ -595,11 +595,11 @@ static void arc_path_rules(void **state)
 static void refresh_schedule(void **state)
 {
     (void)state;
-    assert_int_equal(mi_refresh_at(0, 86400), 43200);     /* half-life */
-    assert_int_equal(mi_refresh_at(0, 7200), 3600);
-    assert_int_equal(mi_refresh_at(0, 3600), 3300);       /* 5 min before */
-    assert_int_equal(mi_refresh_at(1000, 1010), 1005);    /* short: half */
-    assert_int_equal(mi_refresh_at(1000, 1000), 1000);
+    assert_int_equal(aioe__mi_refresh_at(0, 86400), 43200);     /* half-life */
+    assert_int_equal(aioe__mi_refresh_at(0, 7200), 3600);
+    assert_int_equal(aioe__mi_refresh_at(0, 3600), 3300);       /* 5 min before */
+    assert_int_equal(aioe__mi_refresh_at(1000, 1010), 1005);    /* short: half */
+    assert_int_equal(aioe__mi_refresh_at(1000, 1000), 1000);
 }
 
 typedef struct { const char *kv[12]; } fake_env;
@@ -617,26 +617,26 @@ static void source_selection_like_the_sdks(void **state)
 {
     (void)state;
     fake_env none = { { NULL } };
-    assert_int_equal(mi_select_source(env_get, &none, NULL, NULL), AIOE_IDENTITY_SOURCE_IMDS);
+    assert_int_equal(aioe__mi_select_source(env_get, &none, NULL, NULL), AIOE_IDENTITY_SOURCE_IMDS);
     fake_env wi = { { "AZURE_FEDERATED_TOKEN_FILE", "/t", "AZURE_CLIENT_ID", "c",
                       "AZURE_TENANT_ID", "t", "IDENTITY_ENDPOINT", "http://x",
                       "IMDS_ENDPOINT", "http://y", NULL } };
-    assert_int_equal(mi_select_source(env_get, &wi, NULL, NULL),
+    assert_int_equal(aioe__mi_select_source(env_get, &wi, NULL, NULL),
                      AIOE_IDENTITY_SOURCE_WORKLOAD_IDENTITY);
     fake_env wi_partial = { { "AZURE_FEDERATED_TOKEN_FILE", "/t", NULL } };
-    assert_int_equal(mi_select_source(env_get, &wi_partial, NULL, NULL),
+    assert_int_equal(aioe__mi_select_source(env_get, &wi_partial, NULL, NULL),
                      AIOE_IDENTITY_SOURCE_IMDS);
     /* the endpoint's clientId/tenantId complete it */
-    assert_int_equal(mi_select_source(env_get, &wi_partial, "c", "t"),
+    assert_int_equal(aioe__mi_select_source(env_get, &wi_partial, "c", "t"),
                      AIOE_IDENTITY_SOURCE_WORKLOAD_IDENTITY);
     fake_env arc = { { "IDENTITY_ENDPOINT", "http://x", "IMDS_ENDPOINT", "http://y",
                        "IDENTITY_HEADER", "h", NULL } };
-    assert_int_equal(mi_select_source(env_get, &arc, NULL, NULL), AIOE_IDENTITY_SOURCE_ARC);
+    assert_int_equal(aioe__mi_select_source(env_get, &arc, NULL, NULL), AIOE_IDENTITY_SOURCE_ARC);
     fake_env app = { { "IDENTITY_ENDPOINT", "http://x", "IDENTITY_HEADER", "h", NULL } };
-    assert_int_equal(mi_select_source(env_get, &app, NULL, NULL),
+    assert_int_equal(aioe__mi_select_source(env_get, &app, NULL, NULL),
                      AIOE_IDENTITY_SOURCE_APP_SERVICE);
     fake_env empty = { { "IDENTITY_ENDPOINT", "", "IDENTITY_HEADER", "h", NULL } };
-    assert_int_equal(mi_select_source(env_get, &empty, NULL, NULL), AIOE_IDENTITY_SOURCE_IMDS);
+    assert_int_equal(aioe__mi_select_source(env_get, &empty, NULL, NULL), AIOE_IDENTITY_SOURCE_IMDS);
 }
 
 static aioe_parse_result *parse_ep(const char *auth)
@@ -673,7 +673,7 @@ static void config_resolution(void **state)
     mi_config c;
     char err[256];
     fake_env none = { { NULL } };
-    assert_int_equal(mi_config_resolve(&c, se, NULL, env_get, &none, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_config_resolve(&c, se, NULL, env_get, &none, err, sizeof err), AIOE_OK);
     assert_int_equal(c.source, AIOE_IDENTITY_SOURCE_IMDS);
     assert_string_equal(c.url, MI_IMDS_DEFAULT_URL);
     assert_string_equal(c.resource, "https://eventgrid.azure.net");
@@ -682,39 +682,39 @@ static void config_resolution(void **state)
     assert_int_equal(c.retry_total_ms, 60000);
     assert_int_equal(c.gone_window_ms, 70000);
     assert_string_equal(c.arc_key_dir, "/var/opt/azcmagent/tokens");
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 
-    assert_int_equal(mi_config_resolve(&c, ue, NULL, env_get, &none, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_config_resolve(&c, ue, NULL, env_get, &none, err, sizeof err), AIOE_OK);
     assert_true(c.user_assigned);
     assert_string_equal(c.client_id, "11111111-2222-3333-4444-555555555555");
     assert_string_equal(c.resource, "https://eventgrid.azure.net");
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 
     /* UAMI with only the federated token file: workload identity */
     fake_env wi = { { "AZURE_FEDERATED_TOKEN_FILE", "/var/run/t",
                       "AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/", NULL } };
-    assert_int_equal(mi_config_resolve(&c, ue, NULL, env_get, &wi, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_config_resolve(&c, ue, NULL, env_get, &wi, err, sizeof err), AIOE_OK);
     assert_int_equal(c.source, AIOE_IDENTITY_SOURCE_WORKLOAD_IDENTITY);
     assert_string_equal(c.url, "https://login.microsoftonline.us/");
     assert_string_equal(c.tenant_id, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
     assert_string_equal(c.federated_token_file, "/var/run/t");
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 
     /* forced workload identity for SAMI without client ID: named error */
     fake_env forced = { { "AIOE_IDENTITY_SOURCE", "workload", NULL } };
-    assert_int_equal(mi_config_resolve(&c, se, NULL, env_get, &forced, err, sizeof err),
+    assert_int_equal(aioe__mi_config_resolve(&c, se, NULL, env_get, &forced, err, sizeof err),
                      AIOE_ERR_AUTH);
     assert_non_null(strstr(err, "AZURE_FEDERATED_TOKEN_FILE"));
     fake_env bogus = { { "AIOE_IDENTITY_SOURCE", "carrier-pigeon", NULL } };
-    assert_int_equal(mi_config_resolve(&c, se, NULL, env_get, &bogus, err, sizeof err),
+    assert_int_equal(aioe__mi_config_resolve(&c, se, NULL, env_get, &bogus, err, sizeof err),
                      AIOE_ERR_INVALID_ARG);
     /* Arc has no user-assigned identities */
     fake_env arc = { { "IDENTITY_ENDPOINT", "http://127.0.0.1:1/x", "IMDS_ENDPOINT", "y", NULL } };
-    assert_int_equal(mi_config_resolve(&c, ue, NULL, env_get, &arc, err, sizeof err),
+    assert_int_equal(aioe__mi_config_resolve(&c, ue, NULL, env_get, &arc, err, sizeof err),
                      AIOE_ERR_UNSUPPORTED);
-    assert_int_equal(mi_config_resolve(&c, se, NULL, env_get, &arc, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_config_resolve(&c, se, NULL, env_get, &arc, err, sizeof err), AIOE_OK);
     assert_string_equal(c.url, "http://127.0.0.1:1/x");
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
 
     /* options beat the environment */
     aioe_identity_options *o;
@@ -725,7 +725,7 @@ static void config_resolution(void **state)
     assert_int_equal(aioe_identity_options_set_timing(o, 5, 6, 7, 8), AIOE_OK);
     assert_int_equal(aioe_identity_options_set_endpoint(o, "ftp://x"), AIOE_ERR_INVALID_ARG);
     assert_int_equal(aioe_identity_options_set_source(o, 99), AIOE_ERR_INVALID_ARG);
-    assert_int_equal(mi_config_resolve(&c, se, o, env_get, &arc, err, sizeof err), AIOE_OK);
+    assert_int_equal(aioe__mi_config_resolve(&c, se, o, env_get, &arc, err, sizeof err), AIOE_OK);
     assert_int_equal(c.source, AIOE_IDENTITY_SOURCE_APP_SERVICE);
     assert_string_equal(c.url, "http://127.0.0.1:9/msi");
     assert_string_equal(c.identity_header, "hdr");
@@ -733,7 +733,7 @@ static void config_resolution(void **state)
     assert_int_equal(c.backoff_initial_ms, 6);
     assert_int_equal(c.retry_total_ms, 7);
     assert_int_equal(c.gone_window_ms, 8);
-    mi_config_clear(&c);
+    aioe__mi_config_clear(&c);
     aioe_session_options *so;
     assert_int_equal(aioe_session_options_new(&so), AIOE_OK);
     assert_int_equal(aioe_session_options_set_identity(so, o), AIOE_OK);
@@ -799,8 +799,8 @@ static void cache_shares_one_fetch(void **state)
     }
     assert_int_equal(s.calls, 1);
     mi_config k = cache_cfg(&s, "http://cache.example/one");
-    char *key = mi_config_key(&k);
-    assert_int_equal(mi_cache_fetch_count(key), 1);
+    char *key = aioe__mi_config_key(&k);
+    assert_int_equal(aioe__mi_cache_fetch_count(key), 1);
     /* a different resource is a different entry */
     mi_config other = cache_cfg(&s, "http://cache.example/one");
     free(other.resource);
@@ -815,9 +815,9 @@ static void cache_shares_one_fetch(void **state)
     aioe_token_source_destroy(&o);
     for (int i = 0; i < 4; i++)
         aioe_token_source_destroy(&src[i]);
-    assert_int_equal(mi_cache_fetch_count(key), 0); /* entry gone with its users */
+    assert_int_equal(aioe__mi_cache_fetch_count(key), 0); /* entry gone with its users */
     free(key);
-    mi_config_clear(&k);
+    aioe__mi_config_clear(&k);
 }
 
 static void cache_refreshes_ahead_and_signals_change(void **state)
@@ -825,7 +825,7 @@ static void cache_refreshes_ahead_and_signals_change(void **state)
     (void)state;
     int64_t base = now_s();
     fake_now = base;
-    mi_wall_clock = fake_clock;
+    aioe__mi_wall_clock = fake_clock;
     script s;
     script_init(&s);
     add_token(&s, base, base + 3600, true);     /* refresh at base+3300 */
@@ -914,7 +914,7 @@ static int64_t real_clock(void)
 static int restore_clock(void **state)
 {
     (void)state;
-    mi_wall_clock = real_clock;
+    aioe__mi_wall_clock = real_clock;
     return 0;
 }
 

@@ -243,12 +243,12 @@ static void token_response_buffers_are_wiped(void **state)
     mi_token t;
     char err[256];
     watch("SECRET-access-token");
-    assert_int_equal(mi_parse_token_response(body, strlen(body), 1767225600, &t, err,
+    assert_int_equal(aioe__mi_parse_token_response(body, strlen(body), 1767225600, &t, err,
                                              sizeof err),
                      AIOE_OK);
-    mi_token_clear(&t);
+    aioe__mi_token_clear(&t);
     char text[256];
-    mi_error_text(body, strlen(body), text, sizeof text);
+    aioe__mi_error_text(body, strlen(body), text, sizeof text);
     assert_int_equal(unwatch(), 0);
 }
 

@@ -1267,20 +1267,20 @@ static void helper_functions(void **state)
     assert_false(aioe_is_dns1123_label("a.b", 3));
     assert_true(aioe_is_placeholder("x<Y>z", 5));
     assert_false(aioe_is_placeholder("a>b<c", 5));
-    assert_int_equal(yt_resolve_plain("0x1F", 4), YT_INT);
-    assert_int_equal(yt_resolve_plain("1e3", 3), YT_FLOAT);
-    assert_int_equal(yt_resolve_plain(".5", 2), YT_FLOAT);
-    assert_int_equal(yt_resolve_plain("on", 2), YT_BOOL);
-    assert_int_equal(yt_resolve_plain("~", 1), YT_NULL);
-    assert_int_equal(yt_resolve_plain("1.2.3", 5), YT_STRING);
-    assert_int_equal(yt_resolve_plain("e5", 2), YT_STRING);
+    assert_int_equal(aioe__yt_resolve_plain("0x1F", 4), YT_INT);
+    assert_int_equal(aioe__yt_resolve_plain("1e3", 3), YT_FLOAT);
+    assert_int_equal(aioe__yt_resolve_plain(".5", 2), YT_FLOAT);
+    assert_int_equal(aioe__yt_resolve_plain("on", 2), YT_BOOL);
+    assert_int_equal(aioe__yt_resolve_plain("~", 1), YT_NULL);
+    assert_int_equal(aioe__yt_resolve_plain("1.2.3", 5), YT_STRING);
+    assert_int_equal(aioe__yt_resolve_plain("e5", 2), YT_STRING);
     int64_t v;
     bool overflow;
-    assert_true(yt_parse_int("-9223372036854775808", 20, &v, &overflow));
+    assert_true(aioe__yt_parse_int("-9223372036854775808", 20, &v, &overflow));
     assert_true(v == INT64_MIN);
-    assert_false(yt_parse_int("9223372036854775808", 19, &v, &overflow));
+    assert_false(aioe__yt_parse_int("9223372036854775808", 19, &v, &overflow));
     assert_true(overflow);
-    assert_true(yt_parse_int("0o17", 4, &v, &overflow));
+    assert_true(aioe__yt_parse_int("0o17", 4, &v, &overflow));
     assert_int_equal(v, 15);
 }
 
