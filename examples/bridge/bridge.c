@@ -361,8 +361,9 @@ void bridge_instance_free(bridge_instance *bi)
         return;
     if (bi->src) {
         atomic_store(&bi->stopping_src, true);
-        if (aioe_session_get_state(bi->src) != AIOE_SESSION_IDLE)
-            aioe_session_stop(bi->src, 1000);
+        /* unconditionally: a session just started may still report IDLE
+         * (AIOE_ERR_STATE when it never started is harmless) */
+        aioe_session_stop(bi->src, 1000);
     }
     if (bi->pump_started) {
         pthread_mutex_lock(&bi->mu);
@@ -373,8 +374,7 @@ void bridge_instance_free(bridge_instance *bi)
     }
     if (bi->dst) {
         atomic_store(&bi->stopping_dst, true);
-        if (aioe_session_get_state(bi->dst) != AIOE_SESSION_IDLE)
-            aioe_session_stop(bi->dst, 2000); /* completions after this fail with STATE */
+        aioe_session_stop(bi->dst, 2000); /* completions after this fail with STATE */
         aioe_session_free(bi->dst);
         bi->dst = NULL;
     }
