@@ -70,6 +70,8 @@ bool aioe__st_read_all(int fd, unsigned char *buf, size_t len, uint64_t off);
 bool aioe__st_seg_read(const seg *g, unsigned char *buf, size_t len, uint64_t off);
 ent *aioe__st_tab_find(aioe__store *s, uint64_t seq);
 bool aioe__st_tab_put(aioe__store *s, const ent *e);
+/* Removes an entry of the index (backward shift, no tombstones). */
+void aioe__st_tab_del(aioe__store *s, ent *e);
 seg *aioe__st_active(aioe__store *s);
 seg *aioe__st_seg_by_id(aioe__store *s, uint64_t id);
 void aioe__st_seg_close(seg *g);

@@ -288,6 +288,30 @@ int aioe__session_set_inbound_hook(aioe_session *s, aioe__inbound_hook hook, voi
  * on the network. */
 void aioe__session_set_paused(aioe_session *s, bool paused);
 bool aioe__session_paused(aioe_session *s);
+/* The supervisor thread's state (session_supervisor.c), shared with the
+ * connect attempt it starts (session_connect.c). */
+enum phase { P_CONNECT_NOW, P_CONNECTING, P_CONNECTED, P_WAIT_RETRY,
+             P_ROTATING, P_DONE, P_PAUSING, P_PAUSED };
+
+typedef struct supervisor {
+    aioe_session *s;
+    enum phase phase;
+    aioe_backoff backoff;
+    unsigned attempt;
+    int64_t retry_at;        /* monotonic ms */
+    int64_t next_check;      /* monotonic ms */
+    int64_t refresh_at;      /* wall s, 0 = none */
+    int64_t token_exp;       /* exp of the token in use */
+    int64_t connected_at;    /* monotonic ms of the last CONNACK */
+    int64_t connect_deadline;/* monotonic ms: give up waiting for Paho */
+    const char *why;         /* reason for the next connect */
+    bool clean_pending;      /* Clean Start = 1 until the first CONNACK */
+} supervisor;
+
+/* session_connect.c: starts one connect attempt (fresh token, TLS files,
+ * CONNECT options). Returns AIOE_OK when Paho accepted it. Supervisor
+ * thread, s->mu not held. */
+int aioe__session_start_connect(supervisor *sv, char *err, size_t errlen);
 /* session_supervisor.c */
 void *aioe_session_supervisor_main(void *arg);
 void aioe_session_on_connection_lost(void *ctx, char *cause);

@@ -1,70 +1,16 @@
-/* The stage: rules compiled when added, then filter and map applied to
- * each message (docs/transform.md has the semantics and their sources). */
+/* The stage: the object, its last error and counters, and its rules,
+ * compiled when added; filter and map are applied to each message in
+ * stage_apply.c (docs/transform.md has the semantics and their sources). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "stage_internal.h"
 #include "transform_internal.h"
 
-enum { MAX_INPUTS = 64, MAX_DEPTH = 64, COUNTERS = 5 };
-
-typedef struct rule {
-    fpath *in;
-    size_t nin;
-    fpath out;       /* map: out.nseg == 0 and FP_PAYLOAD: write nothing */
-    expr *ex;        /* NULL: copy the one input */
-    struct json_object **last; /* `? $last` values, per input */
-} rule;
-
-/* One resolution of a map rule: a capture of its wildcard (or none). */
-typedef struct instance {
-    const rule *r;
-    size_t cap_off, ncap;   /* captured segments in the stage's caps[] */
-    size_t res_off;         /* resolved inputs in the stage's res[] */
-    bool overridden;
-} instance;
-
-typedef struct seg {
-    const char *p;
-    size_t len;
-} seg;
-
-/* A resolved input: the JSON node, or a metadata string. */
-typedef struct resolved {
-    const void *ident;      /* what the input is, for specialization; NULL: missing */
-    bool meta;              /* metadata: the value is s/slen */
-    struct json_object *j;  /* payload: the value (NULL: JSON null) */
-    const char *s;          /* metadata text when j is NULL */
-    size_t slen;
-} resolved;
-
-struct aioe_transform {
-    rule *filters, *maps;
-    size_t nfilters, nmaps, filters_cap, maps_cap;
-    bool wildcards;              /* some map rule has a `*` */
-    arena ar;
-    json_tokener *tok;
-    char err[256];
-    aioe_transform_field err_field;
-    size_t err_index, err_off;
-    atomic_uint_fast64_t counts[COUNTERS];
-    /* scratch, reused by every message */
-    instance *inst;
-    size_t ninst, inst_cap;
-    seg *caps;
-    size_t ncaps, caps_cap;
-    resolved *res;
-    size_t nres, res_cap;
-    struct ordkey *order;        /* instances grouped by first input */
-    size_t order_cap;
-};
-
-static void set_err(aioe_transform *t, aioe_transform_field f, size_t idx, size_t off,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void set_err(aioe_transform *t, aioe_transform_field f, size_t idx, size_t off,
-                    const char *fmt, ...)
+void aioe__transform_set_err(aioe_transform *t, aioe_transform_field f, size_t idx, size_t off,
+                             const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -142,7 +88,7 @@ uint64_t aioe_transform_count(const aioe_transform *t, aioe_transform_counter wh
     return atomic_load(&((aioe_transform *)t)->counts[which]);
 }
 
-static void count(aioe_transform *t, aioe_transform_counter c)
+void aioe__transform_count(aioe_transform *t, aioe_transform_counter c)
 {
     atomic_fetch_add_explicit(&t->counts[c], 1, memory_order_relaxed);
 }
@@ -157,9 +103,9 @@ static int add_rule(aioe_transform *t, bool filter, const char *const *inputs, s
     for (size_t i = 0; i < nin; i++)
         if (!inputs[i])
             return AIOE_ERR_INVALID_ARG;
-    set_err(t, AIOE_TRANSFORM_FIELD_NONE, 0, 0, "%s", "");
+    aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_NONE, 0, 0, "%s", "");
     if (nin > MAX_INPUTS) {
-        set_err(t, AIOE_TRANSFORM_FIELD_INPUT, MAX_INPUTS, 0, "more than %d inputs",
+        aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_INPUT, MAX_INPUTS, 0, "more than %d inputs",
                 MAX_INPUTS);
         return AIOE_ERR_INVALID_SPEC;
     }
@@ -180,19 +126,19 @@ static int add_rule(aioe_transform *t, bool filter, const char *const *inputs, s
         rc = aioe__transform_fpath_parse(inputs[parsed], FPATH_INPUT, &r.in[parsed], msg, sizeof msg,
                                &off);
         if (rc) {
-            set_err(t, AIOE_TRANSFORM_FIELD_INPUT, parsed, off, "%s", msg);
+            aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_INPUT, parsed, off, "%s", msg);
             break;
         }
         if (r.in[parsed].star >= 0 && filter) {
             rc = AIOE_ERR_INVALID_SPEC;
-            set_err(t, AIOE_TRANSFORM_FIELD_INPUT, parsed, 0,
+            aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_INPUT, parsed, 0,
                     "wildcards are for map rules; a filter reads named fields");
             parsed++;
             break;
         }
         if (r.in[parsed].star >= 0 && parsed > 0 && r.in[0].star < 0) {
             rc = AIOE_ERR_INVALID_SPEC;
-            set_err(t, AIOE_TRANSFORM_FIELD_INPUT, parsed, 0,
+            aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_INPUT, parsed, 0,
                     "the first input decides what '*' captures: put the wildcard in "
                     "the first input too");
             parsed++;
@@ -205,14 +151,14 @@ static int add_rule(aioe_transform *t, bool filter, const char *const *inputs, s
         rc = aioe__transform_fpath_parse(output ? output : "", FPATH_OUTPUT, &r.out, msg, sizeof msg,
                                &off);
         if (rc)
-            set_err(t, AIOE_TRANSFORM_FIELD_OUTPUT, 0, off, "%s", msg);
+            aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_OUTPUT, 0, off, "%s", msg);
         else if (r.out.star >= 0 && !star) {
             rc = AIOE_ERR_INVALID_SPEC;
-            set_err(t, AIOE_TRANSFORM_FIELD_OUTPUT, 0, 0,
+            aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_OUTPUT, 0, 0,
                     "'*' in the output needs a '*' in the first input to capture it");
         } else if (star && r.out.star < 0 && (r.out.nseg || r.out.root != FP_PAYLOAD)) {
             rc = AIOE_ERR_INVALID_SPEC;
-            set_err(t, AIOE_TRANSFORM_FIELD_OUTPUT, 0, 0,
+            aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_OUTPUT, 0, 0,
                     "the inputs have a '*': put one in the output to place what it "
                     "captures (or leave the output empty to drop the fields)");
         }
@@ -222,11 +168,11 @@ static int add_rule(aioe_transform *t, bool filter, const char *const *inputs, s
         r.ex = aioe__transform_expr_parse(expression, nin, msg, sizeof msg, &off, &unsupported);
         if (!r.ex) {
             rc = unsupported ? AIOE_ERR_UNSUPPORTED : AIOE_ERR_INVALID_SPEC;
-            set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, 0, off, "%s", msg);
+            aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, 0, off, "%s", msg);
         }
     } else if (rc == 0 && nin > 1 && !(r.out.nseg == 0 && r.out.root == FP_PAYLOAD)) {
         rc = AIOE_ERR_INVALID_SPEC;
-        set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, 0, 0,
+        aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, 0, 0,
                 "%zu inputs need an expression that combines them ($1..$%zu)", nin, nin);
     }
     rule **list = filter ? &t->filters : &t->maps;
@@ -262,521 +208,4 @@ int aioe_transform_add_map(aioe_transform *t, const char *const *inputs, size_t 
                            const char *output, const char *expression)
 {
     return add_rule(t, false, inputs, n_inputs, output, expression);
-}
-
-/* ---- resolving inputs ------------------------------------------------- */
-
-/* The entry of the field at segs[0..n) below @p j, or NULL when there is
- * none. The entry (not its value, NULL for a JSON null) says which field
- * it is. */
-static struct lh_entry *walk_entry(struct json_object *j, char *const *segs, size_t n)
-{
-    struct lh_entry *e = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!json_object_is_type(j, json_type_object) ||
-            !(e = lh_table_lookup_entry(json_object_get_object(j), segs[i])))
-            return NULL;
-        j = (struct json_object *)lh_entry_v(e);
-    }
-    return e;
-}
-
-static struct json_object *walk(struct json_object *j, char *const *segs, size_t n)
-{
-    struct lh_entry *e = n ? walk_entry(j, segs, n) : NULL;
-    return n == 0 ? j : e ? (struct json_object *)lh_entry_v(e) : NULL;
-}
-
-/* Resolves a payload path with the capture substituted for its `*`. */
-static struct lh_entry *walk_captured(struct json_object *root, const fpath *p,
-                                      const seg *cap, size_t ncap)
-{
-    if (p->star < 0)
-        return walk_entry(root, p->segs, p->nseg);
-    struct json_object *j = walk(root, p->segs, (size_t)p->star);
-    struct lh_entry *e = NULL;
-    for (size_t i = 0; i < ncap; i++) {
-        /* captured keys come from the same record: NUL-terminated */
-        if (!json_object_is_type(j, json_type_object) ||
-            !(e = lh_table_lookup_entry(json_object_get_object(j), cap[i].p)))
-            return NULL;
-        j = (struct json_object *)lh_entry_v(e);
-    }
-    size_t rest = p->nseg - (size_t)p->star - 1;
-    return rest ? walk_entry(j, p->segs + p->star + 1, rest) : e;
-}
-
-static void resolve(const aioe_transform_message *in, struct json_object *root, rule *r,
-                    size_t i, const seg *cap, size_t ncap, resolved *out)
-{
-    const fpath *p = &r->in[i];
-    memset(out, 0, sizeof *out);
-    switch (p->root) {
-    case FP_PAYLOAD: {
-        struct lh_entry *e = walk_captured(root, p, cap, ncap);
-        out->ident = e;
-        out->j = e ? (struct json_object *)lh_entry_v(e) : NULL;
-        if (p->last) {
-            /* a JSON null counts as missing here */
-            if (out->j) {
-                json_object_put(r->last[i]);
-                r->last[i] = json_object_get(out->j);
-            } else if (r->last[i]) {
-                out->j = r->last[i];
-                out->ident = r->last[i];
-            }
-        }
-        return;
-    }
-    case FP_TOPIC:
-        if (in->topic) {
-            out->meta = true;
-            out->s = in->topic;
-            out->slen = in->topic_len;
-            out->ident = &in->topic;
-        }
-        return;
-    case FP_CONTENT_TYPE:
-        if (in->content_type) {
-            out->meta = true;
-            out->s = in->content_type;
-            out->slen = in->content_type_len;
-            out->ident = &in->content_type;
-        }
-        return;
-    case FP_USER_PROPERTY:
-        for (size_t k = 0; k < in->nprops; k++)
-            if (in->props[k].name_len == p->lens[0] &&
-                memcmp(in->props[k].name, p->segs[0], p->lens[0]) == 0) {
-                out->meta = true;
-                out->s = in->props[k].value;
-                out->slen = in->props[k].value_len;
-                out->ident = &in->props[k];
-                return;
-            }
-        return;
-    }
-}
-
-static bool to_tval(arena *a, const resolved *r, tval *v)
-{
-    if (r->j)
-        return aioe__transform_tval_from_json(a, r->j, v);
-    if (r->meta) {
-        v->k = TV_STRING;
-        v->u.s.p = r->s;
-        v->u.s.len = r->slen;
-        return true;
-    }
-    v->k = TV_MISSING;
-    return true;
-}
-
-/* ---- filter ------------------------------------------------------------- */
-
-/* True when a filter rule drops the message. */
-static bool filtered(aioe_transform *t, const aioe_transform_message *in,
-                     struct json_object *root)
-{
-    for (size_t f = 0; f < t->nfilters; f++) {
-        rule *r = &t->filters[f];
-        tval vars[MAX_INPUTS];
-        for (size_t i = 0; i < r->nin; i++) {
-            resolved rs;
-            resolve(in, root, r, i, NULL, 0, &rs);
-            if (!to_tval(&t->ar, &rs, &vars[i]))
-                vars[i].k = TV_MISSING;
-        }
-        tval v;
-        const char *why = NULL;
-        if (!aioe__transform_expr_eval(r->ex, vars, &t->ar, &v, &why) || v.k != TV_BOOL) {
-            count(t, AIOE_TRANSFORM_COUNT_EVAL_ERRORS);
-            set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, f, 0,
-                    "filter[%zu]: %s; the rule drops nothing", f,
-                    why ? why : "the expression is not a boolean");
-            continue;
-        }
-        if (v.u.b)
-            return true;
-    }
-    return false;
-}
-
-/* ---- map ---------------------------------------------------------------- */
-
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return true;
-    size_t nc = *cap ? *cap : 16;
-    while (nc < need)
-        nc *= 2;
-    void *n = realloc(*p, nc * size);
-    if (!n)
-        return false;
-    *p = n;
-    *cap = nc;
-    return true;
-}
-
-/* Adds an instance of rule @p r for capture caps[cap_off..+ncap); false
- * only when out of memory. Instances whose inputs do not all resolve are
- * skipped when the rule has a wildcard (documented), kept otherwise. */
-static bool add_instance(aioe_transform *t, const aioe_transform_message *in,
-                         struct json_object *root, rule *r, size_t cap_off, size_t ncap)
-{
-    if (!grow((void **)&t->res, &t->res_cap, t->nres + r->nin, sizeof *t->res) ||
-        !grow((void **)&t->inst, &t->inst_cap, t->ninst + 1, sizeof *t->inst))
-        return false;
-    resolved *rs = &t->res[t->nres];
-    bool star = r->in[0].star >= 0;
-    for (size_t i = 0; i < r->nin; i++) {
-        resolve(in, root, r, i, ncap ? t->caps + cap_off : NULL, ncap, &rs[i]);
-        if (star && !rs[i].ident)
-            return true; /* this capture does not resolve every input: skipped */
-    }
-    t->inst[t->ninst++] = (instance){ .r = r, .cap_off = cap_off, .ncap = ncap,
-                                      .res_off = t->nres };
-    t->nres += r->nin;
-    return true;
-}
-
-typedef struct enum_ctx {
-    aioe_transform *t;
-    const aioe_transform_message *in;
-    struct json_object *root;
-    rule *r;
-    seg stack[MAX_DEPTH];
-    size_t depth;
-    bool oom;
-} enum_ctx;
-
-static void capture(enum_ctx *c)
-{
-    aioe_transform *t = c->t;
-    if (!grow((void **)&t->caps, &t->caps_cap, t->ncaps + c->depth, sizeof *t->caps)) {
-        c->oom = true;
-        return;
-    }
-    size_t off = t->ncaps;
-    memcpy(t->caps + off, c->stack, c->depth * sizeof *c->stack);
-    t->ncaps += c->depth;
-    if (!add_instance(t, c->in, c->root, c->r, off, c->depth))
-        c->oom = true;
-}
-
-/* Every capture of the first input's `*` below node @p j. */
-static void enumerate(enum_ctx *c, struct json_object *j)
-{
-    const fpath *p = &c->r->in[0];
-    size_t suffix = p->nseg - (size_t)p->star - 1;
-    if (c->depth == MAX_DEPTH)
-        return;
-    json_object_object_foreach(j, key, val)
-    {
-        if (c->oom)
-            return;
-        c->stack[c->depth++] = (seg){ key, strlen(key) };
-        bool obj = json_object_is_type(val, json_type_object) &&
-                   json_object_object_length(val) > 0;
-        if (suffix == 0) {
-            if (obj)
-                enumerate(c, val);
-            else
-                capture(c);
-        } else {
-            if (walk_entry(val, p->segs + p->star + 1, suffix))
-                capture(c);
-            if (obj)
-                enumerate(c, val);
-        }
-        c->depth--;
-    }
-}
-
-static bool same_inputs(const aioe_transform *t, const instance *a, const instance *b)
-{
-    if (a->r->nin != b->r->nin)
-        return false;
-    for (size_t i = 0; i < a->r->nin; i++) {
-        const void *x = t->res[a->res_off + i].ident, *y = t->res[b->res_off + i].ident;
-        if (!x || x != y)
-            return false;
-    }
-    return true;
-}
-
-typedef struct ordkey {
-    uintptr_t id; /* the first input's field */
-    size_t k;     /* the instance */
-} ordkey;
-
-static int by_first_input(const void *a, const void *b)
-{
-    const ordkey *x = a, *y = b;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return x->k < y->k ? -1 : x->k > y->k; /* rule order within a field */
-}
-
-/* Specialization: a later instance on the same fields with a lower rank
- * (fewer captured segments) overrides the earlier one. Only instances on
- * the same first input can match, so they are grouped by it first:
- * O(n log n) for a `*` over a large record, not O(n^2). */
-static bool specialize(aioe_transform *t)
-{
-    if (t->ninst < 2)
-        return true;
-    if (!grow((void **)&t->order, &t->order_cap, t->ninst, sizeof *t->order))
-        return false;
-    for (size_t k = 0; k < t->ninst; k++)
-        t->order[k] = (ordkey){ (uintptr_t)t->res[t->inst[k].res_off].ident, k };
-    qsort(t->order, t->ninst, sizeof *t->order, by_first_input);
-    for (size_t g = 0; g < t->ninst;) {
-        size_t e = g + 1;
-        while (e < t->ninst && t->order[e].id == t->order[g].id)
-            e++;
-        for (size_t j = g + 1; t->order[g].id && j < e; j++)
-            for (size_t i = g; i < j; i++) {
-                instance *x = &t->inst[t->order[i].k], *y = &t->inst[t->order[j].k];
-                if (x->r != y->r && y->ncap < x->ncap && same_inputs(t, x, y))
-                    x->overridden = true;
-            }
-        g = e;
-    }
-    return true;
-}
-
-/* Output keys are the rules' segments (alive as long as the stage) or
- * keys of the input record, which is freed after the output: json-c need
- * not copy them. */
-#define KEY_FLAGS JSON_C_OBJECT_ADD_CONSTANT_KEY
-
-/* Writes @p v at the output path (capture substituted); takes @p v. */
-static bool write_payload(struct json_object *out, const fpath *p, const seg *cap, size_t ncap,
-                          struct json_object *v)
-{
-    const char *keys[2 * MAX_DEPTH + 2];
-    size_t total = 0;
-    for (size_t i = 0; i < p->nseg && total < sizeof keys / sizeof keys[0]; i++) {
-        if ((int)i != p->star) {
-            keys[total++] = p->segs[i];
-            continue;
-        }
-        for (size_t k = 0; k < ncap && total < sizeof keys / sizeof keys[0]; k++)
-            keys[total++] = cap[k].p;
-    }
-    struct json_object *j = out;
-    for (size_t i = 0; i + 1 < total; i++) {
-        struct json_object *next = NULL;
-        if (!json_object_object_get_ex(j, keys[i], &next) ||
-            !json_object_is_type(next, json_type_object)) {
-            next = json_object_new_object();
-            if (!next || json_object_object_add_ex(j, keys[i], next, KEY_FLAGS) != 0) {
-                json_object_put(next);
-                json_object_put(v);
-                return false;
-            }
-        }
-        j = next;
-    }
-    if (total == 0 || json_object_object_add_ex(j, keys[total - 1], v, KEY_FLAGS) != 0) {
-        json_object_put(v);
-        return total == 0;
-    }
-    return true;
-}
-
-/* Runs the map rules; false only when out of memory. */
-static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transform_message *out,
-                struct json_object *root, struct json_object *dst, bool *incomplete)
-{
-    t->ninst = t->ncaps = t->nres = 0;
-    for (size_t m = 0; m < t->nmaps; m++) {
-        rule *r = &t->maps[m];
-        if (r->in[0].star < 0) {
-            if (!add_instance(t, in, root, r, 0, 0))
-                return false;
-            continue;
-        }
-        struct json_object *base = walk(root, r->in[0].segs, (size_t)r->in[0].star);
-        if (!base || !json_object_is_type(base, json_type_object))
-            continue;
-        enum_ctx c = { .t = t, .in = in, .root = root, .r = r };
-        enumerate(&c, base);
-        if (c.oom)
-            return false;
-    }
-    /* specialization: a later instance on the same fields with a lower
-     * rank (fewer captured segments) replaces the earlier one */
-    if (t->wildcards && !specialize(t))
-        return false;
-    for (size_t k = 0; k < t->ninst; k++) {
-        instance *ins = &t->inst[k];
-        const rule *r = ins->r;
-        if (ins->overridden || (r->out.nseg == 0 && r->out.root == FP_PAYLOAD))
-            continue;
-        resolved *rs = &t->res[ins->res_off];
-        bool missing = false;
-        for (size_t i = 0; i < r->nin; i++)
-            missing |= rs[i].ident == NULL;
-        tval v;
-        if (r->ex) {
-            tval vars[MAX_INPUTS];
-            for (size_t i = 0; i < r->nin; i++)
-                if (!to_tval(&t->ar, &rs[i], &vars[i]))
-                    return false;
-            const char *why = NULL;
-            if (!aioe__transform_expr_eval(r->ex, vars, &t->ar, &v, &why)) {
-                count(t, AIOE_TRANSFORM_COUNT_EVAL_ERRORS);
-                set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, (size_t)(r - t->maps), 0,
-                        "map[%zu]: %s; nothing written", (size_t)(r - t->maps), why);
-                *incomplete = true;
-                continue;
-            }
-        } else if (missing) {
-            *incomplete = true;
-            continue;
-        } else if (!to_tval(&t->ar, &rs[0], &v)) {
-            return false;
-        }
-        if (r->out.root == FP_USER_PROPERTY) {
-            if (v.k == TV_MISSING) {
-                if (missing)
-                    *incomplete = true;
-                aioe__transform_tmsg_remove_property(out, r->out.segs[0], r->out.lens[0]);
-                continue;
-            }
-            const char *s;
-            size_t len;
-            if (!aioe__transform_tval_to_text(&t->ar, &v, &s, &len) ||
-                aioe__transform_tmsg_add_owned_property(out, r->out.segs[0], r->out.lens[0], s,
-                                                        len))
-                return false;
-            continue;
-        }
-        struct json_object *jv;
-        if (!r->ex && !rs[0].meta) {
-            /* copied as is: objects are copied so that later writes below
-             * them cannot change the input record */
-            if (rs[0].j && json_object_is_type(rs[0].j, json_type_object)) {
-                jv = NULL;
-                if (json_object_deep_copy(rs[0].j, &jv, NULL) != 0)
-                    return false;
-            } else {
-                jv = json_object_get(rs[0].j);
-            }
-        } else {
-            if (v.k == TV_MISSING) {
-                if (missing)
-                    *incomplete = true;
-                continue;
-            }
-            bool err = false;
-            jv = aioe__transform_tval_to_json(&v, &err);
-            if (err) {
-                count(t, AIOE_TRANSFORM_COUNT_EVAL_ERRORS);
-                set_err(t, AIOE_TRANSFORM_FIELD_EXPRESSION, (size_t)(r - t->maps), 0,
-                        "map[%zu]: the result cannot be written as JSON; nothing written",
-                        (size_t)(r - t->maps));
-                *incomplete = true;
-                continue;
-            }
-        }
-        const seg *cap = ins->ncap ? t->caps + ins->cap_off : NULL;
-        if (!write_payload(dst, &r->out, cap, ins->ncap, jv))
-            return false;
-    }
-    return true;
-}
-
-/* ---- apply -------------------------------------------------------------- */
-
-static int copy_metadata(aioe_transform_message *out, const aioe_transform_message *in)
-{
-    out->topic = in->topic;
-    out->topic_len = in->topic_len;
-    out->content_type = in->content_type;
-    out->content_type_len = in->content_type_len;
-    for (size_t i = 0; i < in->nprops; i++) {
-        int rc = aioe_transform_message_add_user_property(
-            out, in->props[i].name, in->props[i].name_len, in->props[i].value,
-            in->props[i].value_len);
-        if (rc)
-            return rc;
-    }
-    return AIOE_OK;
-}
-
-int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
-                         aioe_transform_message *out, aioe_transform_outcome *outcome)
-{
-    if (!t || !in || !out || !outcome || in == out)
-        return AIOE_ERR_INVALID_ARG;
-    aioe_transform_message_reset(out);
-    aioe__transform_arena_reset(&t->ar);
-    t->err[0] = 0;
-    t->err_field = AIOE_TRANSFORM_FIELD_NONE;
-
-    json_tokener_reset(t->tok);
-    struct json_object *root = NULL;
-    if (in->payload_len > 0 && in->payload_len <= INT32_MAX)
-        root = json_tokener_parse_ex(t->tok, (const char *)in->payload, (int)in->payload_len);
-    enum json_tokener_error jerr = json_tokener_get_error(t->tok);
-    size_t end = root ? json_tokener_get_parse_end(t->tok) : 0;
-    while (root && end < in->payload_len &&
-           strchr(" \t\r\n", ((const char *)in->payload)[end]) && ((const char *)in->payload)[end])
-        end++;
-    if (!root || jerr != json_tokener_success || end != in->payload_len ||
-        !json_object_is_type(root, json_type_object)) {
-        if (!root && jerr == json_tokener_success)
-            jerr = json_tokener_continue;
-        set_err(t, AIOE_TRANSFORM_FIELD_NONE, 0, root ? end : 0,
-                "payload is not a JSON object (%s)",
-                in->payload_len == 0         ? "empty payload"
-                : !root && jerr == json_tokener_continue ? "incomplete JSON"
-                : !root                      ? json_tokener_error_desc(jerr)
-                : end != in->payload_len     ? "bytes after the JSON value"
-                                             : "a JSON value that is not an object");
-        json_object_put(root);
-        count(t, AIOE_TRANSFORM_COUNT_INVALID);
-        *outcome = AIOE_TRANSFORM_INVALID;
-        return AIOE_OK;
-    }
-
-    if (filtered(t, in, root)) {
-        json_object_put(root);
-        count(t, AIOE_TRANSFORM_COUNT_FILTERED);
-        *outcome = AIOE_TRANSFORM_FILTERED;
-        return AIOE_OK;
-    }
-    int rc = copy_metadata(out, in);
-    if (rc) {
-        json_object_put(root);
-        return rc;
-    }
-    bool incomplete = false;
-    if (t->nmaps == 0) {
-        rc = aioe__transform_tmsg_set_owned_payload(out, (const char *)in->payload,
-                                                    in->payload_len);
-    } else {
-        struct json_object *dst = json_object_new_object();
-        if (!dst || !map(t, in, out, root, dst, &incomplete)) {
-            rc = AIOE_ERR_NOMEM;
-        } else {
-            size_t n = 0;
-            const char *s = json_object_to_json_string_length(
-                dst, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-            rc = s ? aioe__transform_tmsg_set_owned_payload(out, s, n) : AIOE_ERR_NOMEM;
-        }
-        json_object_put(dst);
-    }
-    json_object_put(root);
-    if (rc)
-        return rc;
-    count(t, AIOE_TRANSFORM_COUNT_PASSED);
-    if (incomplete)
-        count(t, AIOE_TRANSFORM_COUNT_INCOMPLETE);
-    *outcome = AIOE_TRANSFORM_PASSED;
-    return AIOE_OK;
 }

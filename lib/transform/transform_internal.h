@@ -2,7 +2,8 @@
  * Pure: no I/O. Field paths (path.c), expressions parsed to an AST once
  * (expr_parse.c) and evaluated over values read from json-c objects
  * (expr_eval.c, value.c), and the stage applying filter then map
- * (stage.c, message.c). */
+ * (stage.c, stage_apply.c, message.c; the stage's own types are in
+ * stage_internal.h). */
 #ifndef AIOE_TRANSFORM_INTERNAL_H
 #define AIOE_TRANSFORM_INTERNAL_H
 
