@@ -27,9 +27,19 @@
 #include "inbox.h"
 #include "session/session.h"
 
-/* How long a receive thread is held for space (100 ms a try) before the
- * process is ended: 30 s. */
-#define HOLD_TRIES 300
+/* How long a receive thread is held for space before the process is
+ * ended: 30 s of wall time without a successful store. (Counted as time,
+ * not as tries: every acknowledgement wakes the waiting thread, so a busy
+ * consumer makes hundreds of tries a second while space is still being
+ * freed.) */
+#define HOLD_MS 30000
+
+static int64_t hold_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct aioe_inbox_options {
     aioe_inbox_durability durability;
@@ -268,6 +278,7 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
                      "until acknowledgements free space (the message is not acknowledged "
                      "to the broker meanwhile)",
                      aioe__store_dir(ib->st));
+    int64_t hold_until = hold_now_ms() + HOLD_MS, next_log = hold_now_ms() + 5000;
     for (unsigned tries = 1;; tries++) {
         pthread_mutex_lock(&ib->mu);
         struct timespec ts;
@@ -288,10 +299,10 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
                              aioe__store_dir(ib->st), tries);
             return;
         }
-        if (tries % 50 == 0)
+        if (hold_now_ms() >= next_log && (next_log += 5000))
             aioe_session_log(s, AIOE_LOG_ERROR, "inbox %s: still cannot store a message",
                              aioe__store_dir(ib->st));
-        if (tries >= HOLD_TRIES) {
+        if (hold_now_ms() >= hold_until) {
             /* Nothing freed space: returning would acknowledge a message
              * that is not stored. A host that acknowledges from Paho's
              * threads (a bridge acking on the destination's PUBACK) cannot
@@ -301,7 +312,7 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
             aioe_session_log(s, AIOE_LOG_ERROR,
                              "inbox %s: no space for %u s: ending the process rather than "
                              "acknowledging a message that is not stored",
-                             aioe__store_dir(ib->st), HOLD_TRIES / 10);
+                             aioe__store_dir(ib->st), HOLD_MS / 1000);
             abort();
         }
     }
