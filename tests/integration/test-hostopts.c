@@ -306,9 +306,19 @@ static void will_child(const aioe_endpoint *ep, int fd)
         pause();
 }
 
-/* delay_s: the Will Delay Interval; the will must not come before it. */
+/* delay_s: the Will Delay Interval; the will must not come before it.
+ * The child is forked without exec from a process that already runs Paho's
+ * and the observer's threads and then starts threads of its own: that is
+ * fine in a normal or ASan build, but ThreadSanitizer does not support
+ * starting threads in such a child (it hangs), so the case is skipped
+ * there. The same will-on-SIGKILL behaviour is covered under every build
+ * by the `pubsub-tools` test, which kills an exec'd aioe-pub. */
 static void will_after_sigkill(uint32_t delay_s)
 {
+#if defined(__SANITIZE_THREAD__)
+    (void)delay_s;
+    skip();
+#endif
     child_will_delay = delay_s;
     broker_config cfg;
     broker_config_init(&cfg);
