@@ -5,6 +5,9 @@
 # 10 000 000) or MAX-SECONDS (default 1800) per target, whichever comes
 # first, one target at a time, over a scratch copy of its seed corpus.
 # Prints one line per target: name, executions, seconds, execs/s, result.
+# FUZZ_TIMEOUT (default 10) is libFuzzer's per-input time limit: raise it on
+# a loaded machine, where a starved process can take longer than that on an
+# input that replays in milliseconds. FUZZ_ARTIFACTS keeps reproducers.
 # Not part of the test suite (it takes hours of CPU); tools/test.sh runs
 # the short bounded runs of tests/fuzz/run-fuzz.sh instead.
 set -uo pipefail
@@ -21,7 +24,7 @@ for exe in "$build"/tests/fuzz/fuzz-*; do
     dict=$(sed -n "s/^ *'$name' *: *\[[^,]*, *'[^']*', *'\([^']*\)'.*/\1/p" "$here/meson.build")
     scratch=$(mktemp -d)
     cp -r "$corpus"/. "$scratch/" 2>/dev/null || true
-    args=(-runs="$runs" -max_total_time="$cap" -timeout=10 -rss_limit_mb=2048
+    args=(-runs="$runs" -max_total_time="$cap" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048
           -max_len=65536 -artifact_prefix="$scratch/" -print_final_stats=1)
     [[ -n $dict ]] && args+=(-dict="$here/$dict")
     t0=$(date +%s)
