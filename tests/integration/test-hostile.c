@@ -3,7 +3,8 @@
  * callback; a running session whose token file turns hostile (a FIFO, a
  * 4 GiB sparse file, a directory, a symlink loop) must keep its
  * connection or report, never hang, and still stop promptly.
- * Lower-level cases are in tests/unit/test-hostile.c. */
+ * Lower-level cases are in tests/unit/test-hostile-files.c and
+ * test-hostile-crypto.c. */
 #include "session-fixture.h"
 
 #include <fcntl.h>
