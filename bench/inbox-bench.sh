@@ -1,28 +1,7 @@
 #!/usr/bin/env bash
 # inbox-bench.sh BUILD-DIR [MESSAGES] [ROUNDS]
-# Starts a mosquitto on a free loopback port (Receive Maximum 100, a queue
-# large enough to drop nothing), runs bench-inbox against it, stops it.
+# Runs bench-inbox (plain receive, SIGKILL-safe inbox, power-loss inbox)
+# against a mosquitto started for it (bench/with-broker.sh).
 set -euo pipefail
 build=${1:?usage: inbox-bench.sh BUILD-DIR [MESSAGES] [ROUNDS]}
-messages=${2:-50000}
-rounds=${3:-3}
-work=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/mosquitto.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-max_inflight_messages 100
-max_queued_messages 1000000
-log_type error
-user $(id -un)
-CONF
-mosquitto -c "$work/mosquitto.conf" >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.05
-done
-${PERF:-} "$build/bench/bench-inbox" "$port" "$messages" "$rounds"
+exec "$(dirname "$0")/with-broker.sh" bench-inbox "$build" "${2:-50000}" "${3:-3}"
