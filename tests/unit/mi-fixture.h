@@ -56,6 +56,8 @@ static inline char *jwt(int64_t iat, int64_t exp)
     b64url("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", h);
     b64url(claims, c);
     char *r = malloc(strlen(h) + strlen(c) + 8);
+    if (!r)
+        abort();
     sprintf(r, "%s.%s.c2ln", h, c);
     return r;
 }
