@@ -124,11 +124,21 @@ int aioe_inbox_options_set_watermarks(aioe_inbox_options *opts, uint64_t high_me
 
 static void check_flow(aioe_inbox *ib, bool may_reserve)
 {
+    /* One decision at a time, on fresh figures, and the session told in
+     * the order the decisions were taken: the acknowledging thread and
+     * Paho's receive thread both come here. Deciding under ib->mu but
+     * telling the session after unlocking let a "pause" overtake a later
+     * "resume" (the session stayed paused while the inbox thought it was
+     * not, and nothing resumed it again); figures read before the lock
+     * could be stale the same way. Lock order: ib->mu, then the store's
+     * and the session's. Trying to reserve space again (which may do I/O
+     * and emit log lines) happens before the lock; it updates the store's
+     * `full` flag, read below with the rest. */
+    if (may_reserve)
+        aioe__store_has_reserve(ib->st);
+    pthread_mutex_lock(&ib->mu);
     aioe__store_stats st;
     aioe__store_get_stats(ib->st, &st);
-    if (st.full && may_reserve)
-        st.full = !aioe__store_has_reserve(ib->st);
-    pthread_mutex_lock(&ib->mu);
     bool want;
     if (!ib->paused)
         want = (ib->o.high_msgs && st.live >= ib->o.high_msgs) ||
@@ -138,6 +148,8 @@ static void check_flow(aioe_inbox *ib, bool may_reserve)
                (ib->o.high_bytes && st.live_bytes > ib->o.low_bytes) || st.full;
     bool changed = want != ib->paused;
     ib->paused = want;
+    if (changed)
+        aioe__session_set_paused(ib->s, want);
     pthread_mutex_unlock(&ib->mu);
     if (!changed)
         return;
@@ -148,7 +160,6 @@ static void check_flow(aioe_inbox *ib, bool may_reserve)
                      st.full ? (st.full_status == AIOE_ERR_WOULD_BLOCK ? ", byte limit reached"
                                                                        : ", disk full")
                              : "");
-    aioe__session_set_paused(ib->s, want);
 }
 
 /* ---- receive path ---- */
@@ -268,10 +279,10 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
         return;
     }
     /* Not stored. Returning now would acknowledge it to the broker. */
-    aioe__session_set_paused(s, true);
     pthread_mutex_lock(&ib->mu);
     ib->paused = true;
     ib->holding = true;
+    aioe__session_set_paused(s, true); /* under ib->mu, as in check_flow() */
     pthread_mutex_unlock(&ib->mu);
     aioe_session_log(s, AIOE_LOG_ERROR,
                      "inbox %s: cannot store a message: holding Paho's receive thread "
