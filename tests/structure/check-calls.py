@@ -78,39 +78,6 @@ def read_symbols(nm, paths):
     return out
 
 
-def sccs(graph):
-    index, low, stack, on, out = {}, {}, [], set(), []
-    counter = [0]
-
-    def visit(v):
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in sorted(graph.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    sys.setrecursionlimit(10000)
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--nm', default='nm')
@@ -148,7 +115,7 @@ def main():
                                 % (cfile, tfile, ', '.join(sorted(syms)[:4]), tf, cf))
 
     graph = {m: set(t) for m, t in edges.items()}
-    for comp in sccs(graph):
+    for comp in check_layers.sccs(graph):
         ring = []
         for a in comp:
             for b, syms in sorted(edges[a].items()):

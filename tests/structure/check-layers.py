@@ -52,6 +52,41 @@ def door_of(folder):
     return os.path.join(folder, folder + '.h')
 
 
+def sccs(graph):
+    """Strongly connected components of more than one node (Tarjan), each
+    sorted; graph maps a node to its successors. Shared with check-calls.py."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
 class Checker:
     def __init__(self, root):
         self.root = os.path.abspath(root)
@@ -164,35 +199,7 @@ class Checker:
         graph = {}
         for (a, b) in self.folder_edges:
             graph.setdefault(a, []).append(b)
-        index, low, stack, on, out = {}, {}, [], set(), []
-        counter = [0]
-
-        def visit(v):
-            index[v] = low[v] = counter[0]
-            counter[0] += 1
-            stack.append(v)
-            on.add(v)
-            for w in graph.get(v, []):
-                if w not in index:
-                    visit(w)
-                    low[v] = min(low[v], low[w])
-                elif w in on:
-                    low[v] = min(low[v], index[w])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                if len(comp) > 1:
-                    out.append(sorted(comp))
-
-        for v in sorted(graph):
-            if v not in index:
-                visit(v)
-        for comp in out:
+        for comp in sccs(graph):
             edges = ['%s -> %s (%s)' % (a, b, w)
                      for (a, b), w in sorted(self.folder_edges.items())
                      if a in comp and b in comp]
