@@ -1,0 +1,227 @@
+/* Reading a message's payload into a cJSON tree (docs/transform.md,
+ * "Reading the payload").
+ *
+ * cJSON parses a typical record in less than half the time json-c takes
+ * (no locale switch per call, no hash table per object), so it reads the
+ * payload. json-c read payloads before it, and it still decides every
+ * case where the two libraries would not agree, so that what the stage
+ * accepts and what it reads stay json-c's:
+ *
+ *  - a payload cJSON refuses, or that is not one object with nothing but
+ *    JSON whitespace after it: json-c reads it (it accepts more: comments,
+ *    single quotes, NaN, trailing commas) or says why not;
+ *  - control bytes other than tab, newline and return anywhere, or a UTF-8
+ *    byte order mark at the start: cJSON skips them as whitespace, json-c
+ *    refuses them outside strings;
+ *  - a tree deeper than json-c's limit (31 nested objects or arrays);
+ *  - a duplicate key in an object: json-c keeps the last value, cJSON both;
+ *  - a number cJSON cannot give exactly as a double: not finite, or an
+ *    integer beyond 2^53 (json-c keeps 64-bit integers exactly).
+ *
+ * A tree read by json-c is converted to cJSON; its numbers become
+ * cJSON_Raw nodes holding the text json-c would write (the number as
+ * written for a double, the exact digits of an integer), valuedouble the
+ * value and valueint which kind json-c read (value.c reads them). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transform_internal.h"
+
+/* json-c's default tokener depth (JSON_TOKENER_DEFAULT_DEPTH, 32) refuses
+ * the 32nd nested object or array. */
+enum { JSON_C_MAX_NESTING = 31, PAIRWISE_KEYS = 16 };
+
+void aioe__transform_json_reader_free(json_reader *r)
+{
+    if (r->tok) /* json-c 0.16 does not take NULL */
+        json_tokener_free(r->tok);
+    free(r->keys);
+    r->tok = NULL;
+    r->keys = NULL;
+    r->keys_cap = 0;
+}
+
+/* ---- the fast path: cJSON ------------------------------------------------ */
+
+/* False for bytes cJSON would take as whitespace and json-c refuses. */
+static bool plain_bytes(const unsigned char *p, size_t len)
+{
+    if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+        return false;
+    unsigned bad = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned c = p[i];
+        bad |= (c < 0x20) & (c != '\t') & (c != '\n') & (c != '\r');
+    }
+    return bad == 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* True when no two members of @p o have the same key. Small objects are
+ * compared pairwise, large ones sorted (a wide record must stay O(n log n)). */
+static bool unique_keys(json_reader *r, const cJSON *o, size_t n)
+{
+    if (n <= PAIRWISE_KEYS) {
+        for (const cJSON *a = o->child; a; a = a->next)
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (a->string[0] == b->string[0] && strcmp(a->string, b->string) == 0)
+                    return false;
+        return true;
+    }
+    if (n > r->keys_cap) {
+        const char **k = realloc(r->keys, n * sizeof *k);
+        if (!k)
+            return false; /* json-c decides, with its own memory */
+        r->keys = k;
+        r->keys_cap = n;
+    }
+    size_t i = 0;
+    for (const cJSON *c = o->child; c; c = c->next)
+        r->keys[i++] = c->string;
+    qsort(r->keys, n, sizeof *r->keys, by_key);
+    for (i = 1; i < n; i++)
+        if (strcmp(r->keys[i - 1], r->keys[i]) == 0)
+            return false;
+    return true;
+}
+
+/* True when json-c would have read the tree below @p n (at nesting
+ * @p depth, the root object being 1) the same way. */
+static bool as_json_c_reads(json_reader *r, const cJSON *n, int depth)
+{
+    if (cJSON_IsNumber(n)) {
+        double d = n->valuedouble;
+        return isfinite(d) && !(d == trunc(d) && fabs(d) >= 9007199254740992.0);
+    }
+    if (!cJSON_IsObject(n) && !cJSON_IsArray(n))
+        return true;
+    if (depth > JSON_C_MAX_NESTING)
+        return false;
+    size_t count = 0;
+    for (const cJSON *c = n->child; c; c = c->next, count++)
+        if (!as_json_c_reads(r, c, depth + 1))
+            return false;
+    return !cJSON_IsObject(n) || count < 2 || unique_keys(r, n, count);
+}
+
+/* ---- the fallback: json-c -------------------------------------------------- */
+
+static cJSON *from_json_c(struct json_object *j)
+{
+    cJSON *n = NULL;
+    switch (json_object_get_type(j)) {
+    case json_type_null:
+        return cJSON_CreateNull();
+    case json_type_boolean:
+        return cJSON_CreateBool(json_object_get_boolean(j));
+    case json_type_int:
+    case json_type_double: {
+        const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        n = text ? cJSON_CreateRaw(text) : NULL;
+        if (n) {
+            n->valuedouble = json_object_get_double(j);
+            n->valueint = !json_object_is_type(j, json_type_int) ? AIOE_RAW_DOUBLE
+                          : json_object_get_int64(j) == INT64_MAX &&
+                                  json_object_get_uint64(j) > INT64_MAX
+                              ? AIOE_RAW_UINT64
+                              : AIOE_RAW_INT64;
+        }
+        return n;
+    }
+    case json_type_string:
+        /* a string is cut at a "\u0000" in it, as cJSON reads it */
+        return cJSON_CreateString(json_object_get_string(j));
+    case json_type_array: {
+        n = cJSON_CreateArray();
+        size_t len = json_object_array_length(j);
+        for (size_t i = 0; n && i < len; i++) {
+            cJSON *e = from_json_c(json_object_array_get_idx(j, i));
+            if (!e || !cJSON_AddItemToArray(n, e)) {
+                cJSON_Delete(e);
+                cJSON_Delete(n);
+                n = NULL;
+            }
+        }
+        return n;
+    }
+    case json_type_object:
+        n = cJSON_CreateObject();
+        if (!n)
+            return NULL;
+        json_object_object_foreach(j, key, val)
+        {
+            cJSON *e = from_json_c(val);
+            if (!e || !cJSON_AddItemToObject(n, key, e)) {
+                cJSON_Delete(e);
+                cJSON_Delete(n);
+                return NULL;
+            }
+        }
+        return n;
+    }
+    return NULL;
+}
+
+static const char *read_json_c(json_reader *r, const char *p, size_t len, cJSON **root,
+                               size_t *err_off, bool *nomem)
+{
+    if (!r->tok && !(r->tok = json_tokener_new())) {
+        *nomem = true;
+        return "out of memory";
+    }
+    json_tokener_reset(r->tok);
+    struct json_object *j = NULL;
+    if (len > 0 && len <= INT32_MAX)
+        j = json_tokener_parse_ex(r->tok, p, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(r->tok);
+    size_t end = j ? json_tokener_get_parse_end(r->tok) : 0;
+    while (j && end < len && p[end] && strchr(" \t\r\n", p[end]))
+        end++;
+    if (!j || jerr != json_tokener_success || end != len ||
+        !json_object_is_type(j, json_type_object)) {
+        if (!j && jerr == json_tokener_success)
+            jerr = json_tokener_continue;
+        json_object_put(j);
+        *err_off = j ? end : 0;
+        return len == 0                               ? "empty payload"
+               : !j && jerr == json_tokener_continue ? "incomplete JSON"
+               : !j                                   ? json_tokener_error_desc(jerr)
+               : end != len                           ? "bytes after the JSON value"
+                                                      : "a JSON value that is not an object";
+    }
+    *root = from_json_c(j);
+    json_object_put(j);
+    if (!*root) {
+        *nomem = true;
+        return "out of memory";
+    }
+    return NULL;
+}
+
+const char *aioe__transform_json_read(json_reader *r, const char *p, size_t len, cJSON **root,
+                                      size_t *err_off, bool *nomem)
+{
+    *root = NULL;
+    *err_off = 0;
+    *nomem = false;
+    if (len > 0 && len <= INT32_MAX && plain_bytes((const unsigned char *)p, len)) {
+        const char *end = NULL;
+        cJSON *c = cJSON_ParseWithLengthOpts(p, len, &end, false);
+        if (c && end) {
+            size_t at = (size_t)(end - p);
+            while (at < len && p[at] && strchr(" \t\r\n", p[at]))
+                at++;
+            if (at == len && cJSON_IsObject(c) && as_json_c_reads(r, c, 1)) {
+                *root = c;
+                return NULL;
+            }
+        }
+        cJSON_Delete(c);
+    }
+    return read_json_c(r, p, len, root, err_off, nomem);
+}
