@@ -23,6 +23,7 @@
  * written for a double, the exact digits of an integer), valuedouble the
  * value and valueint which kind json-c read (value.c reads them). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,17 +45,29 @@ void aioe__transform_json_reader_free(json_reader *r)
 
 /* ---- the fast path: cJSON ------------------------------------------------ */
 
-/* False for bytes cJSON would take as whitespace and json-c refuses. */
+/* False for bytes cJSON would take as whitespace and json-c refuses. Eight
+ * bytes at a time: a word with no byte below 0x20 (the usual case) is
+ * passed over; otherwise its bytes are looked at one by one. */
 static bool plain_bytes(const unsigned char *p, size_t len)
 {
     if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
         return false;
-    unsigned bad = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned c = p[i];
-        bad |= (c < 0x20) & (c != '\t') & (c != '\n') & (c != '\r');
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        /* non-zero when some byte is below 0x20 ("hasless", Bit Twiddling Hacks) */
+        if (((w - ones * 0x20) & ~w & highs) == 0)
+            continue;
+        for (size_t k = i; k < i + 8; k++)
+            if (p[k] < 0x20 && p[k] != '\t' && p[k] != '\n' && p[k] != '\r')
+                return false;
     }
-    return bad == 0;
+    for (; i < len; i++)
+        if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            return false;
+    return true;
 }
 
 static int by_key(const void *a, const void *b)
@@ -63,13 +76,22 @@ static int by_key(const void *a, const void *b)
 }
 
 /* True when no two members of @p o have the same key. Small objects are
- * compared pairwise, large ones sorted (a wide record must stay O(n log n)). */
+ * compared pairwise on their first two bytes first, large ones sorted (a
+ * wide record must stay O(n log n)). */
 static bool unique_keys(json_reader *r, const cJSON *o, size_t n)
 {
     if (n <= PAIRWISE_KEYS) {
-        for (const cJSON *a = o->child; a; a = a->next)
-            for (const cJSON *b = a->next; b; b = b->next)
-                if (a->string[0] == b->string[0] && strcmp(a->string, b->string) == 0)
+        const cJSON *m[PAIRWISE_KEYS];
+        unsigned sig[PAIRWISE_KEYS];
+        size_t i = 0;
+        for (const cJSON *c = o->child; c; c = c->next, i++) {
+            const unsigned char *k = (const unsigned char *)c->string;
+            m[i] = c;
+            sig[i] = k[0] ? (unsigned)k[0] << 8 | k[1] : 0;
+        }
+        for (i = 1; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (sig[i] == sig[j] && strcmp(m[i]->string, m[j]->string) == 0)
                     return false;
         return true;
     }
@@ -167,8 +189,8 @@ static cJSON *from_json_c(struct json_object *j)
     return NULL;
 }
 
-static const char *read_json_c(json_reader *r, const char *p, size_t len, cJSON **root,
-                               size_t *err_off, bool *nomem)
+const char *aioe__transform_json_read_json_c(json_reader *r, const char *p, size_t len,
+                                             cJSON **root, size_t *err_off, bool *nomem)
 {
     if (!r->tok && !(r->tok = json_tokener_new())) {
         *nomem = true;
@@ -223,5 +245,5 @@ const char *aioe__transform_json_read(json_reader *r, const char *p, size_t len,
         }
         cJSON_Delete(c);
     }
-    return read_json_c(r, p, len, root, err_off, nomem);
+    return aioe__transform_json_read_json_c(r, p, len, root, err_off, nomem);
 }

@@ -95,6 +95,10 @@ typedef struct json_reader {
  * *err_off the offset it concerns, *nomem when memory ran out. */
 const char *aioe__transform_json_read(json_reader *r, const char *p, size_t len, cJSON **root,
                                       size_t *err_off, bool *nomem);
+/* The same with json-c alone: what aioe__transform_json_read() falls back
+ * on (and what tests compare it with). */
+const char *aioe__transform_json_read_json_c(json_reader *r, const char *p, size_t len,
+                                             cJSON **root, size_t *err_off, bool *nomem);
 void aioe__transform_json_reader_free(json_reader *r);
 
 /* ---- expressions --------------------------------------------------------- */

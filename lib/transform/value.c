@@ -215,14 +215,17 @@ bool aioe__transform_json_out(const cJSON *n, struct json_object **out)
         j = json_object_new_boolean(cJSON_IsTrue(n));
         break;
     case cJSON_Raw:
-        /* read by json-c: written as json-c writes it (a double's text as
-         * it was in the payload) */
+        /* a number read by json-c: integers exactly; a double in its
+         * shortest form like one read by cJSON, unless it is not finite
+         * (json-c's text, as it was in the payload) */
         if (n->valueint == AIOE_RAW_INT64)
             j = json_object_new_int64(strtoll(n->valuestring, NULL, 10));
         else if (n->valueint == AIOE_RAW_UINT64)
             j = json_object_new_uint64(strtoull(n->valuestring, NULL, 10));
+        else if (isfinite(n->valuedouble))
+            j = new_double(n->valuedouble); /* as a double read by cJSON */
         else
-            j = json_object_new_double_s(n->valuedouble, n->valuestring);
+            j = json_object_new_double_s(n->valuedouble, n->valuestring); /* NaN, 1e999 */
         break;
     case cJSON_Number: {
         tval v;
