@@ -6,8 +6,9 @@
  *
  * The goal (issue #20) is a 3-field map on a 200-byte JSON payload under
  * 2 us per message. The first rows are floors: the JSON libraries alone
- * on the same payload (name filter "json-c" or "cJSON"). Benchmarks are not tests: nothing here asserts a
- * timing; docs/benchmarks.md records the figures and the command. */
+ * on the same payload (name filter "json-c" or "cJSON"). Benchmarks are
+ * not tests: nothing here asserts a timing; docs/benchmarks.md records the
+ * figures and the command. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

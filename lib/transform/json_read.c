@@ -15,8 +15,8 @@
  *    refuses them outside strings;
  *  - a tree deeper than json-c's limit (31 nested objects or arrays);
  *  - a duplicate key in an object: json-c keeps the last value, cJSON both;
- *  - a number cJSON cannot give exactly as a double: not finite, or an
- *    integer beyond 2^53 (json-c keeps 64-bit integers exactly).
+ *  - a number from 2^53 up (or not finite): a double cannot hold every
+ *    integer there, and json-c keeps 64-bit integers exactly.
  *
  * A tree read by json-c is converted to cJSON; its numbers become
  * cJSON_Raw nodes holding the text json-c would write (the number as
@@ -116,11 +116,10 @@ static bool unique_keys(json_reader *r, const cJSON *o, size_t n)
  * @p depth, the root object being 1) the same way. */
 static bool as_json_c_reads(json_reader *r, const cJSON *n, int depth)
 {
-    if (cJSON_IsNumber(n)) {
-        double d = n->valuedouble;
-        return isfinite(d) && !(d == trunc(d) && fabs(d) >= 9007199254740992.0);
-    }
-    if (!cJSON_IsObject(n) && !cJSON_IsArray(n))
+    int type = aioe__transform_json_type(n);
+    if (type == cJSON_Number) /* every double from 2^53 up is a whole number */
+        return fabs(n->valuedouble) < 9007199254740992.0; /* false for NaN too */
+    if (type != cJSON_Object && type != cJSON_Array)
         return true;
     if (depth > JSON_C_MAX_NESTING)
         return false;
@@ -128,7 +127,7 @@ static bool as_json_c_reads(json_reader *r, const cJSON *n, int depth)
     for (const cJSON *c = n->child; c; c = c->next, count++)
         if (!as_json_c_reads(r, c, depth + 1))
             return false;
-    return !cJSON_IsObject(n) || count < 2 || unique_keys(r, n, count);
+    return type != cJSON_Object || count < 2 || unique_keys(r, n, count);
 }
 
 /* ---- the fallback: json-c -------------------------------------------------- */
@@ -238,7 +237,8 @@ const char *aioe__transform_json_read(json_reader *r, const char *p, size_t len,
             size_t at = (size_t)(end - p);
             while (at < len && p[at] && strchr(" \t\r\n", p[at]))
                 at++;
-            if (at == len && cJSON_IsObject(c) && as_json_c_reads(r, c, 1)) {
+            if (at == len && aioe__transform_json_type(c) == cJSON_Object &&
+                as_json_c_reads(r, c, 1)) {
                 *root = c;
                 return NULL;
             }

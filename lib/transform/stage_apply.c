@@ -19,7 +19,8 @@ static const cJSON *walk_entry(const cJSON *j, char *const *segs, size_t n)
 {
     const cJSON *e = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!cJSON_IsObject(j) || !(e = cJSON_GetObjectItemCaseSensitive(j, segs[i])))
+        if (aioe__transform_json_type(j) != cJSON_Object ||
+            !(e = cJSON_GetObjectItemCaseSensitive(j, segs[i])))
             return NULL;
         j = e;
     }
@@ -46,7 +47,8 @@ static const cJSON *walk_captured(const cJSON *root, const fpath *p, const seg *
     } else {
         for (size_t i = 0; i < ncap; i++) {
             /* captured keys come from the same record: NUL-terminated */
-            if (!cJSON_IsObject(j) || !(e = cJSON_GetObjectItemCaseSensitive(j, cap[i].p)))
+            if (aioe__transform_json_type(j) != cJSON_Object ||
+                !(e = cJSON_GetObjectItemCaseSensitive(j, cap[i].p)))
                 return NULL;
             j = e;
         }
@@ -68,7 +70,7 @@ static void resolve(const aioe_transform_message *in, const cJSON *root, rule *r
         if (p->last) {
             /* a JSON null counts as missing here; the value is kept in a
              * copy (the record is freed after the message) */
-            if (e && !cJSON_IsNull(e)) {
+            if (e && aioe__transform_json_type(e) != cJSON_NULL) {
                 cJSON *keep = cJSON_Duplicate(e, true);
                 if (keep) {
                     cJSON_Delete(r->last[i]);
@@ -229,7 +231,7 @@ static void enumerate(enum_ctx *c, const cJSON *j)
         if (c->oom)
             return;
         c->stack[c->depth++] = (seg){ val->string, strlen(val->string), val };
-        bool obj = cJSON_IsObject(val) && val->child;
+        bool obj = aioe__transform_json_type(val) == cJSON_Object && val->child;
         if (suffix == 0) {
             if (obj)
                 enumerate(c, val);
@@ -351,7 +353,7 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
             continue;
         }
         const cJSON *base = walk(root, r->in[0].segs, (size_t)r->in[0].star);
-        if (!base || !cJSON_IsObject(base))
+        if (!base || aioe__transform_json_type(base) != cJSON_Object)
             continue;
         enum_ctx c = { .t = t, .in = in, .root = root, .base = base, .r = r };
         enumerate(&c, base);

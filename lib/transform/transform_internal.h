@@ -83,6 +83,13 @@ const char *aioe__transform_tval_kind_name(tv_kind k);
  * valuedouble its value). Trees read by cJSON have no cJSON_Raw node. */
 enum { AIOE_RAW_DOUBLE = 0, AIOE_RAW_INT64 = 1, AIOE_RAW_UINT64 = 2 };
 
+/* A node's type (cJSON_Object, cJSON_Number...; cJSON_Invalid for NULL):
+ * cJSON_Is*() are calls into the library, this is inline. */
+static inline int aioe__transform_json_type(const cJSON *n)
+{
+    return n ? n->type & 0xFF : cJSON_Invalid;
+}
+
 /* Kept by the stage, reused by every message. */
 typedef struct json_reader {
     json_tokener *tok;   /* json-c, for what cJSON cannot decide (created when first needed) */

@@ -72,7 +72,7 @@ void aioe__transform_arena_free(arena *a)
 static void number_tval(const cJSON *j, tval *out)
 {
     double d = j->valuedouble;
-    if (cJSON_IsRaw(j)) {
+    if (aioe__transform_json_type(j) == cJSON_Raw) {
         if (j->valueint == AIOE_RAW_INT64) {
             out->k = TV_INT;
             out->u.i = strtoll(j->valuestring, NULL, 10);
@@ -84,7 +84,7 @@ static void number_tval(const cJSON *j, tval *out)
                                                   : d;
         return;
     }
-    if (d == trunc(d) && fabs(d) < 9007199254740992.0) {
+    if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
         out->k = TV_INT;
         out->u.i = (int64_t)d;
         return;
@@ -95,14 +95,14 @@ static void number_tval(const cJSON *j, tval *out)
 
 bool aioe__transform_tval_from_json(arena *a, const cJSON *j, tval *out)
 {
-    switch (j->type & 0xFF) {
+    switch (aioe__transform_json_type(j)) {
     case cJSON_NULL:
         out->k = TV_MISSING;
         return true;
     case cJSON_False:
     case cJSON_True:
         out->k = TV_BOOL;
-        out->u.b = cJSON_IsTrue(j);
+        out->u.b = aioe__transform_json_type(j) == cJSON_True;
         return true;
     case cJSON_Number:
     case cJSON_Raw:
@@ -207,12 +207,12 @@ bool aioe__transform_json_out(const cJSON *n, struct json_object **out)
 {
     struct json_object *j = NULL;
     *out = NULL;
-    switch (n->type & 0xFF) {
+    switch (aioe__transform_json_type(n)) {
     case cJSON_NULL:
         return true;
     case cJSON_False:
     case cJSON_True:
-        j = json_object_new_boolean(cJSON_IsTrue(n));
+        j = json_object_new_boolean(aioe__transform_json_type(n) == cJSON_True);
         break;
     case cJSON_Raw:
         /* a number read by json-c: integers exactly; a double in its

@@ -17,7 +17,8 @@ static void expect_text(aioe_transform *t, const char *payload, size_t len, cons
     assert_int_equal(aioe_transform_apply(t, in, g_out, &o), AIOE_OK);
     aioe_transform_message_free(in);
     if (o != AIOE_TRANSFORM_PASSED)
-        print_error("%.*s: %s\n", (int)len, payload, aioe_transform_last_error(t, NULL, NULL, NULL));
+        print_error("%.*s: %s\n", (int)len, payload,
+                    aioe_transform_last_error(t, NULL, NULL, NULL));
     assert_int_equal(o, AIOE_TRANSFORM_PASSED);
     size_t n = 0;
     const char *got = aioe_transform_message_payload(g_out, &n);
@@ -56,7 +57,8 @@ static void duplicate_keys_last_wins(void **state)
     aioe_transform *t = stage();
     assert_int_equal(add_map(t, "a", "x", NULL), AIOE_OK);
     assert_int_equal(add_map(t, "b.c", "y", NULL), AIOE_OK);
-    expect_out(t, "{\"a\": 1, \"b\": {\"c\": \"p\", \"c\": \"q\"}, \"a\": 2}", "{\"x\":2,\"y\":\"q\"}");
+    expect_out(t, "{\"a\": 1, \"b\": {\"c\": \"p\", \"c\": \"q\"}, \"a\": 2}",
+               "{\"x\":2,\"y\":\"q\"}");
     aioe_transform_free(t);
     t = stage();
     assert_int_equal(add_map(t, "*", "*", NULL), AIOE_OK);
@@ -238,7 +240,8 @@ static void both_readers_agree(void **state)
         cJSON *a = NULL, *b = NULL;
         size_t off;
         bool nomem;
-        assert_null(aioe__transform_json_read(&rd, records[i], strlen(records[i]), &a, &off, &nomem));
+        assert_null(aioe__transform_json_read(&rd, records[i], strlen(records[i]), &a, &off,
+                                              &nomem));
         assert_null(aioe__transform_json_read_json_c(&rd, records[i], strlen(records[i]), &b, &off,
                                                      &nomem));
         struct json_object *ja = NULL, *jb = NULL;
