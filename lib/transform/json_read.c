@@ -22,6 +22,7 @@
  * cJSON_Raw nodes holding the text json-c would write (the number as
  * written for a double, the exact digits of an integer), valuedouble the
  * value and valueint which kind json-c read (value.c reads them). */
+#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,9 +46,11 @@ void aioe__transform_json_reader_free(json_reader *r)
 
 /* ---- the fast path: cJSON ------------------------------------------------ */
 
-/* False for bytes cJSON would take as whitespace and json-c refuses. Eight
- * bytes at a time: a word with no byte below 0x20 (the usual case) is
- * passed over; otherwise its bytes are looked at one by one. */
+/* False for bytes cJSON would read and json-c refuses: control bytes cJSON
+ * takes as whitespace (eight bytes at a time: a word with no byte below
+ * 0x20, the usual case, is passed over), a byte order mark, a bad \u
+ * escape. A backslash that is itself escaped may be taken for the start of
+ * an escape here: json-c then reads the payload, which costs time only. */
 static bool plain_bytes(const unsigned char *p, size_t len)
 {
     if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
@@ -67,6 +70,14 @@ static bool plain_bytes(const unsigned char *p, size_t len)
     for (; i < len; i++)
         if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
             return false;
+    /* cJSON reads a \u not followed by four hex digits as \u0000 */
+    for (const unsigned char *b = memchr(p, '\\', len); b;
+         b = memchr(b + 1, '\\', len - (size_t)(b + 1 - p))) {
+        size_t left = len - (size_t)(b - p);
+        if (left > 1 && b[1] == 'u' &&
+            (left < 6 || !isxdigit(b[2]) || !isxdigit(b[3]) || !isxdigit(b[4]) || !isxdigit(b[5])))
+            return false;
+    }
     return true;
 }
 

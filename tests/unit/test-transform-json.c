@@ -178,6 +178,8 @@ static void what_is_accepted(void **state)
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         expect_invalid(t, refused[i], strlen(refused[i]));
     expect_invalid(t, "{\"a\":1}\0", 8);
+    expect_invalid(t, "{\"a\": \"\\u12G4\"}", 15); /* (cJSON alone: \u0000) */
+    expect_invalid(t, "{\"a\\u\": 1}", 11);
     expect_invalid(t, "{\"a\":1} {", 9);
     expect_invalid(t, "[{\"a\":1}]", 9);
     expect_invalid(t, "\"a\"", 3);
