@@ -179,7 +179,7 @@ static void what_is_accepted(void **state)
         expect_invalid(t, refused[i], strlen(refused[i]));
     expect_invalid(t, "{\"a\":1}\0", 8);
     expect_invalid(t, "{\"a\": \"\\u12G4\"}", 15); /* (cJSON alone: \u0000) */
-    expect_invalid(t, "{\"a\\u\": 1}", 11);
+    expect_invalid(t, "{\"a\\u\": 1}", 10);
     expect_invalid(t, "{\"a\":1} {", 9);
     expect_invalid(t, "[{\"a\":1}]", 9);
     expect_invalid(t, "\"a\"", 3);
