@@ -13,15 +13,17 @@
  *  - control bytes other than tab, newline and return anywhere, or a UTF-8
  *    byte order mark at the start: cJSON skips them as whitespace, json-c
  *    refuses them outside strings;
+ *  - a \u escape without four hex digits: cJSON reads \u0000, json-c
+ *    refuses it;
  *  - a tree deeper than json-c's limit (31 nested objects or arrays);
  *  - a duplicate key in an object: json-c keeps the last value, cJSON both;
  *  - a number from 2^53 up (or not finite): a double cannot hold every
  *    integer there, and json-c keeps 64-bit integers exactly.
  *
  * A tree read by json-c is converted to cJSON; its numbers become
- * cJSON_Raw nodes holding the text json-c would write (the number as
- * written for a double, the exact digits of an integer), valuedouble the
- * value and valueint which kind json-c read (value.c reads them). */
+ * cJSON_Raw nodes holding the text json-c writes (the exact digits of an
+ * integer; a double as written, kept for NaN and infinities), valuedouble
+ * the value and valueint which kind json-c read (value.c reads them). */
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
@@ -216,15 +218,16 @@ const char *aioe__transform_json_read_json_c(json_reader *r, const char *p, size
         end++;
     if (!j || jerr != json_tokener_success || end != len ||
         !json_object_is_type(j, json_type_object)) {
-        if (!j && jerr == json_tokener_success)
+        bool read = j != NULL;
+        if (!read && jerr == json_tokener_success)
             jerr = json_tokener_continue;
         json_object_put(j);
-        *err_off = j ? end : 0;
-        return len == 0                               ? "empty payload"
-               : !j && jerr == json_tokener_continue ? "incomplete JSON"
-               : !j                                   ? json_tokener_error_desc(jerr)
-               : end != len                           ? "bytes after the JSON value"
-                                                      : "a JSON value that is not an object";
+        *err_off = read ? end : 0;
+        return len == 0                                 ? "empty payload"
+               : !read && jerr == json_tokener_continue ? "incomplete JSON"
+               : !read                                  ? json_tokener_error_desc(jerr)
+               : end != len                             ? "bytes after the JSON value"
+                                                        : "a JSON value that is not an object";
     }
     *root = from_json_c(j);
     json_object_put(j);
