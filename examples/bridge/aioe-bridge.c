@@ -326,6 +326,12 @@ int main(int argc, char **argv)
             if (log_file && bridge_log_file_open(log_file) != 0)
                 bridge_log(AIOE_LOG_ERROR, "SIGHUP: cannot reopen --log-file %s: %s; "
                            "logging on where it was", log_file, strerror(errno));
+            /* token, CA and certificate files: every session re-reads them
+             * now and reconnects only when they changed */
+            for (size_t i = 0; i < run.n; i++) {
+                aioe_session_reload_credentials(bridge_instance_session(run.inst[i], true));
+                aioe_session_reload_credentials(bridge_instance_session(run.inst[i], false));
+            }
             bridge_config *next = NULL;
             if (bridge_config_load(&next, files, nfiles, &sel, true, &nerr) != 0) {
                 bridge_log(AIOE_LOG_ERROR, "SIGHUP: reload refused: %zu error(s) in the YAML "

@@ -29,6 +29,12 @@ typedef struct aioe_token_source_ops {
      * true when the source now has a token different from the one last
      * fetched (file rotated). NULL = never. */
     bool (*changed)(void *self);
+    /* The host asked for credentials to be re-read now
+     * (aioe_session_reload_credentials): like changed(), but skipping every
+     * shortcut (file metadata, refresh schedule, backoff), so a token that
+     * differs is seen at once. Supervisor thread, while connected; may
+     * block (file read, one HTTP exchange). NULL = use changed(). */
+    bool (*reload)(void *self);
     void (*destroy)(void *self);
 } aioe_token_source_ops;
 

@@ -117,13 +117,15 @@ static int sat_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     return AIOE_OK;
 }
 
-static bool sat_changed(void *self)
+/* @p force: compare contents even when the file's metadata is the same
+ * as at the last fetch (a rewrite within the file system's timestamp
+ * granularity keeps size and mtime). */
+static bool sat_compare(sat_source *s, bool force)
 {
-    sat_source *s = self;
     struct stat st;
     if (stat(s->path, &st) != 0)
         return false; /* gone: keep the current connection, report at connect */
-    if (s->have_st && st.st_ino == s->last_st.st_ino &&
+    if (!force && s->have_st && st.st_ino == s->last_st.st_ino &&
         st.st_dev == s->last_st.st_dev && st.st_size == s->last_st.st_size &&
         st.st_mtim.tv_sec == s->last_st.st_mtim.tv_sec &&
         st.st_mtim.tv_nsec == s->last_st.st_mtim.tv_nsec)
@@ -146,6 +148,16 @@ static bool sat_changed(void *self)
     return differs;
 }
 
+static bool sat_changed(void *self)
+{
+    return sat_compare(self, false);
+}
+
+static bool sat_reload(void *self)
+{
+    return sat_compare(self, true);
+}
+
 static void sat_destroy(void *self)
 {
     sat_source *s = self;
@@ -160,6 +172,7 @@ static const aioe_token_source_ops sat_ops = {
     .auth_method = "K8S-SAT",
     .fetch = sat_fetch,
     .changed = sat_changed,
+    .reload = sat_reload,
     .destroy = sat_destroy,
 };
 

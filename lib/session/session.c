@@ -318,6 +318,19 @@ int aioe_session_start(aioe_session *s)
     return AIOE_OK;
 }
 
+int aioe_session_reload_credentials(aioe_session *s)
+{
+    if (!s)
+        return AIOE_ERR_INVALID_ARG;
+    /* only a flag for the supervisor: safe from any thread and from this
+     * session's callbacks; aioe_session_start() clears it (a start reads
+     * everything anyway) */
+    pthread_mutex_lock(&s->mu);
+    aioe_session_post(s, EV_RELOAD);
+    pthread_mutex_unlock(&s->mu);
+    return AIOE_OK;
+}
+
 int aioe_session_stop(aioe_session *s, uint32_t timeout_ms)
 {
     if (!s)
