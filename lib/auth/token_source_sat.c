@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "aioendpoint/common.h"
+#include "file_watch.h"
 #include "jwt.h"
 #include "resolver.h"
 #include "token_source.h"
@@ -26,6 +27,7 @@ typedef struct sat_source {
      * second copy of the token is kept for the life of the session */
     unsigned char last_digest[32];
     bool have_last;
+    aioe__file_watch *watch;   /* NULL: not watched (polling only) */
 } sat_source;
 
 void aioe_token_clear(aioe_token *t)
@@ -158,11 +160,21 @@ static bool sat_reload(void *self)
     return sat_compare(self, true);
 }
 
+static int sat_watch(void *self, void (*notify)(void *ctx), void *ctx, char *err,
+                     size_t errlen)
+{
+    sat_source *s = self;
+    if (s->watch)
+        return AIOE_OK;
+    return aioe__file_watch_add(s->path, notify, ctx, &s->watch, err, errlen);
+}
+
 static void sat_destroy(void *self)
 {
     sat_source *s = self;
     if (!s)
         return;
+    aioe__file_watch_remove(s->watch); /* notify never runs after this */
     free(s->path);
     OPENSSL_cleanse(s->last_digest, sizeof s->last_digest);
     free(s);
@@ -173,6 +185,7 @@ static const aioe_token_source_ops sat_ops = {
     .fetch = sat_fetch,
     .changed = sat_changed,
     .reload = sat_reload,
+    .watch = sat_watch,
     .destroy = sat_destroy,
 };
 

@@ -138,6 +138,8 @@ enum {
                                  * connected: disconnect with ev_reason */
     EV_WINDOW = 1u << 6,        /* room in the window after a WOULD_BLOCK */
     EV_PAUSE = 1u << 7,         /* inbound_paused changed */
+    EV_TOKEN = 1u << 9,         /* the token file's directory changed
+                                 * (inotify): check the token now */
     EV_RELOAD = 1u << 8,        /* aioe_session_reload_credentials(): handled
                                  * while connected or waiting to retry */
 };
@@ -165,6 +167,7 @@ struct aioe_session {
     unsigned char tls_digest[32]; /* of the TLS files the last connect used
                                    * (supervisor thread only) */
     bool have_tls_digest;
+    bool token_watch_tried;     /* tokens.ops->watch called (once) */
     MQTTAsync client;           /* NULL when not started */
 
     pthread_mutex_t mu;

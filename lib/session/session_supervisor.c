@@ -523,7 +523,7 @@ void *aioe_session_supervisor_main(void *arg)
                 deadline = sv.connect_deadline;
                 break;
             case P_CONNECTED:
-                relevant = EV_LOST | EV_PROTOCOL | EV_PAUSE | EV_RELOAD;
+                relevant = EV_LOST | EV_PROTOCOL | EV_PAUSE | EV_RELOAD | EV_TOKEN;
                 if (s->tokens.ops)
                     deadline = sv.next_check;
                 break;
@@ -573,7 +573,7 @@ void *aioe_session_supervisor_main(void *arg)
                 s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
             break;
         case P_CONNECTED:
-            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL | EV_PAUSE | EV_RELOAD);
+            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL | EV_PAUSE | EV_RELOAD | EV_TOKEN);
             break;
         case P_WAIT_RETRY:
             s->events &= ~(unsigned)EV_RELOAD;
@@ -624,7 +624,7 @@ void *aioe_session_supervisor_main(void *arg)
                 start_pause(&sv);
             else if (ev & EV_RELOAD)
                 reload_credentials(&sv);
-            else if (now_ms() >= sv.next_check)
+            else if ((ev & EV_TOKEN) || now_ms() >= sv.next_check)
                 check_token(&sv);
             break;
         case P_PAUSING:

@@ -6,6 +6,7 @@
  * (the one managed identity will use). Tokens never reach the log. */
 #include "session-fixture.h"
 
+#include "file_watch.h"
 #include "session_internal.h"
 #include "token_source.h"
 
@@ -283,12 +284,16 @@ static void test_sat_reload_credentials(void **state)
     aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_SAT TLS_OFF,
                                          broker_port(b, 0));
     recorder *r = recorder_new();
-    fx_token_check_ms = 3600 * 1000; /* the poll cannot be what notices */
+    /* neither the poll nor inotify may be what notices */
+    fx_token_check_ms = 3600 * 1000;
+    aioe__file_watch_set_enabled(false);
     aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, td.path);
     fx_token_check_ms = 50;
     assert_int_equal(aioe_session_reload_credentials(NULL), AIOE_ERR_INVALID_ARG);
     assert_int_equal(aioe_session_reload_credentials(s), AIOE_OK); /* not started: no-op */
     assert_int_equal(aioe_session_start(s), AIOE_OK);
+    aioe__file_watch_set_enabled(true);
+    assert_true(fx_wait(r, pred_log_has, "token file: cannot watch for changes", WAIT_MS));
     size_t cur = 0;
     assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
     char needle[256];
@@ -377,6 +382,62 @@ static void test_tls_reload_credentials(void **state)
     broker_free(b);
 }
 
+/* ---- inotify: a rotation is noticed at once, not at the next poll ---- */
+
+/* The kubelet's symlink swap with the periodic check an hour away: the
+ * watch on the token's directory makes the session reconnect with the new
+ * token promptly. With watches turned off (as when inotify is missing),
+ * the same swap goes unnoticed for the hour: the fallback is the poll. */
+static bool run_rotation_noticed(bool inotify)
+{
+    broker *b = start_sat_broker();
+    char *tok1 = harness_jwt_simple("aio-internal", 3600);
+    char *tok2 = harness_jwt_simple("aio-internal", 7200);
+    token_dir td;
+    fx_token_init(&td, tok1);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_SAT TLS_OFF,
+                                         broker_port(b, 0));
+    recorder *r = recorder_new();
+    fx_token_check_ms = 3600 * 1000;
+    aioe__file_watch_set_enabled(inotify);
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, td.path);
+    fx_token_check_ms = 50;
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    aioe__file_watch_set_enabled(true);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    int64_t t0 = harness_now_ms();
+    fx_token_rotate(&td, tok2);
+    msg_from m = { cur, AIOE_SESSION_CONNECTING, "token file changed" };
+    /* without inotify nothing can come within the hour: a shorter wait
+     * says the same */
+    bool noticed = fx_wait(r, pred_state_msg, &m, inotify ? WAIT_MS : 3000);
+    if (noticed) {
+        print_message("kubelet-style rotation noticed after %lld ms (poll interval 1 h)\n",
+                      (long long)(harness_now_ms() - t0));
+        assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+        char needle[256];
+        snprintf(needle, sizeof needle, "client %s: method K8S-SAT: accepted",
+                 aioe_session_client_id(s));
+        assert_true(broker_wait_log_count(b, needle, 2, WAIT_MS));
+    }
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    fx_token_free(&td);
+    free(tok1);
+    free(tok2);
+    broker_free(b);
+    return noticed;
+}
+
+static void test_sat_rotation_inotify(void **state)
+{
+    (void)state;
+    assert_true(run_rotation_noticed(true));
+    assert_false(run_rotation_noticed(false));
+}
+
 /* ---- proactive refresh before exp, through the token-source seam ---- */
 
 typedef struct minting_source {
@@ -457,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_sat_rotation_during_qos1_stream),
         cmocka_unit_test(test_sat_refresh_before_exp),
         cmocka_unit_test(test_sat_reload_credentials),
+        cmocka_unit_test(test_sat_rotation_inotify),
         cmocka_unit_test(test_tls_reload_credentials),
     };
     if (getenv("AIOE_TEST_FILTER")) /* e.g. AIOE_TEST_FILTER='*race*' */
