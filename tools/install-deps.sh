@@ -42,6 +42,7 @@ DEBIAN_PACKAGES=(
     libjson-c-dev
     libcurl4-openssl-dev
     libmicrohttpd-dev      # aioe-bridge --metrics-addr (docs/operations.md)
+    libsystemd-dev         # aioe-bridge sd_notify: readiness, watchdog (optional, -Dsystemd)
     # tests
     libcmocka-dev          # unit tests
     python3-yaml           # tests/deploy/check-kubernetes.py

@@ -27,6 +27,7 @@
 #include "bridge.h"
 #include "bridge_http.h"
 #include "bridge_log.h"
+#include "bridge_notify.h"
 #include "bridge_plan.h"
 #include "bridge_reload.h"
 
@@ -123,6 +124,29 @@ static void print_all_stats(bridge_instance **inst, size_t n)
     }
     if (n > 1)
         log_stats("total", &total);
+}
+
+/* The watchdog's health check: every instance answers a snapshot, which
+ * takes each lock its forwarding path uses (the pump's mutex, the store's,
+ * both sessions'); a wedged instance blocks here and the pings stop. Any
+ * instance stopped for good ends the main loop before this. */
+static bool bridge_healthy(bridge_running *run)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        bridge_stats st;
+        bridge_instance_stats(run->inst[i], &st);
+        if (bridge_instance_fatal(run->inst[i], NULL, 0))
+            return false;
+    }
+    return true;
+}
+
+static bool all_connected(bridge_running *run)
+{
+    for (size_t i = 0; i < run->n; i++)
+        if (!bridge_instance_connected(run->inst[i]))
+            return false;
+    return true;
 }
 
 static int64_t now_ms(void)
@@ -314,6 +338,9 @@ int main(int argc, char **argv)
     if (status == 0)
         bridge_log(AIOE_LOG_INFO, "running %zu instance(s) of %zu dataflow(s); state in %s",
                    run.n, cfg->nplan, opts.state_dir);
+    bridge_notify_init();
+    bridge_notify_status("connecting %zu instance(s) of %zu dataflow(s)", run.n, cfg->nplan);
+    bool ready = false;
 
     /* ---- run until a signal or a fatal session error ---- */
     int64_t next_stats = stats_interval ? now_ms() + stats_interval * 1000LL : INT64_MAX;
@@ -323,6 +350,7 @@ int main(int argc, char **argv)
         if (sig == SIGUSR1) {
             print_all_stats(run.inst, run.n);
         } else if (sig == SIGHUP) {
+            bridge_notify_reloading();
             if (log_file && bridge_log_file_open(log_file) != 0)
                 bridge_log(AIOE_LOG_ERROR, "SIGHUP: cannot reopen --log-file %s: %s; "
                            "logging on where it was", log_file, strerror(errno));
@@ -337,6 +365,11 @@ int main(int argc, char **argv)
                 bridge_log(AIOE_LOG_ERROR, "SIGHUP: reload refused: %zu error(s) in the YAML "
                            "files; the running configuration is kept", nerr);
                 bridge_config_free(next);
+                if (ready)
+                    bridge_notify_ready("forwarding: reload refused (%zu error(s)); "
+                                        "the running configuration is kept", nerr);
+                else
+                    bridge_notify_status("connecting: reload refused (%zu error(s))", nerr);
             } else {
                 bridge_log(AIOE_LOG_INFO, "SIGHUP: the YAML files are valid; applying them");
                 bridge_reload_counts rc;
@@ -348,11 +381,25 @@ int main(int argc, char **argv)
                            "unchanged, %zu restarted, %zu added, %zu removed; %zu instance(s) "
                            "running", status ? "failed" : "done", rc.unchanged, rc.restarted,
                            rc.added, rc.removed, run.n);
+                if (ready && status == 0)
+                    bridge_notify_ready("forwarding: reloaded (%zu unchanged, %zu restarted, "
+                                        "%zu added, %zu removed)", rc.unchanged, rc.restarted,
+                                        rc.added, rc.removed);
+                else if (status == 0)
+                    bridge_notify_status("connecting: reloaded (%zu instance(s))", run.n);
             }
         } else if (sig == SIGINT || sig == SIGTERM) {
             bridge_log(AIOE_LOG_INFO, "%s: draining", strsignal(sig));
             break;
         }
+        int64_t now = now_ms();
+        if (!ready && status == 0 && all_connected(&run)) {
+            ready = true;
+            bridge_notify_ready("forwarding: %zu instance(s) of %zu dataflow(s) connected",
+                                run.n, cfg->nplan);
+        }
+        if (bridge_notify_watchdog_due(now) && status == 0 && bridge_healthy(&run))
+            bridge_notify_watchdog_ping(now);
         for (size_t i = 0; i < run.n && status == 0; i++) {
             char why[512];
             int f = bridge_instance_fatal(run.inst[i], why, sizeof why);
@@ -369,6 +416,7 @@ int main(int argc, char **argv)
     }
 
     /* ---- drain: stop taking messages, wait for what is in flight ---- */
+    bridge_notify_stopping();
     for (size_t i = 0; i < run.n; i++)
         bridge_instance_stop_source(run.inst[i]);
     if (status == 0) {
