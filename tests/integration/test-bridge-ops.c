@@ -449,6 +449,7 @@ static void test_sighup(void **state)
 
 /* ---- sd_notify ---- */
 
+#ifdef AIOE_BRIDGE_SYSTEMD
 /* Every datagram received on a fake NOTIFY_SOCKET, one after another,
  * separated by "\n|\n". */
 typedef struct notify_rx {
@@ -497,6 +498,8 @@ static bool notify_wait(notify_rx *n, const char *needle, size_t count)
     }
     return true;
 }
+
+#endif
 
 static void test_sd_notify(void **state)
 {
