@@ -9,7 +9,9 @@
  *   its new topic; the unchanged one never reconnects (one CONNECT of
  *   each of its client IDs, no reconnect counted). A second SIGHUP
  *   removes one dataflow (its store stays on disk) and adds another,
- *   which forwards.
+ *   which forwards. Every running session is asked to re-read its
+ *   credentials on SIGHUP (aioe_session_reload_credentials(); here nothing
+ *   changed, so none reconnects).
  *
  * The bridge runs as a child process (AIOE_BRIDGE); every wait is on a
  * condition with a deadline. */
@@ -112,6 +114,11 @@ static void test_apply(void **state)
                                      "0 added, 0 removed", 1, WAIT_MS));
     assert_true(bridge_wait_log(&bp, "keep-0: info: reload: unchanged", 1, 0));
     assert_true(bridge_wait_log(&bp, "move-0: info: reload: restarted", 1, 0));
+    /* every session was asked to re-read its credentials (nothing changed) */
+    assert_true(bridge_wait_log(&bp, "keep-0: info: source: credentials reloaded: unchanged",
+                                1, WAIT_MS));
+    assert_true(bridge_wait_log(&bp, "keep-0: info: destination: credentials reloaded: "
+                                     "unchanged", 1, WAIT_MS));
     publish_range(a, "keep/", 2 * BATCH, 3 * BATCH, 1);
     publish_range(a, "move/", 2 * BATCH, 3 * BATCH, 1);
 
