@@ -156,6 +156,16 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* While a SIGHUP drains a changed dataflow: the reload is making progress
+ * on this thread, so the watchdog is fed without the health check (which
+ * would look at instances being taken apart). */
+static void reload_tick(void)
+{
+    int64_t now = now_ms();
+    if (bridge_notify_watchdog_due(now))
+        bridge_notify_watchdog_ping(now);
+}
+
 int main(int argc, char **argv)
 {
     /* Signals are taken with sigtimedwait() on this thread only: block them
@@ -373,7 +383,8 @@ int main(int argc, char **argv)
             } else {
                 bridge_log(AIOE_LOG_INFO, "SIGHUP: the YAML files are valid; applying them");
                 bridge_reload_counts rc;
-                status = bridge_reload_apply(&run, next, &opts, &sel, drain_timeout, http, &rc);
+                status = bridge_reload_apply(&run, next, &opts, &sel, drain_timeout, http,
+                                             reload_tick, &rc);
                 /* running instances hold references on what they use */
                 bridge_config_free(cfg);
                 cfg = next;

@@ -118,14 +118,18 @@ static int64_t mono_ms(void)
 /* Stops the sources of @p n instances, gives what they hold until the
  * deadline to reach the destination, and frees them (the rest stays in
  * their stores). */
-static void retire(bridge_instance **gone, size_t n, unsigned drain_timeout_s)
+static void retire(bridge_instance **gone, size_t n, unsigned drain_timeout_s,
+                   void (*tick)(void))
 {
     for (size_t i = 0; i < n; i++)
         bridge_instance_stop_source(gone[i]);
     int64_t deadline = mono_ms() + (int64_t)drain_timeout_s * 1000;
     for (size_t i = 0; i < n; i++) {
-        while (!bridge_instance_drained(gone[i]) && mono_ms() < deadline)
+        while (!bridge_instance_drained(gone[i]) && mono_ms() < deadline) {
+            if (tick)
+                tick();
             nanosleep(&(struct timespec){0, 5 * 1000000L}, NULL);
+        }
         if (!bridge_instance_drained(gone[i]))
             bridge_log_line(AIOE_LOG_WARNING, bridge_instance_name(gone[i]),
                             "reload: not drained in time; what was not forwarded stays in "
@@ -137,7 +141,7 @@ static void retire(bridge_instance **gone, size_t n, unsigned drain_timeout_s)
 int bridge_reload_apply(bridge_running *run, const bridge_config *cfg,
                         const bridge_options *opts, const bridge_selection *sel,
                         unsigned drain_timeout_s, bridge_http *http,
-                        bridge_reload_counts *counts)
+                        void (*tick)(void), bridge_reload_counts *counts)
 {
     memset(counts, 0, sizeof *counts);
     size_t n = run->n;
@@ -198,7 +202,7 @@ int bridge_reload_apply(bridge_running *run, const bridge_config *cfg,
      * keep them all until it has the new list */
     bool told = bridge_http_set_instances(http, run->inst, run->n) == 0;
     if (told) {
-        retire(gone, ngone, drain_timeout_s);
+        retire(gone, ngone, drain_timeout_s, tick);
     } else {
         bridge_log(AIOE_LOG_ERROR, "reload: out of memory; %zu instance(s) to stop or "
                    "restart are left running as they were", ngone);

@@ -49,13 +49,15 @@ typedef struct bridge_reload_counts {
  * - in @p cfg only: started; - not in @p cfg any more: stopped the same
  *   way and freed, its store left on disk.
  * One log line per instance says which. @p http (may be NULL) is told the
- * new list before anything it serves is freed. Returns 0, or
+ * new list before anything it serves is freed. @p tick (may be NULL) is
+ * called every few milliseconds while it waits for a drain, so the caller
+ * can keep a watchdog fed. Returns 0, or
  * TOOL_EXIT_FAILURE when an instance could not be created or started (logged;
  * the others run on). @p counts is filled in either way.
  */
 int bridge_reload_apply(bridge_running *run, const bridge_config *cfg,
                         const bridge_options *opts, const bridge_selection *sel,
                         unsigned drain_timeout_s, bridge_http *http,
-                        bridge_reload_counts *counts);
+                        void (*tick)(void), bridge_reload_counts *counts);
 
 #endif /* AIOE_BRIDGE_RELOAD_H */
