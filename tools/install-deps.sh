@@ -43,6 +43,7 @@ DEBIAN_PACKAGES=(
     libcjson-dev           # the transformation stage's JSON reader (docs/transform.md)
     libcurl4-openssl-dev
     libmicrohttpd-dev      # aioe-bridge --metrics-addr (docs/operations.md)
+    libsystemd-dev         # aioe-bridge sd_notify: readiness, watchdog (optional, -Dsystemd)
     # tests
     libcmocka-dev          # unit tests
     python3-yaml           # tests/deploy/check-kubernetes.py
