@@ -14,7 +14,11 @@
  *   inbox-power    AIOE_INBOX_SURVIVE_POWER_LOSS (fdatasync before PUBACK)
  * Prints, for the best round of each mode, messages/s, CPU µs per message,
  * the extra CPU µs per message against plain, and fdatasync calls per
- * second for the power-loss mode. bench/inbox-bench.sh starts the broker. */
+ * second for the power-loss mode. bench/inbox-bench.sh starts the broker.
+ * BENCH_INBOX_MODES (e.g. "01") limits the run to some modes, for profiling
+ * one mode at a time with PERF="perf stat ..." bench/inbox-bench.sh;
+ * BENCH_INBOX_BATCH_US sets aioe_inbox_options_set_batch_delay() (default:
+ * the library's). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -178,6 +182,9 @@ static result run(const aioe_endpoint *ep, unsigned long n, int mode, const char
         aioe_inbox_options_set_durability(o, mode == 2 ? AIOE_INBOX_SURVIVE_POWER_LOSS
                                                        : AIOE_INBOX_SURVIVE_PROCESS_CRASH);
         aioe_inbox_options_set_watermarks(o, 0, 0, 0, 0);
+        const char *bd = getenv("BENCH_INBOX_BATCH_US");
+        if (bd)
+            aioe_inbox_options_set_batch_delay(o, (uint32_t)strtoul(bd, NULL, 10));
         if (aioe_inbox_new(&ib, s, dir, o) != AIOE_OK)
             exit(1);
         aioe_inbox_options_free(o);
@@ -242,8 +249,11 @@ int main(int argc, char **argv)
     result best[3];
     for (int k = 0; k < 3; k++)
         best[k] = (result){ 1e9, 1e9, 0 };
+    const char *modes = getenv("BENCH_INBOX_MODES");
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < 3; k++) {
+            if (modes && !strchr(modes, '0' + k))
+                continue;
             char dir[256];
             snprintf(dir, sizeof dir, "%s/%s-%d", root, names[k], r);
             result x = run(ep, n, k, dir);
@@ -254,6 +264,8 @@ int main(int argc, char **argv)
     printf("%lu QoS 1 messages of %d bytes from a broker session, best of %d rounds "
            "(lowest CPU)\n", n, PAYLOAD, rounds);
     for (int k = 0; k < 3; k++) {
+        if (modes && !strchr(modes, '0' + k))
+            continue;
         printf("%-14s %8.0f msg/s  CPU %6.2f us/msg  extra %+6.2f us/msg", names[k],
                (double)n / best[k].wall, best[k].cpu * 1e6 / (double)n,
                (best[k].cpu - best[0].cpu) * 1e6 / (double)n);

@@ -41,10 +41,15 @@ static int64_t hold_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* While messages stream in, a consumer napping in aioe_inbox_next() is
+ * woken early only once this many wait (so a nap never holds more). */
+#define NAP_WAKE_AT 64
+
 struct aioe_inbox_options {
     aioe_inbox_durability durability;
     uint64_t max_bytes, segment_bytes;
     uint64_t high_msgs, low_msgs, high_bytes, low_bytes;
+    uint32_t batch_delay_us;
 };
 
 struct aioe_inbox {
@@ -58,6 +63,14 @@ struct aioe_inbox {
     uint64_t first_new;         /* ids below were recovered at open */
     bool paused;                /* we asked the session to pause */
     unsigned waiters;           /* threads waiting in aioe_inbox_next() */
+    unsigned nappers;           /* of which napping (woken by time, or by
+                                 * NAP_WAKE_AT queued messages) */
+    unsigned signalled;         /* signals sent to waiters not yet awake */
+    bool streaming;             /* the last wait ended with a message */
+    uint64_t wakeups;           /* signals sent to waiting consumers */
+    unsigned char *rbuf;        /* a record read buffer, lent to one
+                                 * aioe_inbox_next() at a time */
+    size_t rcap;
     bool holding;               /* the receive thread waits for space */
     aioe_user_property *props;  /* receive thread only */
     size_t props_cap;
@@ -74,6 +87,7 @@ int aioe_inbox_options_new(aioe_inbox_options **out)
         return AIOE_ERR_NOMEM;
     (*out)->high_msgs = 100000;
     (*out)->low_msgs = 50000;
+    (*out)->batch_delay_us = AIOE_INBOX_DEFAULT_BATCH_DELAY_US;
     return AIOE_OK;
 }
 
@@ -117,6 +131,14 @@ int aioe_inbox_options_set_watermarks(aioe_inbox_options *opts, uint64_t high_me
     opts->low_msgs = low_messages;
     opts->high_bytes = high_bytes;
     opts->low_bytes = low_bytes;
+    return AIOE_OK;
+}
+
+int aioe_inbox_options_set_batch_delay(aioe_inbox_options *opts, uint32_t max_delay_us)
+{
+    if (!opts || max_delay_us > 1000000)
+        return AIOE_ERR_INVALID_ARG;
+    opts->batch_delay_us = max_delay_us;
     return AIOE_OK;
 }
 
@@ -258,8 +280,17 @@ static bool store_one(aioe_inbox *ib, const aioe__rec_msg *r)
         return false;
     pthread_mutex_lock(&ib->mu);
     bool ok = queue_push(ib, id);
-    if (ib->waiters) /* a wake-up costs a system call: only when one waits */
+    /* A wake-up costs a system call and two context switches: only for a
+     * consumer that waits for a message and was not signalled yet (a
+     * woken one takes every queued message before it waits again), not
+     * for one that naps (it wakes by itself within the batch delay) unless
+     * the batch is full. */
+    bool wake = ib->waiters - ib->nappers > ib->signalled;
+    if (wake || (ib->nappers && ib->q_len == NAP_WAKE_AT)) {
         pthread_cond_signal(&ib->cv);
+        ib->signalled += wake;
+        ib->wakeups++;
+    }
     pthread_mutex_unlock(&ib->mu);
     if (!ok) /* stored; delivered after a restart */
         aioe_session_log(ib->s, AIOE_LOG_ERROR,
@@ -361,6 +392,7 @@ int aioe_inbox_new(aioe_inbox **out, aioe_session *session, const char *dir,
     } else {
         ib->o.high_msgs = 100000;
         ib->o.low_msgs = 50000;
+        ib->o.batch_delay_us = AIOE_INBOX_DEFAULT_BATCH_DELAY_US;
     }
     pthread_mutex_init(&ib->mu, NULL);
     pthread_cond_init(&ib->cv, NULL);
@@ -408,6 +440,7 @@ void aioe_inbox_free(aioe_inbox *ib)
     pthread_cond_destroy(&ib->cv);
     free(ib->q);
     free(ib->props);
+    free(ib->rbuf);
     free(ib);
 }
 
@@ -425,54 +458,49 @@ static int add_data(MQTTProperties *props, enum MQTTPropertyCodes id, const void
 }
 
 /* An owned aioe_message from a stored record: it looks like one received
- * live (the caller frees it with aioe_message_free()). */
+ * live (the caller frees it with aioe_message_free()). One allocation holds
+ * the message, its Paho message, topic and payload (`one_block`); only
+ * MQTT v5 properties, when the record has any, are allocated by Paho. */
 static int make_message(const aioe__rec_msg *r, uint64_t id, bool redelivered,
                         aioe_message **out)
 {
-    aioe_message *c = calloc(1, sizeof *c);
-    MQTTAsync_message *m = calloc(1, sizeof *m);
-    char *topic = malloc(r->topic_len + 1);
-    void *payload = r->payload_len ? malloc(r->payload_len) : NULL;
-    if (!c || !m || !topic || (r->payload_len && !payload)) {
-        free(c);
-        free(m);
-        free(topic);
-        free(payload);
+    size_t head = sizeof(aioe_message) + sizeof(MQTTAsync_message);
+    if (r->topic_len > SIZE_MAX - head - 1 - r->payload_len)
         return AIOE_ERR_NOMEM;
-    }
+    aioe_message *c = malloc(head + r->topic_len + 1 + r->payload_len);
+    if (!c)
+        return AIOE_ERR_NOMEM;
+    MQTTAsync_message *m = (MQTTAsync_message *)(c + 1);
+    char *topic = (char *)(m + 1);
+    char *payload = topic + r->topic_len + 1;
     MQTTAsync_message init = MQTTAsync_message_initializer;
     *m = init;
     memcpy(topic, r->topic, r->topic_len);
     topic[r->topic_len] = '\0';
-    if (payload)
+    if (r->payload_len)
         memcpy(payload, r->payload, r->payload_len);
-    m->payload = payload;
+    m->payload = r->payload_len ? payload : NULL;
     m->payloadlen = (int)r->payload_len;
     m->qos = r->qos;
     m->retained = r->retain;
     m->dup = r->dup;
     int rc = AIOE_OK;
+    size_t pos = 0;
     aioe_user_property up;
-    if (r->prop_count) {
-        aioe_user_property *props = malloc(r->prop_count * sizeof *props);
-        if (!props) {
-            rc = AIOE_ERR_NOMEM;
-        } else {
-            size_t n = aioe__rec_msg_props(r, props, r->prop_count);
-            for (size_t i = 0; rc == AIOE_OK && i < n; i++) {
-                MQTTProperty p;
-                memset(&p, 0, sizeof p);
-                p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
-                up = props[i];
-                p.value.data.data = (char *)up.name;
-                p.value.data.len = (int)up.name_len;
-                p.value.value.data = (char *)up.value;
-                p.value.value.len = (int)up.value_len;
-                if (MQTTProperties_add(&m->properties, &p) != 0)
-                    rc = AIOE_ERR_NOMEM;
-            }
-            free(props);
+    for (size_t i = 0; rc == AIOE_OK && i < r->prop_count; i++) {
+        if (!aioe__rec_msg_prop_next(r, &pos, &up)) {
+            rc = AIOE_ERR_INTERNAL; /* cannot happen after decode */
+            break;
         }
+        MQTTProperty p;
+        memset(&p, 0, sizeof p);
+        p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+        p.value.data.data = (char *)up.name;
+        p.value.data.len = (int)up.name_len;
+        p.value.value.data = (char *)up.value;
+        p.value.value.len = (int)up.value_len;
+        if (MQTTProperties_add(&m->properties, &p) != 0)
+            rc = AIOE_ERR_NOMEM;
     }
     if (rc == AIOE_OK && r->content_type)
         rc = add_data(&m->properties, MQTTPROPERTY_CODE_CONTENT_TYPE, r->content_type,
@@ -499,22 +527,72 @@ static int make_message(const aioe__rec_msg *r, uint64_t id, bool redelivered,
         if (MQTTProperties_add(&m->properties, &p) != 0)
             rc = AIOE_ERR_NOMEM;
     }
-    c->topic = topic;
-    c->topic_len = r->topic_len;
-    c->m = m;
-    c->owned = true;
-    c->inbox_id = id;
-    c->inbox_redelivered = redelivered;
+    *c = (aioe_message){ .topic = topic, .topic_len = r->topic_len, .m = m, .owned = true,
+                         .one_block = true, .inbox_id = id,
+                         .inbox_redelivered = redelivered };
     if (rc != AIOE_OK) {
         MQTTProperties_free(&m->properties);
-        free(payload);
-        free(m);
-        free(topic);
         free(c);
         return rc;
     }
     *out = c;
     return AIOE_OK;
+}
+
+static void deadline_in(struct timespec *ts, uint64_t us)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(us / 1000000);
+    ts->tv_nsec += (long)(us % 1000000) * 1000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Waits (under ib->mu) until a message is queued or the deadline passes.
+ * While messages stream in (the last wait ended with one), the consumer
+ * first naps for the batch delay: the receive thread does not wake it per
+ * message, so one wake-up serves every message queued meanwhile. A nap
+ * that finds nothing ends the streaming; the wait then goes on woken per
+ * message, so a lone message is not delayed. */
+static void wait_queued(aioe_inbox *ib, const struct timespec *deadline)
+{
+    if (ib->q_len)
+        return;
+    if (ib->streaming && ib->o.batch_delay_us) {
+        struct timespec nap;
+        deadline_in(&nap, ib->o.batch_delay_us);
+        if (before(deadline, &nap))
+            nap = *deadline;
+        ib->waiters++;
+        ib->nappers++;
+        /* woken early: a full batch, or a message meant for another waiter */
+        int w;
+        do {
+            w = pthread_cond_timedwait(&ib->cv, &ib->mu, &nap);
+            if (ib->signalled) /* it may have been meant for a waiter */
+                ib->signalled--;
+        } while (w == 0 && ib->q_len == 0);
+        ib->nappers--;
+        ib->waiters--;
+        ib->streaming = ib->q_len > 0;
+    }
+    while (ib->q_len == 0) {
+        ib->waiters++;
+        int w = pthread_cond_timedwait(&ib->cv, &ib->mu, deadline);
+        ib->waiters--;
+        if (ib->signalled)
+            ib->signalled--;
+        if (w != 0 && ib->q_len == 0)
+            return;
+        ib->streaming = ib->q_len > 0;
+    }
 }
 
 int aioe_inbox_next(aioe_inbox *ib, uint32_t timeout_ms, aioe_message **out)
@@ -523,29 +601,21 @@ int aioe_inbox_next(aioe_inbox *ib, uint32_t timeout_ms, aioe_message **out)
         return AIOE_ERR_INVALID_ARG;
     *out = NULL;
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&deadline, (uint64_t)timeout_ms * 1000);
     unsigned char *buf = NULL;
     size_t cap = 0;
     int rc = AIOE_ERR_TIMEOUT;
+    pthread_mutex_lock(&ib->mu);
+    if (ib->rbuf) { /* borrow the inbox's read buffer */
+        buf = ib->rbuf;
+        cap = ib->rcap;
+        ib->rbuf = NULL;
+        ib->rcap = 0;
+    }
     for (;;) {
-        pthread_mutex_lock(&ib->mu);
-        while (ib->q_len == 0) {
-            ib->waiters++;
-            int w = pthread_cond_timedwait(&ib->cv, &ib->mu, &deadline);
-            ib->waiters--;
-            if (w != 0 && ib->q_len == 0)
-                break;
-        }
-        if (ib->q_len == 0) {
-            pthread_mutex_unlock(&ib->mu);
+        wait_queued(ib, &deadline);
+        if (ib->q_len == 0)
             break;
-        }
         uint64_t id = ib->q[ib->q_head];
         ib->q_head = (ib->q_head + 1) % ib->q_cap;
         ib->q_len--;
@@ -553,16 +623,22 @@ int aioe_inbox_next(aioe_inbox *ib, uint32_t timeout_ms, aioe_message **out)
         pthread_mutex_unlock(&ib->mu);
         aioe__rec_msg r;
         int rr = aioe__store_read(ib->st, id, &buf, &cap, &r);
-        if (rr == AIOE_OK) {
+        if (rr == AIOE_OK)
             rc = make_message(&r, id, redelivered, out);
-            break;
-        }
-        if (rr == AIOE_ERR_NOMEM) {
-            rc = rr;
+        pthread_mutex_lock(&ib->mu);
+        if (rr == AIOE_OK || rr == AIOE_ERR_NOMEM) {
+            if (rr != AIOE_OK)
+                rc = rr;
             break;
         }
         /* NOT_FOUND (acknowledged without being taken) or lost (logged) */
     }
+    if (!ib->rbuf) { /* give it back (another thread may have lent it) */
+        ib->rbuf = buf;
+        ib->rcap = cap;
+        buf = NULL;
+    }
+    pthread_mutex_unlock(&ib->mu);
     free(buf);
     return rc;
 }
@@ -606,7 +682,7 @@ int aioe_inbox_get_stats(aioe_inbox *ib, aioe_inbox_stats *out)
     aioe__store_stats st;
     aioe__store_get_stats(ib->st, &st);
     pthread_mutex_lock(&ib->mu);
-    uint64_t waiting = ib->q_len;
+    uint64_t waiting = ib->q_len, wakeups = ib->wakeups;
     bool paused = ib->paused;
     pthread_mutex_unlock(&ib->mu);
     out->stored = st.appended;
@@ -625,6 +701,8 @@ int aioe_inbox_get_stats(aioe_inbox *ib, aioe_inbox_stats *out)
     out->paused = paused;
     out->full = st.full;
     out->full_status = st.full_status;
-    out->version = AIOE_INBOX_STATS_VERSION;
+    if (out->version >= 2)
+        out->consumer_wakeups = wakeups;
+    out->version = out->version >= 2 ? 2 : 1;
     return AIOE_OK;
 }

@@ -117,6 +117,9 @@ int aioe__rec_decode_msg(const unsigned char *body, size_t len, aioe__rec_msg *o
 /* Fills out[0..cap) with the user properties of a decoded message (views);
  * returns how many were written (min(cap, prop_count)). */
 size_t aioe__rec_msg_props(const aioe__rec_msg *m, aioe_user_property *out, size_t cap);
+/* The user property at byte *pos of a decoded message's properties (start
+ * with *pos = 0), advancing *pos; false after the last one. */
+bool aioe__rec_msg_prop_next(const aioe__rec_msg *m, size_t *pos, aioe_user_property *out);
 /* Decodes an acknowledgement body: AIOE_OK and *count, or
  * AIOE_ERR_INVALID_ARG. aioe__rec_ack_seq() reads entry i < count. */
 int aioe__rec_decode_ack(const unsigned char *body, size_t len, size_t *count);

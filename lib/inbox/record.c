@@ -362,6 +362,20 @@ size_t aioe__rec_msg_props(const aioe__rec_msg *m, aioe_user_property *out, size
     return i;
 }
 
+bool aioe__rec_msg_prop_next(const aioe__rec_msg *m, size_t *pos, aioe_user_property *out)
+{
+    if (!m || !pos || !out || !m->props_raw || *pos >= m->props_raw_len)
+        return false;
+    cursor c = { m->props_raw + *pos, m->props_raw_len - *pos };
+    const unsigned char *n, *v;
+    size_t nl, vl;
+    if (!take_str(&c, &n, &nl) || !take_str(&c, &v, &vl))
+        return false;
+    *out = (aioe_user_property){ (const char *)n, nl, (const char *)v, vl };
+    *pos = m->props_raw_len - c.left;
+    return true;
+}
+
 int aioe__rec_decode_ack(const unsigned char *body, size_t len, size_t *count)
 {
     if (!body || !count || len < 4)

@@ -159,6 +159,10 @@ void aioe_message_free(aioe_message *msg)
     if (!msg || !msg->owned)
         return;
     MQTTProperties_free(&msg->m->properties);
+    if (msg->one_block) {
+        free(msg);
+        return;
+    }
     free(msg->m->payload);
     free(msg->m);
     free((char *)msg->topic);

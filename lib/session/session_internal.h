@@ -229,6 +229,8 @@ struct aioe_message {
     size_t topic_len;
     MQTTAsync_message *m;
     bool owned;
+    bool one_block;             /* owned, and m, topic and payload live in
+                                 * the same allocation as the message */
     uint64_t inbox_id;          /* 0: not from an inbox */
     bool inbox_redelivered;
 };

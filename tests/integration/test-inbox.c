@@ -10,6 +10,10 @@
  * - byte_limit_back_pressure: an inbox with a small byte limit and
  *   nobody consuming: the session pauses with `full` (byte limit) and a
  *   clear log line; consuming afterwards gets every message
+ * - batched_wakeups: with a 1 s batch delay, a burst of 640 messages wakes
+ *   the consumer at most once per 64 messages (plus the first), every
+ *   message in order; after the stream ends a lone message wakes the
+ *   consumer at once (one wake-up, not a timed nap)
  * - sigkill_consumer_loses_nothing: `aioe-sub --inbox` (AIOE_SUB) is
  *   SIGKILLed four times while a QoS 1 stream arrives and restarted: every
  *   message is printed at least once (duplicates only for messages printed
@@ -198,6 +202,104 @@ static void out_of_order_ack_and_redelivery(void **state)
     assert_int_equal(aioe_inbox_ack(ib, aioe_inbox_message_id(m)), AIOE_OK);
     aioe_message_free(m);
     assert_int_equal(aioe_inbox_next(ib, 50, &m), AIOE_ERR_TIMEOUT);
+    assert_int_equal(aioe_session_stop(s, 2000), AIOE_OK);
+    aioe_inbox_free(ib);
+    aioe_session_free(s);
+    recorder_free(r);
+    free(dir);
+    free(inst);
+    aioe_parse_result_free(res);
+    broker_free(b);
+}
+
+typedef struct lone_taker {
+    aioe_inbox *ib;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool calling;
+    int rc;
+    aioe_message *m;
+} lone_taker;
+
+static void *lone_take(void *arg)
+{
+    lone_taker *t = arg;
+    pthread_mutex_lock(&t->mu);
+    t->calling = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    t->rc = aioe_inbox_next(t->ib, LONG_WAIT_MS, &t->m);
+    return NULL;
+}
+
+static void batched_wakeups(void **state)
+{
+    (void)state;
+    broker *b = start_broker(0);
+    aioe_parse_result *res = endpoint_for(b);
+    const aioe_endpoint *ep = aioe_parse_result_endpoint(res, 0);
+    char *inst = harness_unique("inbox-batch");
+    char *dir = harness_path("inbox-batch");
+    recorder *r = recorder_new();
+    aioe_session *s = new_session(ep, r, inst);
+    aioe_inbox_options *o = NULL;
+    assert_int_equal(aioe_inbox_options_new(&o), AIOE_OK);
+    assert_int_equal(aioe_inbox_options_set_batch_delay(o, 1000001), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_inbox_options_set_batch_delay(o, 1000000), AIOE_OK);
+    aioe_inbox *ib = NULL;
+    assert_int_equal(aioe_inbox_new(&ib, s, dir, o), AIOE_OK);
+    aioe_inbox_options_free(o);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, NULL, NULL, WAIT_MS));
+    subscribe(s, r, "batch/#");
+
+    enum { BURST = 640 };
+    publish_range(b, "batch/x", 0, BURST);
+    for (long i = 0; i < BURST; i++) {
+        aioe_message *m = NULL;
+        assert_int_equal(aioe_inbox_next(ib, LONG_WAIT_MS, &m), AIOE_OK);
+        assert_int_equal(payload_number(m), i);
+        assert_int_equal(aioe_inbox_ack(ib, aioe_inbox_message_id(m)), AIOE_OK);
+        aioe_message_free(m);
+    }
+    aioe_inbox_stats st = { .version = AIOE_INBOX_STATS_VERSION };
+    assert_int_equal(aioe_inbox_get_stats(ib, &st), AIOE_OK);
+    assert_int_equal(st.version, 2);
+    /* 1 for the first message, 1 per 64 queued while napping; a few more
+     * only if the burst itself paused for a whole second */
+    assert_in_range(st.consumer_wakeups, 1, 1 + BURST / 64 + 4);
+
+    /* the stream is over: the next wait naps 1 s, finds nothing, and waits
+     * to its deadline; then a lone message is signalled, not napped on. The
+     * consumer thread is in aioe_inbox_next() before the publisher (a new
+     * client connecting, then publishing) can have its message delivered. */
+    aioe_message *m = NULL;
+    assert_int_equal(aioe_inbox_next(ib, 1500, &m), AIOE_ERR_TIMEOUT);
+    uint64_t before = st.consumer_wakeups;
+    lone_taker t = { .ib = ib };
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.cv, NULL);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, lone_take, &t), 0);
+    pthread_mutex_lock(&t.mu);
+    while (!t.calling)
+        pthread_cond_wait(&t.cv, &t.mu);
+    pthread_mutex_unlock(&t.mu);
+    publish_range(b, "batch/x", BURST, BURST + 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(t.rc, AIOE_OK);
+    assert_int_equal(payload_number(t.m), BURST);
+    aioe_message_free(t.m);
+    pthread_mutex_destroy(&t.mu);
+    pthread_cond_destroy(&t.cv);
+    assert_int_equal(aioe_inbox_get_stats(ib, &st), AIOE_OK);
+    assert_int_equal(st.consumer_wakeups, before + 1);
+    /* a caller built for version 1 gets version 1 and nothing beyond */
+    aioe_inbox_stats v1 = { .version = 1, .consumer_wakeups = 12345 };
+    assert_int_equal(aioe_inbox_get_stats(ib, &v1), AIOE_OK);
+    assert_int_equal(v1.version, 1);
+    assert_int_equal(v1.consumer_wakeups, 12345);
+
     assert_int_equal(aioe_session_stop(s, 2000), AIOE_OK);
     aioe_inbox_free(ib);
     aioe_session_free(s);
@@ -566,6 +668,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(out_of_order_ack_and_redelivery),
+        cmocka_unit_test(batched_wakeups),
         cmocka_unit_test(two_sessions_one_paused),
         cmocka_unit_test(byte_limit_back_pressure),
         cmocka_unit_test(full_tmpfs_back_pressure),
