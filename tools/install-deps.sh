@@ -39,9 +39,11 @@ DEBIAN_PACKAGES=(
     openssl
     libpaho-mqtt-dev       # Eclipse Paho MQTT C (libpaho-mqtt3as), no .pc file
     uuid-dev
-    libjson-c-dev
+    libjson-c-dev          # JSON output, spec JSON, fallback reader of the transformation stage
+    libcjson-dev           # the transformation stage's JSON reader (docs/transform.md)
     libcurl4-openssl-dev
     libmicrohttpd-dev      # aioe-bridge --metrics-addr (docs/operations.md)
+    libsystemd-dev         # aioe-bridge sd_notify: readiness, watchdog (optional, -Dsystemd)
     # tests
     libcmocka-dev          # unit tests
     python3-yaml           # tests/deploy/check-kubernetes.py

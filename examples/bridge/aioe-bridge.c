@@ -23,11 +23,12 @@
 
 #include <aioendpoint/aioendpoint.h>
 
-#include "../common/parse-error.h"
 #include "../common/tool.h"
 #include "bridge.h"
 #include "bridge_http.h"
 #include "bridge_log.h"
+#include "bridge_notify.h"
+#include "bridge_plan.h"
 #include "bridge_reload.h"
 
 #define MAX_FILES 256
@@ -61,7 +62,8 @@ static void usage(FILE *to)
         "subscription refused; 3: cannot read a file or the store, cannot\n"
         "connect or authenticate, a session stopped for good, drain timed out.)\n"
         "Counters go to stderr on SIGUSR1, every --stats-interval and at exit.\n"
-        "SIGHUP reopens --log-file and checks the YAML files again (errors logged).\n");
+        "SIGHUP reopens --log-file, reads the YAML files again and applies what\n"
+        "changed (an invalid file is refused, the running configuration kept).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -85,35 +87,6 @@ static int parse_size(const char *s, uint64_t *out)
         return -1;
     *out = v;
     return 0;
-}
-
-typedef struct plan_item {
-    const aioe_dataflow *df;
-    const aioe_endpoint *src, *dst;
-    unsigned count;
-} plan_item;
-
-static aioe_parse_result *results[MAX_FILES];
-static size_t nresults;
-
-static const aioe_endpoint *find_endpoint(const char *name)
-{
-    for (size_t i = 0; i < nresults; i++) {
-        const aioe_endpoint *ep = aioe_parse_result_find_endpoint(results[i], name);
-        if (ep)
-            return ep;
-    }
-    return NULL;
-}
-
-static const aioe_profile *find_profile(const char *name)
-{
-    for (size_t i = 0; i < nresults; i++) {
-        const aioe_profile *p = aioe_parse_result_find_profile(results[i], name);
-        if (p)
-            return p;
-    }
-    return NULL;
 }
 
 /* One "stats LABEL key=value..." log line (info level, so it is a JSON
@@ -153,11 +126,44 @@ static void print_all_stats(bridge_instance **inst, size_t n)
         log_stats("total", &total);
 }
 
+/* The watchdog's health check: every instance answers a snapshot, which
+ * takes each lock its forwarding path uses (the pump's mutex, the store's,
+ * both sessions'); a wedged instance blocks here and the pings stop. Any
+ * instance stopped for good ends the main loop before this. */
+static bool bridge_healthy(bridge_running *run)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        bridge_stats st;
+        bridge_instance_stats(run->inst[i], &st);
+        if (bridge_instance_fatal(run->inst[i], NULL, 0))
+            return false;
+    }
+    return true;
+}
+
+static bool all_connected(bridge_running *run)
+{
+    for (size_t i = 0; i < run->n; i++)
+        if (!bridge_instance_connected(run->inst[i]))
+            return false;
+    return true;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* While a SIGHUP drains a changed dataflow: the reload is making progress
+ * on this thread, so the watchdog is fed without the health check (which
+ * would look at instances being taken apart). */
+static void reload_tick(void)
+{
+    int64_t now = now_ms();
+    if (bridge_notify_watchdog_due(now))
+        bridge_notify_watchdog_ping(now);
 }
 
 int main(int argc, char **argv)
@@ -293,119 +299,20 @@ int main(int argc, char **argv)
         return TOOL_EXIT_USAGE;
     }
 
-    /* ---- read every file; any error is fatal ---- */
-    int status = 0;
-    aioe_parse_options *po = NULL;
-    if (aioe_parse_options_new(&po) != AIOE_OK ||
-        aioe_parse_options_set_kinds(po, AIOE_KIND_DATAFLOW_ENDPOINT | AIOE_KIND_DATAFLOW |
-                                             AIOE_KIND_DATAFLOW_PROFILE) != AIOE_OK) {
-        fprintf(stderr, "aioe-bridge: cannot set up the parser\n");
-        return TOOL_EXIT_FAILURE;
-    }
-    for (int i = optind; i < argc; i++) {
-        aioe_parse_result *res = NULL;
-        int rc = aioe_parse_file(argv[i], po, &res);
-        if (!res) {
-            fprintf(stderr, "%s: error: %s\n", argv[i], aioe_strerror(rc));
-            status = TOOL_EXIT_FAILURE;
-            continue;
-        }
-        results[nresults++] = res;
-        for (size_t k = 0; k < aioe_parse_result_error_count(res); k++)
-            example_print_parse_error(stderr, aioe_parse_result_error(res, k));
-        if (rc != AIOE_OK && status < tool_exit_for(rc))
-            status = tool_exit_for(rc); /* 3 when a file cannot be read */
-    }
-    aioe_parse_options_free(po);
-
-    /* ---- plan: dataflows × instances ---- */
-    plan_item plan[256];
-    size_t nplan = 0;
-    size_t ndf_total = 0;
-    for (size_t r = 0; r < nresults && status == 0; r++) {
-        for (size_t k = 0; k < aioe_parse_result_dataflow_count(results[r]); k++) {
-            const aioe_dataflow *df = aioe_parse_result_dataflow(results[r], k);
-            ndf_total++;
-            const char *file = aioe_dataflow_source_file(df);
-            unsigned line = aioe_dataflow_source_line(df);
-            if (n_only_df) {
-                bool want = false;
-                for (size_t j = 0; j < n_only_df; j++)
-                    want = want || !strcmp(only_df[j], aioe_dataflow_name(df));
-                if (!want)
-                    continue;
-            }
-            if (!aioe_dataflow_enabled(df)) {
-                fprintf(stderr, "%s:%u: note: dataflow '%s' is Disabled; not run\n", file,
-                        line, aioe_dataflow_name(df));
-                continue;
-            }
-            plan_item it = {.df = df};
-            const char *sref = aioe_dataflow_source_endpoint_ref(df);
-            const char *dref = aioe_dataflow_destination_endpoint_ref(df);
-            if (!sref || !dref || !aioe_dataflow_source_topic_count(df)) {
-                fprintf(stderr, "%s:%u: error: dataflow '%s' needs a Source operation with "
-                        "dataSources and a Destination operation\n", file, line,
-                        aioe_dataflow_name(df));
-                status = TOOL_EXIT_INVALID;
-                continue;
-            }
-            it.src = find_endpoint(sref);
-            it.dst = find_endpoint(dref);
-            if (!it.src || !it.dst) {
-                fprintf(stderr, "%s:%u: error: dataflow '%s': unknown endpointRef '%s' (no "
-                        "DataflowEndpoint of that name in the input files)\n", file, line,
-                        aioe_dataflow_name(df), !it.src ? sref : dref);
-                status = TOOL_EXIT_INVALID;
-                continue;
-            }
-            const char *pref = aioe_dataflow_profile_ref(df);
-            const aioe_profile *prof = find_profile(pref);
-            if (!prof && strcmp(pref, "default") != 0) {
-                fprintf(stderr, "%s:%u: error: dataflow '%s': unknown profileRef '%s' (no "
-                        "DataflowProfile of that name in the input files)\n", file, line,
-                        aioe_dataflow_name(df), pref);
-                status = TOOL_EXIT_INVALID;
-                continue;
-            }
-            it.count = prof ? aioe_profile_instance_count(prof) : 1;
-            char msg[512] = "";
-            if (aioe_endpoint_check_instance_count(it.src, it.count, msg, sizeof msg) !=
-                AIOE_OK) {
-                fprintf(stderr, "%s:%u: error: dataflow '%s': instanceCount %u with source "
-                        "endpoint '%s': %s\n", file, line, aioe_dataflow_name(df),
-                        it.count, aioe_endpoint_name(it.src),
-                        msg[0] ? msg : "the source broker has no shared subscriptions");
-                status = TOOL_EXIT_INVALID;
-                continue;
-            }
-            if (only_instance >= (long)it.count) {
-                fprintf(stderr, "%s:%u: error: dataflow '%s' has %u instance(s); --instance "
-                        "%ld does not exist\n", file, line, aioe_dataflow_name(df), it.count,
-                        only_instance);
-                status = TOOL_EXIT_INVALID;
-                continue;
-            }
-            if (nplan == sizeof plan / sizeof plan[0]) {
-                fprintf(stderr, "aioe-bridge: too many dataflows\n");
-                status = TOOL_EXIT_INVALID;
-                break;
-            }
-            plan[nplan++] = it;
-        }
-    }
-    if (status == 0 && nplan == 0) {
-        fprintf(stderr, "aioe-bridge: error: no %sDataflow to run in the input files\n",
-                ndf_total ? "enabled or selected " : "");
-        status = TOOL_EXIT_INVALID;
-    }
+    /* ---- read every file and plan; any error is fatal ---- */
+    bridge_selection sel = {.dataflows = only_df, .ndataflows = n_only_df,
+                            .instance = only_instance};
+    char *const *files = argv + optind;
+    size_t nfiles = (size_t)(argc - optind);
+    bridge_config *cfg = NULL;
+    size_t nerr = 0;
+    int status = bridge_config_load(&cfg, files, nfiles, &sel, false, &nerr);
     if (status != 0 || check_only) {
-        for (size_t i = 0; i < nplan && status == 0; i++)
-            printf("dataflow %s: %s -> %s, %u instance(s)\n", aioe_dataflow_name(plan[i].df),
-                   aioe_endpoint_name(plan[i].src), aioe_endpoint_name(plan[i].dst),
-                   plan[i].count);
-        for (size_t i = 0; i < nresults; i++)
-            aioe_parse_result_free(results[i]);
+        for (size_t i = 0; i < cfg->nplan && status == 0; i++)
+            printf("dataflow %s: %s -> %s, %u instance(s)\n",
+                   aioe_dataflow_name(cfg->plan[i].df), aioe_endpoint_name(cfg->plan[i].src),
+                   aioe_endpoint_name(cfg->plan[i].dst), cfg->plan[i].count);
+        bridge_config_free(cfg);
         return status;
     }
 
@@ -413,36 +320,25 @@ int main(int argc, char **argv)
     if (mkdir(opts.state_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "aioe-bridge: error: cannot create --state-dir %s: %s\n",
                 opts.state_dir, strerror(errno));
+        bridge_config_free(cfg);
         return TOOL_EXIT_FAILURE;
     }
-    size_t ninst = 0, cap = 0;
-    for (size_t i = 0; i < nplan; i++)
-        cap += plan[i].count;
-    bridge_instance **inst = calloc(cap ? cap : 1, sizeof *inst);
+    bridge_running run = {0};
     char err[1024];
-    for (size_t i = 0; i < nplan && status == 0; i++) {
-        for (unsigned k = 0; k < plan[i].count && status == 0; k++) {
+    for (size_t i = 0; i < cfg->nplan && status == 0; i++) {
+        for (unsigned k = 0; k < cfg->plan[i].count && status == 0; k++) {
             if (only_instance >= 0 && (unsigned)only_instance != k)
                 continue;
-            bridge_instance *bi = NULL;
-            if (bridge_instance_new(&bi, &opts, plan[i].df, plan[i].src, plan[i].dst, k,
-                                    plan[i].count, err, sizeof err) != 0) {
+            if (bridge_running_start(&run, &opts, &cfg->plan[i], k, err, sizeof err) != 0) {
                 fprintf(stderr, "aioe-bridge: error: dataflow '%s' instance %u: %s\n",
-                        aioe_dataflow_name(plan[i].df), k, err);
-                status = TOOL_EXIT_FAILURE;
-                break;
-            }
-            inst[ninst++] = bi;
-            if (bridge_instance_start(bi, err, sizeof err) != 0) {
-                fprintf(stderr, "aioe-bridge: error: dataflow '%s' instance %u: %s\n",
-                        aioe_dataflow_name(plan[i].df), k, err);
+                        aioe_dataflow_name(cfg->plan[i].df), k, err);
                 status = TOOL_EXIT_FAILURE;
             }
         }
     }
     bridge_http *http = NULL;
     if (status == 0 && metrics_addr) {
-        if (bridge_http_start(&http, metrics_addr, inst, ninst, err, sizeof err) != 0) {
+        if (bridge_http_start(&http, metrics_addr, run.inst, run.n, err, sizeof err) != 0) {
             bridge_log(AIOE_LOG_ERROR, "%s", err);
             status = TOOL_EXIT_FAILURE;
         } else {
@@ -451,7 +347,10 @@ int main(int argc, char **argv)
     }
     if (status == 0)
         bridge_log(AIOE_LOG_INFO, "running %zu instance(s) of %zu dataflow(s); state in %s",
-                   ninst, nplan, opts.state_dir);
+                   run.n, cfg->nplan, opts.state_dir);
+    bridge_notify_init();
+    bridge_notify_status("connecting %zu instance(s) of %zu dataflow(s)", run.n, cfg->nplan);
+    bool ready = false;
 
     /* ---- run until a signal or a fatal session error ---- */
     int64_t next_stats = stats_interval ? now_ms() + stats_interval * 1000LL : INT64_MAX;
@@ -459,47 +358,84 @@ int main(int argc, char **argv)
         struct timespec tick = {0, 50 * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGUSR1) {
-            print_all_stats(inst, ninst);
+            print_all_stats(run.inst, run.n);
         } else if (sig == SIGHUP) {
+            bridge_notify_reloading();
             if (log_file && bridge_log_file_open(log_file) != 0)
                 bridge_log(AIOE_LOG_ERROR, "SIGHUP: cannot reopen --log-file %s: %s; "
                            "logging on where it was", log_file, strerror(errno));
-            size_t nerr = bridge_reload_check(argv + optind, (size_t)(argc - optind));
-            if (nerr)
+            /* token, CA and certificate files: every session re-reads them
+             * now and reconnects only when they changed */
+            for (size_t i = 0; i < run.n; i++) {
+                aioe_session_reload_credentials(bridge_instance_session(run.inst[i], true));
+                aioe_session_reload_credentials(bridge_instance_session(run.inst[i], false));
+            }
+            bridge_config *next = NULL;
+            if (bridge_config_load(&next, files, nfiles, &sel, true, &nerr) != 0) {
                 bridge_log(AIOE_LOG_ERROR, "SIGHUP: reload refused: %zu error(s) in the YAML "
                            "files; the running configuration is kept", nerr);
-            else
-                bridge_log(AIOE_LOG_WARNING, "SIGHUP: the YAML files are valid; running "
-                           "dataflows keep their configuration until the next start (applying "
-                           "changes on SIGHUP is not implemented yet)");
+                bridge_config_free(next);
+                if (ready)
+                    bridge_notify_ready("forwarding: reload refused (%zu error(s)); "
+                                        "the running configuration is kept", nerr);
+                else
+                    bridge_notify_status("connecting: reload refused (%zu error(s))", nerr);
+            } else {
+                bridge_log(AIOE_LOG_INFO, "SIGHUP: the YAML files are valid; applying them");
+                bridge_reload_counts rc;
+                status = bridge_reload_apply(&run, next, &opts, &sel, drain_timeout, http,
+                                             reload_tick, &rc);
+                /* running instances hold references on what they use */
+                bridge_config_free(cfg);
+                cfg = next;
+                bridge_log(status ? AIOE_LOG_ERROR : AIOE_LOG_INFO, "SIGHUP: reload %s: %zu "
+                           "unchanged, %zu restarted, %zu added, %zu removed; %zu instance(s) "
+                           "running", status ? "failed" : "done", rc.unchanged, rc.restarted,
+                           rc.added, rc.removed, run.n);
+                if (ready && status == 0)
+                    bridge_notify_ready("forwarding: reloaded (%zu unchanged, %zu restarted, "
+                                        "%zu added, %zu removed)", rc.unchanged, rc.restarted,
+                                        rc.added, rc.removed);
+                else if (status == 0)
+                    bridge_notify_status("connecting: reloaded (%zu instance(s))", run.n);
+            }
         } else if (sig == SIGINT || sig == SIGTERM) {
             bridge_log(AIOE_LOG_INFO, "%s: draining", strsignal(sig));
             break;
         }
-        for (size_t i = 0; i < ninst; i++) {
+        int64_t now = now_ms();
+        if (!ready && status == 0 && all_connected(&run)) {
+            ready = true;
+            bridge_notify_ready("forwarding: %zu instance(s) of %zu dataflow(s) connected",
+                                run.n, cfg->nplan);
+        }
+        if (bridge_notify_watchdog_due(now) && status == 0 && bridge_healthy(&run))
+            bridge_notify_watchdog_ping(now);
+        for (size_t i = 0; i < run.n && status == 0; i++) {
             char why[512];
-            int f = bridge_instance_fatal(inst[i], why, sizeof why);
+            int f = bridge_instance_fatal(run.inst[i], why, sizeof why);
             if (f) {
-                bridge_log_line(AIOE_LOG_ERROR, bridge_instance_name(inst[i]), why);
+                bridge_log_line(AIOE_LOG_ERROR, bridge_instance_name(run.inst[i]), why);
                 status = f;
                 break;
             }
         }
         if (now_ms() >= next_stats) {
-            print_all_stats(inst, ninst);
+            print_all_stats(run.inst, run.n);
             next_stats += stats_interval * 1000LL;
         }
     }
 
     /* ---- drain: stop taking messages, wait for what is in flight ---- */
-    for (size_t i = 0; i < ninst; i++)
-        bridge_instance_stop_source(inst[i]);
+    bridge_notify_stopping();
+    for (size_t i = 0; i < run.n; i++)
+        bridge_instance_stop_source(run.inst[i]);
     if (status == 0) {
         int64_t deadline = now_ms() + drain_timeout * 1000LL;
         for (;;) {
             bool all = true;
-            for (size_t i = 0; i < ninst && all; i++)
-                all = bridge_instance_drained(inst[i]);
+            for (size_t i = 0; i < run.n && all; i++)
+                all = bridge_instance_drained(run.inst[i]);
             if (all)
                 break;
             if (now_ms() >= deadline) {
@@ -516,16 +452,13 @@ int main(int argc, char **argv)
                 break;
             }
             if (sig == SIGUSR1)
-                print_all_stats(inst, ninst);
+                print_all_stats(run.inst, run.n);
         }
     }
-    print_all_stats(inst, ninst);
+    print_all_stats(run.inst, run.n);
     bridge_http_stop(http); /* before the instances it reads go */
-    for (size_t i = 0; i < ninst; i++)
-        bridge_instance_free(inst[i]);
-    free(inst);
-    for (size_t i = 0; i < nresults; i++)
-        aioe_parse_result_free(results[i]);
+    bridge_running_free(&run);
+    bridge_config_free(cfg);
     if (status == 0)
         bridge_log(AIOE_LOG_INFO, "stopped cleanly");
     return status;

@@ -252,6 +252,7 @@ int bridge_instance_new(bridge_instance **out, const bridge_options *opts,
     bi->dst_ep = aioe_endpoint_ref(dst);
     snprintf(bi->name, sizeof bi->name, "%s-%u", aioe_dataflow_name(df), index);
     bi->index = index;
+    bi->count = count;
     bi->src_qos = aioe_endpoint_qos(src);
     bi->dst_qos = aioe_endpoint_qos(dst);
     bi->retain_keep = aioe_endpoint_retain(dst) == AIOE_RETAIN_KEEP;
@@ -411,6 +412,31 @@ const char *bridge_instance_dataflow_name(const bridge_instance *bi)
 unsigned bridge_instance_index(const bridge_instance *bi)
 {
     return bi->index;
+}
+
+const aioe_dataflow *bridge_instance_dataflow(const bridge_instance *bi)
+{
+    return bi->df;
+}
+
+const aioe_endpoint *bridge_instance_endpoint(const bridge_instance *bi, bool source)
+{
+    return source ? bi->src_ep : bi->dst_ep;
+}
+
+unsigned bridge_instance_count(const bridge_instance *bi)
+{
+    return bi->count;
+}
+
+bool bridge_instance_connected(bridge_instance *bi)
+{
+    return atomic_load(&bi->src_up) && atomic_load(&bi->dst_up);
+}
+
+aioe_session *bridge_instance_session(bridge_instance *bi, bool source)
+{
+    return source ? bi->src : bi->dst;
 }
 
 void bridge_instance_latency(bridge_instance *bi, bridge_latency *out)

@@ -106,6 +106,17 @@ const char *bridge_instance_name(const bridge_instance *bi);
  *  instance's index in it. */
 const char *bridge_instance_dataflow_name(const bridge_instance *bi);
 unsigned bridge_instance_index(const bridge_instance *bi);
+/** What the instance runs (borrowed for its life): the dataflow, an
+ *  endpoint (@p source true: the source's) and the dataflow's instance
+ *  count. SIGHUP compares them with the files (bridge_reload.h). */
+const aioe_dataflow *bridge_instance_dataflow(const bridge_instance *bi);
+const aioe_endpoint *bridge_instance_endpoint(const bridge_instance *bi, bool source);
+unsigned bridge_instance_count(const bridge_instance *bi);
+/** True while both sessions are connected. */
+bool bridge_instance_connected(bridge_instance *bi);
+/** The source (@p source true) or destination session, borrowed for the
+ *  instance's life. */
+aioe_session *bridge_instance_session(bridge_instance *bi, bool source);
 void bridge_instance_latency(bridge_instance *bi, bridge_latency *out);
 void bridge_instance_stats(bridge_instance *bi, bridge_stats *out);
 /** Adds @p b into @p a (bool fields: or). */

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,7 +18,10 @@
 
 struct bridge_http {
     struct MHD_Daemon *daemon;
-    bridge_instance *const *inst;
+    /* a private copy of the instance list, replaced on SIGHUP; held for
+     * the length of one snapshot */
+    pthread_mutex_t mu;
+    bridge_instance **inst;
     size_t n;
 };
 
@@ -226,7 +230,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         FILE *f = open_memstream(&body, &len);
         if (!f)
             return MHD_NO;
+        pthread_mutex_lock(&h->mu);
         bridge_metrics_write(f, h->inst, h->n);
+        pthread_mutex_unlock(&h->mu);
         if (fclose(f) != 0) {
             free(body);
             return MHD_NO;
@@ -236,7 +242,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!strcmp(url, "/healthz"))
         return reply_text(c, MHD_HTTP_OK, "ok\n");
     if (!strcmp(url, "/readyz")) {
+        pthread_mutex_lock(&h->mu);
         bool ready = bridge_instances_ready(h->inst, h->n);
+        pthread_mutex_unlock(&h->mu);
         return reply_text(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
                           ready ? "ready\n" : "not ready: a session is not connected or "
                                               "the source is paused\n");
@@ -306,8 +314,13 @@ int bridge_http_start(bridge_http **out, const char *addr, bridge_instance *cons
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    h->inst = inst;
-    h->n = n;
+    pthread_mutex_init(&h->mu, NULL);
+    if (bridge_http_set_instances(h, inst, n) != 0) {
+        snprintf(err, errlen, "out of memory");
+        pthread_mutex_destroy(&h->mu);
+        free(h);
+        return -1;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -323,6 +336,8 @@ int bridge_http_start(bridge_http **out, const char *addr, bridge_instance *cons
     if (!h->daemon) {
         snprintf(err, errlen, "--metrics-addr %s: cannot listen (address in use or not "
                  "local?)", addr);
+        free(h->inst);
+        pthread_mutex_destroy(&h->mu);
         free(h);
         return -1;
     }
@@ -335,5 +350,25 @@ void bridge_http_stop(bridge_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->daemon);
+    free(h->inst);
+    pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+int bridge_http_set_instances(bridge_http *h, bridge_instance *const *inst, size_t n)
+{
+    if (!h)
+        return 0;
+    bridge_instance **copy = malloc((n ? n : 1) * sizeof *copy);
+    if (!copy)
+        return -1;
+    if (n)
+        memcpy(copy, inst, n * sizeof *copy);
+    pthread_mutex_lock(&h->mu);
+    bridge_instance **old = h->inst;
+    h->inst = copy;
+    h->n = n;
+    pthread_mutex_unlock(&h->mu);
+    free(old);
+    return 0;
 }

@@ -16,12 +16,21 @@ typedef struct bridge_http bridge_http;
 
 /**
  * Listens on @p addr ("HOST:PORT", "[V6]:PORT" or ":PORT" for every
- * address; borrowed) and serves the @p n instances of @p inst (borrowed:
- * they must outlive bridge_http_stop()). On failure writes the reason to
- * @p err and returns non-zero.
+ * address; borrowed) and serves the @p n instances of @p inst (the array
+ * is copied; the instances are borrowed until bridge_http_stop() or until
+ * bridge_http_set_instances() names others). On failure writes the reason
+ * to @p err and returns non-zero.
  */
 int bridge_http_start(bridge_http **out, const char *addr, bridge_instance *const *inst,
                       size_t n, char *err, size_t errlen);
+
+/**
+ * Serves @p inst (copied array; instances borrowed as above) from now on.
+ * Once it returns, no request reads an instance of the previous list, so
+ * those may be freed. NULL @p h does nothing. 0, or -1 (out of memory: the
+ * previous list stays).
+ */
+int bridge_http_set_instances(bridge_http *h, bridge_instance *const *inst, size_t n);
 
 /** Stops serving (waits for the server thread) and frees. NULL does nothing. */
 void bridge_http_stop(bridge_http *h);

@@ -41,6 +41,7 @@ typedef struct slot {
 struct bridge_instance {
     unsigned id;
     unsigned index;            /* in the dataflow */
+    unsigned count;            /* instances of the dataflow */
     char name[256];
     bridge_options opts;
     aioe_dataflow *df;

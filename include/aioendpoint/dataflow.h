@@ -101,6 +101,18 @@ AIOE_API const char *aioe_dataflow_destination_topic(const aioe_dataflow *df);
 AIOE_API bool aioe_dataflow_has_transformation(const aioe_dataflow *df);
 
 /**
+ * True when both dataflows would run the same way: the same name,
+ * namespace, profileRef, mode, source endpointRef and dataSources,
+ * destination endpointRef and dataDestination, and the same
+ * BuiltInTransformation rules (inputs, outputs and expressions, in order).
+ * Where the documents were written (file, line) does not count. Endpoints
+ * and profiles are compared on their own (aioe_endpoint_equal(),
+ * aioe_profile_instance_count()). Both are borrowed; two NULLs are equal,
+ * one NULL is not. Thread-safe.
+ */
+AIOE_API bool aioe_dataflow_equal(const aioe_dataflow *a, const aioe_dataflow *b);
+
+/**
  * Serializes a dataflow as one JSON object: `kind` ("Dataflow"), `name`,
  * `namespace` (or null), `profileRef`, `mode`, `source` (`endpointRef`,
  * `dataSources`), `transformation` (true/false), `destination`

@@ -449,6 +449,28 @@ AIOE_API int aioe_session_start(aioe_session *session);
  */
 AIOE_API int aioe_session_stop(aioe_session *session, uint32_t timeout_ms);
 
+/**
+ * Re-reads the credentials now instead of at the next check: the service
+ * account token file (compared by contents), a managed identity's token
+ * (one exchange with the identity service at once, which also reads a
+ * workload identity's federated token file again), and the TLS material
+ * (CA bundle, client certificate, intermediates and key, resolved from the
+ * resource directory or resolver again). When the token or the TLS material
+ * differs from what the current connection used, the session reconnects
+ * with it the way a token rotation does (Clean Start 0: the broker keeps
+ * the session; unacknowledged QoS 1 publishes are sent again), reported as
+ * DISCONNECTED then CONNECTING with the message "credentials reloaded:
+ * ..."; otherwise the connection is kept. While waiting to retry after a
+ * failed attempt, it connects at once. Material that cannot be used is
+ * logged (a warning) and the connection kept.
+ * Returns at once: the work is done on the session's supervisor thread.
+ * Thread-safe; may be called from any thread, including this session's
+ * callbacks. On a session that is not started it does nothing
+ * (aioe_session_start() reads everything).
+ * @return AIOE_OK; AIOE_ERR_INVALID_ARG for NULL.
+ */
+AIOE_API int aioe_session_reload_credentials(aioe_session *session);
+
 /** Stops (timeout 0) if needed and frees. NULL does nothing. */
 AIOE_API void aioe_session_free(aioe_session *session);
 

@@ -248,6 +248,44 @@ static bool mi_src_changed(void *self)
     return changed;
 }
 
+/* aioe_session_reload_credentials(): one exchange now, whatever the
+ * refresh schedule and backoff say; this reads the federated token file
+ * (workload identity) again. True when the entry now holds a token other
+ * than the one this session connected with. */
+static bool mi_src_reload(void *self)
+{
+    mi_source *s = self;
+    mi_entry *e = s->e;
+    pthread_mutex_lock(&cache_mu);
+    if (e->fetching) {
+        /* another session is fetching: its result is picked up by the next
+         * changed() poll */
+        pthread_mutex_unlock(&cache_mu);
+        return false;
+    }
+    e->fetching = true;
+    e->fetches++;
+    pthread_mutex_unlock(&cache_mu);
+
+    mi_token t;
+    char err[256] = "";
+    int rc = aioe__mi_fetch(&s->cfg, false, &t, err, sizeof err);
+
+    pthread_mutex_lock(&cache_mu);
+    /* the same bytes as this session holds (a service that caches its
+     * tokens): nothing to reconnect for */
+    bool same = rc == AIOE_OK && e->tok.access_token && s->handed_gen == e->gen &&
+                t.len == e->tok.len && CRYPTO_memcmp(t.access_token, e->tok.access_token,
+                                                     t.len) == 0;
+    store(e, rc, &t, err);
+    if (same)
+        s->handed_gen = e->gen;
+    bool changed = e->tok.access_token && e->gen != s->handed_gen;
+    pthread_mutex_unlock(&cache_mu);
+    aioe__mi_token_clear(&t);
+    return changed;
+}
+
 static void mi_src_destroy(void *self)
 {
     mi_source *s = self;
@@ -264,6 +302,7 @@ static const aioe_token_source_ops mi_ops = {
     .auth_method = "OAUTH2-JWT",
     .fetch = mi_src_fetch,
     .changed = mi_src_changed,
+    .reload = mi_src_reload,
     .destroy = mi_src_destroy,
 };
 

@@ -52,6 +52,11 @@ int aioe_tls_classify_verify_result(long verify_result);
 int aioe_tls_prepare(aioe_tls_files *f, const aioe_resolver *r,
                      const aioe_endpoint *ep, char *err, size_t errlen);
 void aioe_tls_files_free(aioe_tls_files *f);
+/* SHA-256 over the contents of the files f names (CA bundle, client chain,
+ * client key; which are present counts too), for noticing that rotated
+ * material differs from what the last connect used. AIOE_OK, or the
+ * aioe_read_file() error of a file that cannot be read. */
+int aioe__auth_tls_files_digest(const aioe_tls_files *f, unsigned char md[32]);
 
 /* After a failed TLS connect: handshakes with host:port itself (TLS 1.2+,
  * same trust, host name checked) to say why. Returns AIOE_OK if the server

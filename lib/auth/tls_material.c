@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -363,6 +365,41 @@ int aioe_tls_prepare(aioe_tls_files *f, const aioe_resolver *r,
         }
         rc = prepare_client(f, r, secret, err, errlen);
     }
+    return rc;
+}
+
+int aioe__auth_tls_files_digest(const aioe_tls_files *f, unsigned char md[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return AIOE_ERR_NOMEM;
+    }
+    const char *paths[3] = { f->ca_file, f->cert_chain, f->key_file };
+    int rc = AIOE_OK;
+    for (size_t i = 0; i < 3 && rc == AIOE_OK; i++) {
+        /* which file it is counts too: a CA dropped is a change */
+        unsigned char tag[2] = { (unsigned char)i, paths[i] != NULL };
+        if (EVP_DigestUpdate(ctx, tag, sizeof tag) != 1) {
+            rc = AIOE_ERR_NOMEM;
+            break;
+        }
+        if (!paths[i])
+            continue;
+        unsigned char *data = NULL;
+        size_t len = 0;
+        rc = aioe_read_file(paths[i], 16 * 1024 * 1024, &data, &len);
+        if (rc != AIOE_OK)
+            break;
+        if (EVP_DigestUpdate(ctx, data, len) != 1)
+            rc = AIOE_ERR_NOMEM;
+        OPENSSL_cleanse(data, len); /* may be the private key */
+        free(data);
+    }
+    unsigned int n = 0;
+    if (rc == AIOE_OK && (EVP_DigestFinal_ex(ctx, md, &n) != 1 || n != 32))
+        rc = AIOE_ERR_NOMEM;
+    EVP_MD_CTX_free(ctx);
     return rc;
 }
 

@@ -29,6 +29,21 @@ typedef struct aioe_token_source_ops {
      * true when the source now has a token different from the one last
      * fetched (file rotated). NULL = never. */
     bool (*changed)(void *self);
+    /* The host asked for credentials to be re-read now
+     * (aioe_session_reload_credentials): like changed(), but skipping every
+     * shortcut (file metadata, refresh schedule, backoff), so a token that
+     * differs is seen at once. Supervisor thread, while connected; may
+     * block (file read, one HTTP exchange). NULL = use changed(). */
+    bool (*reload)(void *self);
+    /* Starts calling notify(ctx), from another thread, whenever the token
+     * may have changed (the token file's directory changed: inotify), so
+     * the session checks at once instead of at its next poll; polling goes
+     * on regardless. Idempotent; the watch ends with destroy. AIOE_OK, or
+     * an error with a message (the session logs it and relies on polling).
+     * notify must be short, may take the session's lock, and must not call
+     * back into the source. NULL = nothing to watch. */
+    int (*watch)(void *self, void (*notify)(void *ctx), void *ctx, char *err,
+                 size_t errlen);
     void (*destroy)(void *self);
 } aioe_token_source_ops;
 

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "aioendpoint/common.h"
+#include "file_watch.h"
 #include "jwt.h"
 #include "resolver.h"
 #include "token_source.h"
@@ -26,6 +27,7 @@ typedef struct sat_source {
      * second copy of the token is kept for the life of the session */
     unsigned char last_digest[32];
     bool have_last;
+    aioe__file_watch *watch;   /* NULL: not watched (polling only) */
 } sat_source;
 
 void aioe_token_clear(aioe_token *t)
@@ -117,13 +119,15 @@ static int sat_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     return AIOE_OK;
 }
 
-static bool sat_changed(void *self)
+/* @p force: compare contents even when the file's metadata is the same
+ * as at the last fetch (a rewrite within the file system's timestamp
+ * granularity keeps size and mtime). */
+static bool sat_compare(sat_source *s, bool force)
 {
-    sat_source *s = self;
     struct stat st;
     if (stat(s->path, &st) != 0)
         return false; /* gone: keep the current connection, report at connect */
-    if (s->have_st && st.st_ino == s->last_st.st_ino &&
+    if (!force && s->have_st && st.st_ino == s->last_st.st_ino &&
         st.st_dev == s->last_st.st_dev && st.st_size == s->last_st.st_size &&
         st.st_mtim.tv_sec == s->last_st.st_mtim.tv_sec &&
         st.st_mtim.tv_nsec == s->last_st.st_mtim.tv_nsec)
@@ -146,11 +150,31 @@ static bool sat_changed(void *self)
     return differs;
 }
 
+static bool sat_changed(void *self)
+{
+    return sat_compare(self, false);
+}
+
+static bool sat_reload(void *self)
+{
+    return sat_compare(self, true);
+}
+
+static int sat_watch(void *self, void (*notify)(void *ctx), void *ctx, char *err,
+                     size_t errlen)
+{
+    sat_source *s = self;
+    if (s->watch)
+        return AIOE_OK;
+    return aioe__file_watch_add(s->path, notify, ctx, &s->watch, err, errlen);
+}
+
 static void sat_destroy(void *self)
 {
     sat_source *s = self;
     if (!s)
         return;
+    aioe__file_watch_remove(s->watch); /* notify never runs after this */
     free(s->path);
     OPENSSL_cleanse(s->last_digest, sizeof s->last_digest);
     free(s);
@@ -160,6 +184,8 @@ static const aioe_token_source_ops sat_ops = {
     .auth_method = "K8S-SAT",
     .fetch = sat_fetch,
     .changed = sat_changed,
+    .reload = sat_reload,
+    .watch = sat_watch,
     .destroy = sat_destroy,
 };
 

@@ -192,6 +192,7 @@ int aioe_session_set_token_source(aioe_session *s, aioe_token_source *src)
         return AIOE_ERR_STATE;
     aioe_token_source_destroy(&s->tokens);
     s->tokens = *src;
+    s->token_watch_tried = false;
     memset(src, 0, sizeof *src);
     return AIOE_OK;
 }
@@ -286,6 +287,34 @@ int aioe__session_set_inbound_hook(aioe_session *s, aioe__inbound_hook hook, voi
     return AIOE_OK;
 }
 
+/* The token source's watcher thread: something changed near the token
+ * file. Only a flag for the supervisor. */
+static void on_token_event(void *ctx)
+{
+    aioe_session *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    aioe_session_post(s, EV_TOKEN);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Once per token source: ask it to tell us about changes (inotify), or
+ * say once that only polling notices them. */
+static void watch_tokens(aioe_session *s)
+{
+    if (s->token_watch_tried || !s->tokens.ops || !s->tokens.ops->watch)
+        return;
+    s->token_watch_tried = true;
+    char err[256] = "";
+    int rc = s->tokens.ops->watch(s->tokens.self, on_token_event, s, err, sizeof err);
+    if (rc == AIOE_OK)
+        aioe_session_log(s, AIOE_LOG_DEBUG, "token file: changes are noticed at once "
+                         "(inotify) and checked every %u ms", (unsigned)s->opt.token_check_ms);
+    else
+        aioe_session_log(s, AIOE_LOG_WARNING, "token file: cannot watch for changes "
+                         "(%s: %s); checking it every %u ms only", aioe_strerror(rc), err,
+                         (unsigned)s->opt.token_check_ms);
+}
+
 int aioe_session_start(aioe_session *s)
 {
     if (!s)
@@ -296,6 +325,7 @@ int aioe_session_start(aioe_session *s)
     int rc = preflight(s);
     if (rc != AIOE_OK)
         return rc;
+    watch_tokens(s);
     rc = create_client(s);
     if (rc != AIOE_OK) {
         aioe_session_set_error(s, rc, -1, "Paho rejected server URI %s or "
@@ -315,6 +345,19 @@ int aioe_session_start(aioe_session *s)
         return AIOE_ERR_NOMEM;
     }
     s->thread_running = true;
+    return AIOE_OK;
+}
+
+int aioe_session_reload_credentials(aioe_session *s)
+{
+    if (!s)
+        return AIOE_ERR_INVALID_ARG;
+    /* only a flag for the supervisor: safe from any thread and from this
+     * session's callbacks; aioe_session_start() clears it (a start reads
+     * everything anyway) */
+    pthread_mutex_lock(&s->mu);
+    aioe_session_post(s, EV_RELOAD);
+    pthread_mutex_unlock(&s->mu);
     return AIOE_OK;
 }
 

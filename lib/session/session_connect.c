@@ -137,6 +137,9 @@ int aioe__session_start_connect(supervisor *sv, char *err, size_t errlen)
         rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
         s->tls_files.key_password = NULL;
     }
+    if (rc == AIOE_OK && s->tls)
+        s->have_tls_digest = aioe__auth_tls_files_digest(&s->tls_files, s->tls_digest) ==
+                             AIOE_OK;
     if (rc != AIOE_OK) {
         aioe__session_secrets_wipe(&sec);
         aioe_token_clear(&tok);
@@ -261,5 +264,32 @@ int aioe__session_start_connect(supervisor *sv, char *err, size_t errlen)
         sv->token_exp = exp;
         sv->refresh_at = at;
     }
+    return AIOE_OK;
+}
+
+int aioe__session_tls_refresh(aioe_session *s, bool *changed, char *err, size_t errlen)
+{
+    *changed = false;
+    if (!s->tls)
+        return AIOE_OK;
+    aioe__conn_secrets sec;
+    int rc = aioe__session_secrets_read(&s->opt.conn, &sec, err, errlen);
+    if (rc == AIOE_OK) {
+        s->tls_files.key_password = sec.key_password;
+        rc = aioe_tls_prepare(&s->tls_files, &s->resolver, s->ep, err, errlen);
+        s->tls_files.key_password = NULL;
+    }
+    aioe__session_secrets_wipe(&sec);
+    if (rc != AIOE_OK)
+        return rc;
+    unsigned char md[32];
+    rc = aioe__auth_tls_files_digest(&s->tls_files, md);
+    if (rc != AIOE_OK) {
+        snprintf(err, errlen, "cannot read the TLS files written for the connection: %s",
+                 aioe_strerror(rc));
+        return rc;
+    }
+    *changed = !s->have_tls_digest || CRYPTO_memcmp(md, s->tls_digest, sizeof md) != 0;
+    OPENSSL_cleanse(md, sizeof md);
     return AIOE_OK;
 }

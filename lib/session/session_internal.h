@@ -138,6 +138,10 @@ enum {
                                  * connected: disconnect with ev_reason */
     EV_WINDOW = 1u << 6,        /* room in the window after a WOULD_BLOCK */
     EV_PAUSE = 1u << 7,         /* inbound_paused changed */
+    EV_TOKEN = 1u << 9,         /* the token file's directory changed
+                                 * (inotify): check the token now */
+    EV_RELOAD = 1u << 8,        /* aioe_session_reload_credentials(): handled
+                                 * while connected or waiting to retry */
 };
 
 /* Takes every received message instead of the host's message callback
@@ -160,6 +164,10 @@ struct aioe_session {
     aioe_resolver resolver;
     aioe_token_source tokens;   /* ops == NULL: no token auth */
     aioe_tls_files tls_files;
+    unsigned char tls_digest[32]; /* of the TLS files the last connect used
+                                   * (supervisor thread only) */
+    bool have_tls_digest;
+    bool token_watch_tried;     /* tokens.ops->watch called (once) */
     MQTTAsync client;           /* NULL when not started */
 
     pthread_mutex_t mu;
@@ -314,6 +322,11 @@ typedef struct supervisor {
  * CONNECT options). Returns AIOE_OK when Paho accepted it. Supervisor
  * thread, s->mu not held. */
 int aioe__session_start_connect(supervisor *sv, char *err, size_t errlen);
+/* aioe_session_reload_credentials() for TLS: resolves and writes the TLS
+ * material again now and sets *changed when it differs from what the last
+ * connect used. AIOE_OK, or the error the next connect would report (with
+ * a message). Supervisor thread, s->mu not held. */
+int aioe__session_tls_refresh(aioe_session *s, bool *changed, char *err, size_t errlen);
 /* session_supervisor.c */
 void *aioe_session_supervisor_main(void *arg);
 void aioe_session_on_connection_lost(void *ctx, char *cause);

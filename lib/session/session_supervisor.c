@@ -462,6 +462,41 @@ static void check_token(supervisor *sv)
         start_rotation(sv, "token expires soon");
 }
 
+/* aioe_session_reload_credentials(), while connected: the token source
+ * compares without its shortcuts (the same rotation as check_token() when
+ * it differs), then the TLS material is resolved again and compared with
+ * what this connection used. Either change reconnects with Clean Start 0. */
+static void reload_credentials(supervisor *sv)
+{
+    aioe_session *s = sv->s;
+    sv->next_check = now_ms() + s->opt.token_check_ms;
+    const char *why = NULL;
+    if (s->tokens.ops) {
+        bool (*differs)(void *) = s->tokens.ops->reload ? s->tokens.ops->reload
+                                                        : s->tokens.ops->changed;
+        if (differs && differs(s->tokens.self))
+            why = strcmp(s->tokens.ops->auth_method, "OAUTH2-JWT") == 0
+                      ? "credentials reloaded: new token fetched"
+                      : "credentials reloaded: token file changed";
+    }
+    if (!why) {
+        bool changed = false;
+        char err[256] = "";
+        int rc = aioe__session_tls_refresh(s, &changed, err, sizeof err);
+        if (rc != AIOE_OK)
+            aioe_session_log(s, AIOE_LOG_WARNING, "credentials reloaded: TLS material "
+                             "unusable (%s): %s; the current connection is kept",
+                             aioe_strerror(rc), err);
+        else if (changed)
+            why = "credentials reloaded: TLS material changed";
+    }
+    if (why)
+        start_rotation(sv, why);
+    else
+        aioe_session_log(s, AIOE_LOG_INFO, "credentials reloaded: unchanged; the "
+                         "connection is kept");
+}
+
 void *aioe_session_supervisor_main(void *arg)
 {
     aioe_session *s = arg;
@@ -488,14 +523,17 @@ void *aioe_session_supervisor_main(void *arg)
                 deadline = sv.connect_deadline;
                 break;
             case P_CONNECTED:
-                relevant = EV_LOST | EV_PROTOCOL | EV_PAUSE;
+                relevant = EV_LOST | EV_PROTOCOL | EV_PAUSE | EV_RELOAD | EV_TOKEN;
                 if (s->tokens.ops)
                     deadline = sv.next_check;
                 break;
             case P_ROTATING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
             case P_PAUSING: relevant = EV_DISCONNECT_DONE | EV_LOST; break;
             case P_PAUSED: relevant = EV_PAUSE; break;
-            case P_WAIT_RETRY: deadline = sv.retry_at; break;
+            case P_WAIT_RETRY:
+                relevant = EV_RELOAD;
+                deadline = sv.retry_at;
+                break;
             default: break;
             }
             relevant |= EV_WINDOW;
@@ -535,7 +573,10 @@ void *aioe_session_supervisor_main(void *arg)
                 s->events &= ~(unsigned)EV_LOST; /* handled below as the failure */
             break;
         case P_CONNECTED:
-            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL | EV_PAUSE);
+            s->events &= ~(unsigned)(EV_LOST | EV_PROTOCOL | EV_PAUSE | EV_RELOAD | EV_TOKEN);
+            break;
+        case P_WAIT_RETRY:
+            s->events &= ~(unsigned)EV_RELOAD;
             break;
         case P_ROTATING:
         case P_PAUSING:
@@ -581,7 +622,9 @@ void *aioe_session_supervisor_main(void *arg)
                 drop_connection(&sv, reason, detail);
             else if (paused)
                 start_pause(&sv);
-            else if (now_ms() >= sv.next_check)
+            else if (ev & EV_RELOAD)
+                reload_credentials(&sv);
+            else if ((ev & EV_TOKEN) || now_ms() >= sv.next_check)
                 check_token(&sv);
             break;
         case P_PAUSING:
@@ -608,8 +651,16 @@ void *aioe_session_supervisor_main(void *arg)
             sv.phase = P_CONNECT_NOW;
             break;
         case P_WAIT_RETRY:
-            if (now_ms() >= sv.retry_at)
+            if (ev & EV_RELOAD) {
+                /* the material the last attempt failed with may be fixed */
+                aioe_session_log(s, AIOE_LOG_INFO, "credentials reloaded: connecting "
+                                 "now instead of in %lld ms",
+                                 (long long)(sv.retry_at - now_ms()));
                 sv.phase = P_CONNECT_NOW;
+                sv.why = "credentials reloaded";
+            } else if (now_ms() >= sv.retry_at) {
+                sv.phase = P_CONNECT_NOW;
+            }
             break;
         default:
             break;

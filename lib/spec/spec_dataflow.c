@@ -428,6 +428,48 @@ const char *aioe_dataflow_source_topic(const aioe_dataflow *df, size_t i)
     return df && i < df->source_topic_count ? df->source_topics[i] : NULL;
 }
 
+static bool str_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool rules_same(const struct aioe_df_rule *a, size_t na, const struct aioe_df_rule *b,
+                       size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].input_count != b[i].input_count || !str_same(a[i].output, b[i].output) ||
+            !str_same(a[i].expression, b[i].expression))
+            return false;
+        for (size_t k = 0; k < a[i].input_count; k++)
+            if (!str_same(a[i].inputs[k], b[i].inputs[k]))
+                return false;
+    }
+    return true;
+}
+
+/* Every field that decides what runs; not where the document was written
+ * (file, line, reference positions), so a moved document is equal. */
+bool aioe_dataflow_equal(const aioe_dataflow *a, const aioe_dataflow *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (!str_same(a->name, b->name) || !str_same(a->namespace_, b->namespace_) ||
+        !str_same(a->api_version, b->api_version) || !str_same(a->profile_ref, b->profile_ref) ||
+        a->enabled != b->enabled || !str_same(a->source_endpoint_ref, b->source_endpoint_ref) ||
+        a->source_topic_count != b->source_topic_count ||
+        !str_same(a->destination_endpoint_ref, b->destination_endpoint_ref) ||
+        !str_same(a->destination_topic, b->destination_topic) ||
+        a->has_transformation != b->has_transformation)
+        return false;
+    for (size_t i = 0; i < a->source_topic_count; i++)
+        if (!str_same(a->source_topics[i], b->source_topics[i]))
+            return false;
+    return rules_same(a->filters, a->filter_count, b->filters, b->filter_count) &&
+           rules_same(a->maps, a->map_count, b->maps, b->map_count);
+}
+
 const char *aioe_profile_name(const aioe_profile *p)
 {
     return p ? p->name : NULL;

@@ -26,8 +26,7 @@ int aioe_transform_new(aioe_transform **out)
     if (!out)
         return AIOE_ERR_INVALID_ARG;
     aioe_transform *t = calloc(1, sizeof *t);
-    if (!t || !(t->tok = json_tokener_new())) {
-        free(t);
+    if (!t) {
         *out = NULL;
         return AIOE_ERR_NOMEM;
     }
@@ -42,7 +41,7 @@ static void rule_clear(rule *r)
     for (size_t i = 0; i < r->nin; i++) {
         aioe__transform_fpath_clear(&r->in[i]);
         if (r->last)
-            json_object_put(r->last[i]);
+            cJSON_Delete(r->last[i]);
     }
     free(r->in);
     free(r->last);
@@ -61,7 +60,7 @@ void aioe_transform_free(aioe_transform *t)
     free(t->filters);
     free(t->maps);
     aioe__transform_arena_free(&t->ar);
-    json_tokener_free(t->tok);
+    aioe__transform_json_reader_free(&t->rd);
     free(t->inst);
     free(t->caps);
     free(t->res);

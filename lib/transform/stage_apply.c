@@ -12,61 +12,70 @@
 
 /* ---- resolving inputs ------------------------------------------------- */
 
-/* The entry of the field at segs[0..n) below @p j, or NULL when there is
- * none. The entry (not its value, NULL for a JSON null) says which field
- * it is. */
-static struct lh_entry *walk_entry(struct json_object *j, char *const *segs, size_t n)
+/* The node of the field at segs[0..n) below @p j, or NULL when there is
+ * none (a JSON null is a node). The node says which field it is: keys are
+ * unique in a tree json_read.c gives. */
+static const cJSON *walk_entry(const cJSON *j, char *const *segs, size_t n)
 {
-    struct lh_entry *e = NULL;
+    const cJSON *e = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!json_object_is_type(j, json_type_object) ||
-            !(e = lh_table_lookup_entry(json_object_get_object(j), segs[i])))
+        if (aioe__transform_json_type(j) != cJSON_Object ||
+            !(e = cJSON_GetObjectItemCaseSensitive(j, segs[i])))
             return NULL;
-        j = (struct json_object *)lh_entry_v(e);
+        j = e;
     }
     return e;
 }
 
-static struct json_object *walk(struct json_object *j, char *const *segs, size_t n)
+static const cJSON *walk(const cJSON *j, char *const *segs, size_t n)
 {
-    struct lh_entry *e = n ? walk_entry(j, segs, n) : NULL;
-    return n == 0 ? j : e ? (struct json_object *)lh_entry_v(e) : NULL;
+    return n == 0 ? j : walk_entry(j, segs, n);
 }
 
-/* Resolves a payload path with the capture substituted for its `*`. */
-static struct lh_entry *walk_captured(struct json_object *root, const fpath *p,
-                                      const seg *cap, size_t ncap)
+/* Resolves a payload path with the capture substituted for its `*`. The
+ * capture was found below @p base: when the path's `*` is there too, its
+ * node is known (a `*` over a wide record stays O(n)). */
+static const cJSON *walk_captured(const cJSON *root, const fpath *p, const seg *cap, size_t ncap,
+                                  const cJSON *base)
 {
     if (p->star < 0)
         return walk_entry(root, p->segs, p->nseg);
-    struct json_object *j = walk(root, p->segs, (size_t)p->star);
-    struct lh_entry *e = NULL;
-    for (size_t i = 0; i < ncap; i++) {
-        /* captured keys come from the same record: NUL-terminated */
-        if (!json_object_is_type(j, json_type_object) ||
-            !(e = lh_table_lookup_entry(json_object_get_object(j), cap[i].p)))
-            return NULL;
-        j = (struct json_object *)lh_entry_v(e);
+    const cJSON *j = walk(root, p->segs, (size_t)p->star);
+    const cJSON *e = NULL;
+    if (ncap && j && j == base) {
+        e = j = cap[ncap - 1].node;
+    } else {
+        for (size_t i = 0; i < ncap; i++) {
+            /* captured keys come from the same record: NUL-terminated */
+            if (aioe__transform_json_type(j) != cJSON_Object ||
+                !(e = cJSON_GetObjectItemCaseSensitive(j, cap[i].p)))
+                return NULL;
+            j = e;
+        }
     }
     size_t rest = p->nseg - (size_t)p->star - 1;
     return rest ? walk_entry(j, p->segs + p->star + 1, rest) : e;
 }
 
-static void resolve(const aioe_transform_message *in, struct json_object *root, rule *r,
-                    size_t i, const seg *cap, size_t ncap, resolved *out)
+static void resolve(const aioe_transform_message *in, const cJSON *root, rule *r, size_t i,
+                    const seg *cap, size_t ncap, const cJSON *base, resolved *out)
 {
     const fpath *p = &r->in[i];
     memset(out, 0, sizeof *out);
     switch (p->root) {
     case FP_PAYLOAD: {
-        struct lh_entry *e = walk_captured(root, p, cap, ncap);
+        const cJSON *e = walk_captured(root, p, cap, ncap, base);
         out->ident = e;
-        out->j = e ? (struct json_object *)lh_entry_v(e) : NULL;
+        out->j = e;
         if (p->last) {
-            /* a JSON null counts as missing here */
-            if (out->j) {
-                json_object_put(r->last[i]);
-                r->last[i] = json_object_get(out->j);
+            /* a JSON null counts as missing here; the value is kept in a
+             * copy (the record is freed after the message) */
+            if (e && aioe__transform_json_type(e) != cJSON_NULL) {
+                cJSON *keep = cJSON_Duplicate(e, true);
+                if (keep) {
+                    cJSON_Delete(r->last[i]);
+                    r->last[i] = keep;
+                }
             } else if (r->last[i]) {
                 out->j = r->last[i];
                 out->ident = r->last[i];
@@ -121,15 +130,14 @@ static bool to_tval(arena *a, const resolved *r, tval *v)
 /* ---- filter ------------------------------------------------------------- */
 
 /* True when a filter rule drops the message. */
-static bool filtered(aioe_transform *t, const aioe_transform_message *in,
-                     struct json_object *root)
+static bool filtered(aioe_transform *t, const aioe_transform_message *in, const cJSON *root)
 {
     for (size_t f = 0; f < t->nfilters; f++) {
         rule *r = &t->filters[f];
         tval vars[MAX_INPUTS];
         for (size_t i = 0; i < r->nin; i++) {
             resolved rs;
-            resolve(in, root, r, i, NULL, 0, &rs);
+            resolve(in, root, r, i, NULL, 0, NULL, &rs);
             if (!to_tval(&t->ar, &rs, &vars[i]))
                 vars[i].k = TV_MISSING;
         }
@@ -168,8 +176,8 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
 /* Adds an instance of rule @p r for capture caps[cap_off..+ncap); false
  * only when out of memory. Instances whose inputs do not all resolve are
  * skipped when the rule has a wildcard (documented), kept otherwise. */
-static bool add_instance(aioe_transform *t, const aioe_transform_message *in,
-                         struct json_object *root, rule *r, size_t cap_off, size_t ncap)
+static bool add_instance(aioe_transform *t, const aioe_transform_message *in, const cJSON *root,
+                         rule *r, size_t cap_off, size_t ncap, const cJSON *base)
 {
     if (!grow((void **)&t->res, &t->res_cap, t->nres + r->nin, sizeof *t->res) ||
         !grow((void **)&t->inst, &t->inst_cap, t->ninst + 1, sizeof *t->inst))
@@ -177,7 +185,7 @@ static bool add_instance(aioe_transform *t, const aioe_transform_message *in,
     resolved *rs = &t->res[t->nres];
     bool star = r->in[0].star >= 0;
     for (size_t i = 0; i < r->nin; i++) {
-        resolve(in, root, r, i, ncap ? t->caps + cap_off : NULL, ncap, &rs[i]);
+        resolve(in, root, r, i, ncap ? t->caps + cap_off : NULL, ncap, base, &rs[i]);
         if (star && !rs[i].ident)
             return true; /* this capture does not resolve every input: skipped */
     }
@@ -190,7 +198,8 @@ static bool add_instance(aioe_transform *t, const aioe_transform_message *in,
 typedef struct enum_ctx {
     aioe_transform *t;
     const aioe_transform_message *in;
-    struct json_object *root;
+    const cJSON *root;
+    const cJSON *base; /* where the first input's `*` starts */
     rule *r;
     seg stack[MAX_DEPTH];
     size_t depth;
@@ -207,24 +216,22 @@ static void capture(enum_ctx *c)
     size_t off = t->ncaps;
     memcpy(t->caps + off, c->stack, c->depth * sizeof *c->stack);
     t->ncaps += c->depth;
-    if (!add_instance(t, c->in, c->root, c->r, off, c->depth))
+    if (!add_instance(t, c->in, c->root, c->r, off, c->depth, c->base))
         c->oom = true;
 }
 
 /* Every capture of the first input's `*` below node @p j. */
-static void enumerate(enum_ctx *c, struct json_object *j)
+static void enumerate(enum_ctx *c, const cJSON *j)
 {
     const fpath *p = &c->r->in[0];
     size_t suffix = p->nseg - (size_t)p->star - 1;
     if (c->depth == MAX_DEPTH)
         return;
-    json_object_object_foreach(j, key, val)
-    {
+    for (const cJSON *val = j->child; val; val = val->next) {
         if (c->oom)
             return;
-        c->stack[c->depth++] = (seg){ key, strlen(key) };
-        bool obj = json_object_is_type(val, json_type_object) &&
-                   json_object_object_length(val) > 0;
+        c->stack[c->depth++] = (seg){ val->string, strlen(val->string), val };
+        bool obj = aioe__transform_json_type(val) == cJSON_Object && val->child;
         if (suffix == 0) {
             if (obj)
                 enumerate(c, val);
@@ -295,7 +302,7 @@ static bool specialize(aioe_transform *t)
 
 /* Output keys are the rules' segments (alive as long as the stage) or
  * keys of the input record, which is freed after the output: json-c need
- * not copy them. */
+ * not copy them (aioe__transform_json_out() does the same). */
 #define KEY_FLAGS JSON_C_OBJECT_ADD_CONSTANT_KEY
 
 /* Writes @p v at the output path (capture substituted); takes @p v. */
@@ -335,20 +342,20 @@ static bool write_payload(struct json_object *out, const fpath *p, const seg *ca
 
 /* Runs the map rules; false only when out of memory. */
 static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transform_message *out,
-                struct json_object *root, struct json_object *dst, bool *incomplete)
+                const cJSON *root, struct json_object *dst, bool *incomplete)
 {
     t->ninst = t->ncaps = t->nres = 0;
     for (size_t m = 0; m < t->nmaps; m++) {
         rule *r = &t->maps[m];
         if (r->in[0].star < 0) {
-            if (!add_instance(t, in, root, r, 0, 0))
+            if (!add_instance(t, in, root, r, 0, 0, NULL))
                 return false;
             continue;
         }
-        struct json_object *base = walk(root, r->in[0].segs, (size_t)r->in[0].star);
-        if (!base || !json_object_is_type(base, json_type_object))
+        const cJSON *base = walk(root, r->in[0].segs, (size_t)r->in[0].star);
+        if (!base || aioe__transform_json_type(base) != cJSON_Object)
             continue;
-        enum_ctx c = { .t = t, .in = in, .root = root, .r = r };
+        enum_ctx c = { .t = t, .in = in, .root = root, .base = base, .r = r };
         enumerate(&c, base);
         if (c.oom)
             return false;
@@ -404,15 +411,9 @@ static bool map(aioe_transform *t, const aioe_transform_message *in, aioe_transf
         }
         struct json_object *jv;
         if (!r->ex && !rs[0].meta) {
-            /* copied as is: objects are copied so that later writes below
-             * them cannot change the input record */
-            if (rs[0].j && json_object_is_type(rs[0].j, json_type_object)) {
-                jv = NULL;
-                if (json_object_deep_copy(rs[0].j, &jv, NULL) != 0)
-                    return false;
-            } else {
-                jv = json_object_get(rs[0].j);
-            }
+            /* copied as is */
+            if (!aioe__transform_json_out(rs[0].j, &jv))
+                return false;
         } else {
             if (v.k == TV_MISSING) {
                 if (missing)
@@ -466,41 +467,30 @@ int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
     t->err[0] = 0;
     t->err_field = AIOE_TRANSFORM_FIELD_NONE;
 
-    json_tokener_reset(t->tok);
-    struct json_object *root = NULL;
-    if (in->payload_len > 0 && in->payload_len <= INT32_MAX)
-        root = json_tokener_parse_ex(t->tok, (const char *)in->payload, (int)in->payload_len);
-    enum json_tokener_error jerr = json_tokener_get_error(t->tok);
-    size_t end = root ? json_tokener_get_parse_end(t->tok) : 0;
-    while (root && end < in->payload_len &&
-           strchr(" \t\r\n", ((const char *)in->payload)[end]) && ((const char *)in->payload)[end])
-        end++;
-    if (!root || jerr != json_tokener_success || end != in->payload_len ||
-        !json_object_is_type(root, json_type_object)) {
-        if (!root && jerr == json_tokener_success)
-            jerr = json_tokener_continue;
-        aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_NONE, 0, root ? end : 0,
-                "payload is not a JSON object (%s)",
-                in->payload_len == 0         ? "empty payload"
-                : !root && jerr == json_tokener_continue ? "incomplete JSON"
-                : !root                      ? json_tokener_error_desc(jerr)
-                : end != in->payload_len     ? "bytes after the JSON value"
-                                             : "a JSON value that is not an object");
-        json_object_put(root);
+    cJSON *root = NULL;
+    size_t off = 0;
+    bool nomem = false;
+    const char *why = aioe__transform_json_read(&t->rd, (const char *)in->payload,
+                                                in->payload_len, &root, &off, &nomem);
+    if (nomem)
+        return AIOE_ERR_NOMEM;
+    if (why) {
+        aioe__transform_set_err(t, AIOE_TRANSFORM_FIELD_NONE, 0, off,
+                                "payload is not a JSON object (%s)", why);
         aioe__transform_count(t, AIOE_TRANSFORM_COUNT_INVALID);
         *outcome = AIOE_TRANSFORM_INVALID;
         return AIOE_OK;
     }
 
     if (filtered(t, in, root)) {
-        json_object_put(root);
+        cJSON_Delete(root);
         aioe__transform_count(t, AIOE_TRANSFORM_COUNT_FILTERED);
         *outcome = AIOE_TRANSFORM_FILTERED;
         return AIOE_OK;
     }
     int rc = copy_metadata(out, in);
     if (rc) {
-        json_object_put(root);
+        cJSON_Delete(root);
         return rc;
     }
     bool incomplete = false;
@@ -519,7 +509,7 @@ int aioe_transform_apply(aioe_transform *t, const aioe_transform_message *in,
         }
         json_object_put(dst);
     }
-    json_object_put(root);
+    cJSON_Delete(root);
     if (rc)
         return rc;
     aioe__transform_count(t, AIOE_TRANSFORM_COUNT_PASSED);

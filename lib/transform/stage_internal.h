@@ -14,7 +14,7 @@ typedef struct rule {
     size_t nin;
     fpath out;       /* map: out.nseg == 0 and FP_PAYLOAD: write nothing */
     expr *ex;        /* NULL: copy the one input */
-    struct json_object **last; /* `? $last` values, per input */
+    cJSON **last;    /* `? $last` values (copies), per input */
 } rule;
 
 /* One resolution of a map rule: a capture of its wildcard (or none). */
@@ -28,13 +28,14 @@ typedef struct instance {
 typedef struct seg {
     const char *p;
     size_t len;
+    const cJSON *node; /* the captured field */
 } seg;
 
 /* A resolved input: the JSON node, or a metadata string. */
 typedef struct resolved {
     const void *ident;      /* what the input is, for specialization; NULL: missing */
     bool meta;              /* metadata: the value is s/slen */
-    struct json_object *j;  /* payload: the value (NULL: JSON null) */
+    const cJSON *j;         /* payload: the value's node (NULL: missing) */
     const char *s;          /* metadata text when j is NULL */
     size_t slen;
 } resolved;
@@ -44,7 +45,7 @@ struct aioe_transform {
     size_t nfilters, nmaps, filters_cap, maps_cap;
     bool wildcards;              /* some map rule has a `*` */
     arena ar;
-    json_tokener *tok;
+    json_reader rd;
     char err[256];
     aioe_transform_field err_field;
     size_t err_index, err_off;

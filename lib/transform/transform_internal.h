@@ -1,9 +1,10 @@
 /* The BuiltInTransformation stage (private): the door of lib/transform/.
  * Pure: no I/O. Field paths (path.c), expressions parsed to an AST once
- * (expr_parse.c) and evaluated over values read from json-c objects
- * (expr_eval.c, value.c), and the stage applying filter then map
- * (stage.c, stage_apply.c, message.c; the stage's own types are in
- * stage_internal.h). */
+ * (expr_parse.c) and evaluated over values read from the payload's cJSON
+ * tree (expr_eval.c, value.c; the payload is read in json_read.c, the
+ * output record is built and written with json-c), and the stage applying
+ * filter then map (stage.c, stage_apply.c, message.c; the stage's own
+ * types are in stage_internal.h). */
 #ifndef AIOE_TRANSFORM_INTERNAL_H
 #define AIOE_TRANSFORM_INTERNAL_H
 
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <json-c/json.h>
 
 #include "aioendpoint/transform.h"
@@ -25,7 +27,7 @@ typedef enum tv_kind {
     TV_FLOAT,
     TV_STRING,
     TV_TUPLE,
-    TV_JSON /* a JSON object: copied as is, cannot take part in operators */
+    TV_JSON /* a JSON object of the payload: copied as is, cannot take part in operators */
 } tv_kind;
 
 typedef struct tval {
@@ -42,7 +44,7 @@ typedef struct tval {
             struct tval *items;
             size_t n;
         } t;
-        struct json_object *j;
+        const cJSON *j;
     } u;
 } tval;
 
@@ -56,11 +58,16 @@ void *aioe__transform_arena_alloc(arena *a, size_t n);
 void aioe__transform_arena_reset(arena *a);
 void aioe__transform_arena_free(arena *a);
 
-/* The value a JSON object stands for in an expression (NULL: missing). */
-bool aioe__transform_tval_from_json(arena *a, struct json_object *j, tval *out);
-/* A new JSON object for a value (NULL for a missing one, or on failure:
+/* The value a node of the payload stands for in an expression (a JSON
+ * null: missing). False when out of memory. */
+bool aioe__transform_tval_from_json(arena *a, const cJSON *j, tval *out);
+/* A new json-c object for a value (NULL for a missing one, or on failure:
  * *err says which). */
 struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err);
+/* A new json-c object for a node of the payload, copied as is (*out NULL
+ * for a JSON null). False when out of memory. Object keys are not copied:
+ * @p n must outlive *out. */
+bool aioe__transform_json_out(const cJSON *n, struct json_object **out);
 /* The text of a value as `str::from` and string `+` write it. */
 bool aioe__transform_tval_to_text(arena *a, const tval *v, const char **p, size_t *len);
 /* The shortest text that reads back as exactly d ("%.17g" at most). */
@@ -68,6 +75,38 @@ void aioe__transform_format_double(double d, char *buf, size_t len);
 /* Element-wise equality as `==` has it. */
 bool aioe__transform_tval_equal(const tval *a, const tval *b);
 const char *aioe__transform_tval_kind_name(tv_kind k);
+
+/* ---- reading the payload (json_read.c) ----------------------------------- */
+
+/* What a cJSON_Raw node of a tree read by json-c holds in valueint: the
+ * kind of number json-c read (valuestring is its text as json-c writes it,
+ * valuedouble its value). Trees read by cJSON have no cJSON_Raw node. */
+enum { AIOE_RAW_DOUBLE = 0, AIOE_RAW_INT64 = 1, AIOE_RAW_UINT64 = 2 };
+
+/* A node's type (cJSON_Object, cJSON_Number...; cJSON_Invalid for NULL):
+ * cJSON_Is*() are calls into the library, this is inline. */
+static inline int aioe__transform_json_type(const cJSON *n)
+{
+    return n ? n->type & 0xFF : cJSON_Invalid;
+}
+
+/* Kept by the stage, reused by every message. */
+typedef struct json_reader {
+    json_tokener *tok;   /* json-c, for what cJSON cannot decide (created when first needed) */
+    const char **keys;   /* scratch of the duplicate-key check */
+    size_t keys_cap;
+} json_reader;
+
+/* Reads @p len bytes as one JSON object into *root (free it with
+ * cJSON_Delete()). NULL on success; otherwise why not (a static string),
+ * *err_off the offset it concerns, *nomem when memory ran out. */
+const char *aioe__transform_json_read(json_reader *r, const char *p, size_t len, cJSON **root,
+                                      size_t *err_off, bool *nomem);
+/* The same with json-c alone: what aioe__transform_json_read() falls back
+ * on (and what tests compare it with). */
+const char *aioe__transform_json_read_json_c(json_reader *r, const char *p, size_t len,
+                                             cJSON **root, size_t *err_off, bool *nomem);
+void aioe__transform_json_reader_free(json_reader *r);
 
 /* ---- expressions --------------------------------------------------------- */
 

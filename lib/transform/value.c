@@ -1,5 +1,5 @@
-/* Expression values: the arena they live in, and conversions from and to
- * json-c objects and text. */
+/* Expression values: the arena they live in, and conversions from the
+ * payload's cJSON nodes and to json-c objects (the output record) and text. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -64,49 +64,72 @@ void aioe__transform_arena_free(arena *a)
 
 /* ---- JSON -> value --------------------------------------------------- */
 
-bool aioe__transform_tval_from_json(arena *a, struct json_object *j, tval *out)
+/* A number read by cJSON is its double: a whole number below 2^53 is an
+ * integer (the text "21.0" cannot be told from "21"), anything else a
+ * float. json_read.c lets json-c read the numbers a double cannot hold
+ * exactly (integers beyond 2^53, non-finite values); they come as
+ * cJSON_Raw nodes with json-c's kind. */
+static void number_tval(const cJSON *j, tval *out)
 {
-    switch (json_object_get_type(j)) {
-    case json_type_null:
+    double d = j->valuedouble;
+    if (aioe__transform_json_type(j) == cJSON_Raw) {
+        if (j->valueint == AIOE_RAW_INT64) {
+            out->k = TV_INT;
+            out->u.i = strtoll(j->valuestring, NULL, 10);
+            return;
+        }
+        /* integers above INT64_MAX are floats (json-c keeps them as uint64) */
+        out->k = TV_FLOAT;
+        out->u.f = j->valueint == AIOE_RAW_UINT64 ? (double)strtoull(j->valuestring, NULL, 10)
+                                                  : d;
+        return;
+    }
+    if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
+        out->k = TV_INT;
+        out->u.i = (int64_t)d;
+        return;
+    }
+    out->k = TV_FLOAT;
+    out->u.f = d;
+}
+
+bool aioe__transform_tval_from_json(arena *a, const cJSON *j, tval *out)
+{
+    switch (aioe__transform_json_type(j)) {
+    case cJSON_NULL:
         out->k = TV_MISSING;
         return true;
-    case json_type_boolean:
+    case cJSON_False:
+    case cJSON_True:
         out->k = TV_BOOL;
-        out->u.b = json_object_get_boolean(j);
+        out->u.b = aioe__transform_json_type(j) == cJSON_True;
         return true;
-    case json_type_int:
-        /* json-c keeps integers above INT64_MAX as uint64 */
-        if (json_object_get_int64(j) == INT64_MAX && json_object_get_uint64(j) > INT64_MAX) {
-            out->k = TV_FLOAT;
-            out->u.f = (double)json_object_get_uint64(j);
-            return true;
-        }
-        out->k = TV_INT;
-        out->u.i = json_object_get_int64(j);
+    case cJSON_Number:
+    case cJSON_Raw:
+        number_tval(j, out);
         return true;
-    case json_type_double:
-        out->k = TV_FLOAT;
-        out->u.f = json_object_get_double(j);
-        return true;
-    case json_type_string:
+    case cJSON_String:
         out->k = TV_STRING;
-        out->u.s.p = json_object_get_string(j);
-        out->u.s.len = (size_t)json_object_get_string_len(j);
+        out->u.s.p = j->valuestring;
+        out->u.s.len = strlen(j->valuestring);
         return true;
-    case json_type_array: {
-        size_t n = json_object_array_length(j);
+    case cJSON_Array: {
+        size_t n = 0;
+        for (const cJSON *c = j->child; c; c = c->next)
+            n++;
         tval *items = n ? aioe__transform_arena_alloc(a, n * sizeof *items) : NULL;
         if (n && !items)
             return false;
-        for (size_t i = 0; i < n; i++)
-            if (!aioe__transform_tval_from_json(a, json_object_array_get_idx(j, i), &items[i]))
+        size_t i = 0;
+        for (const cJSON *c = j->child; c; c = c->next)
+            if (!aioe__transform_tval_from_json(a, c, &items[i++]))
                 return false;
         out->k = TV_TUPLE;
         out->u.t.items = items;
         out->u.t.n = n;
         return true;
     }
-    case json_type_object:
+    case cJSON_Object:
     default:
         out->k = TV_JSON;
         out->u.j = j;
@@ -173,9 +196,78 @@ void aioe__transform_format_double(double d, char *buf, size_t len)
         strcat(buf, ".0");
 }
 
-struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err)
+static struct json_object *new_double(double d)
 {
     char buf[40];
+    aioe__transform_format_double(d, buf, sizeof buf);
+    return json_object_new_double_s(d, buf);
+}
+
+bool aioe__transform_json_out(const cJSON *n, struct json_object **out)
+{
+    struct json_object *j = NULL;
+    *out = NULL;
+    switch (aioe__transform_json_type(n)) {
+    case cJSON_NULL:
+        return true;
+    case cJSON_False:
+    case cJSON_True:
+        j = json_object_new_boolean(aioe__transform_json_type(n) == cJSON_True);
+        break;
+    case cJSON_Raw:
+        /* a number read by json-c: integers exactly; a double in its
+         * shortest form like one read by cJSON, unless it is not finite
+         * (json-c's text, as it was in the payload) */
+        if (n->valueint == AIOE_RAW_INT64)
+            j = json_object_new_int64(strtoll(n->valuestring, NULL, 10));
+        else if (n->valueint == AIOE_RAW_UINT64)
+            j = json_object_new_uint64(strtoull(n->valuestring, NULL, 10));
+        else if (isfinite(n->valuedouble))
+            j = new_double(n->valuedouble); /* as a double read by cJSON */
+        else
+            j = json_object_new_double_s(n->valuedouble, n->valuestring); /* NaN, 1e999 */
+        break;
+    case cJSON_Number: {
+        tval v;
+        number_tval(n, &v);
+        j = v.k == TV_INT ? json_object_new_int64(v.u.i) : new_double(v.u.f);
+        break;
+    }
+    case cJSON_String:
+        j = json_object_new_string(n->valuestring);
+        break;
+    case cJSON_Array:
+        j = json_object_new_array();
+        for (const cJSON *c = n->child; j && c; c = c->next) {
+            struct json_object *e;
+            if (!aioe__transform_json_out(c, &e) || json_object_array_add(j, e) != 0) {
+                json_object_put(e);
+                json_object_put(j);
+                return false;
+            }
+        }
+        break;
+    case cJSON_Object:
+        j = json_object_new_object();
+        for (const cJSON *c = n->child; j && c; c = c->next) {
+            struct json_object *e;
+            if (!aioe__transform_json_out(c, &e) ||
+                json_object_object_add_ex(j, c->string, e, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
+                json_object_put(e);
+                json_object_put(j);
+                return false;
+            }
+        }
+        break;
+    default:
+        return false;
+    }
+    *out = j;
+    return j != NULL;
+}
+
+struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err)
+{
     struct json_object *j = NULL;
     switch (v->k) {
     case TV_MISSING:
@@ -191,8 +283,7 @@ struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err)
             *err = true; /* JSON has no NaN or infinity */
             return NULL;
         }
-        aioe__transform_format_double(v->u.f, buf, sizeof buf);
-        j = json_object_new_double_s(v->u.f, buf);
+        j = new_double(v->u.f);
         break;
     case TV_STRING:
         j = json_object_new_string_len(v->u.s.p, (int)v->u.s.len);
@@ -210,7 +301,7 @@ struct json_object *aioe__transform_tval_to_json(const tval *v, bool *err)
         }
         break;
     case TV_JSON:
-        if (json_object_deep_copy(v->u.j, &j, NULL) != 0)
+        if (!aioe__transform_json_out(v->u.j, &j))
             j = NULL;
         break;
     }
@@ -297,7 +388,7 @@ bool aioe__transform_tval_equal(const tval *a, const tval *b)
                 return false;
         return true;
     case TV_JSON:
-        return json_object_equal(a->u.j, b->u.j);
+        return cJSON_Compare(a->u.j, b->u.j, true);
     default:
         return false;
     }

@@ -24,7 +24,8 @@ if [ "$rc" -ne 0 ] || [ -s "$tmp/out" ]; then
     exit 1
 fi
 for key in DynamicUser=yes 'StateDirectory=aioe-bridge/%i' ProtectSystem=strict \
-           NoNewPrivileges=yes 'RestartPreventExitStatus=1 2' KillSignal=SIGTERM; do
+           NoNewPrivileges=yes 'RestartPreventExitStatus=1 2' KillSignal=SIGTERM \
+           Type=notify NotifyAccess=main WatchdogSec=30 'ExecReload=/bin/kill -HUP $MAINPID'; do
     grep -qx "$key" "$unit" || { echo "FAIL: $unit lacks $key"; exit 1; }
 done
 echo "ok: $unit"

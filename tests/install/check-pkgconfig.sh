@@ -68,7 +68,7 @@ if [[ ${#cflag_words[@]} -ne 1 || ${cflag_words[0]} != "-I$includedir" ]]; then
 fi
 # A static link needs the private dependencies: --static --libs names them.
 static_libs=$(pkgconf --static --libs libaioendpoint)
-for l in -luuid -ljson-c -lpaho-mqtt3as -lyaml -lssl -lcrypto; do
+for l in -luuid -ljson-c -lcjson -lpaho-mqtt3as -lyaml -lssl -lcrypto; do
     grep -qw -- "$l" <<<"$static_libs" || fail "pkg-config --static --libs lacks $l: $static_libs"
 done
 case "$libdir" in "$root"/*) ;; *) fail "libdir '$libdir' is not inside the install root";; esac

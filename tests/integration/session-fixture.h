@@ -410,6 +410,10 @@ static inline void fx_token_free(token_dir *t)
     free(t->dir);
 }
 
+/* How often sessions made by fx_session_with() check the token file (a
+ * test that must not be rescued by the poll sets it high first). */
+static uint32_t fx_token_check_ms = 50;
+
 /* Session with recording callbacks and test-speed timings. */
 /* Like fx_session(), on top of the settings already in o (NULL: none);
  * o is freed. */
@@ -424,7 +428,7 @@ static inline aioe_session *fx_session_with(const aioe_endpoint *ep, recorder *r
     aioe_session_options_set_resource_dir(o, fx_resource_root());
     aioe_session_options_set_reconnect_backoff(o, 128, 2000);
     aioe_session_options_set_connect_timeout(o, 5000);
-    aioe_session_options_set_token_check_interval(o, 50);
+    aioe_session_options_set_token_check_interval(o, fx_token_check_ms);
     if (token_file)
         aioe_session_options_set_token_file(o, token_file);
     char *inst = harness_unique("inst");

@@ -12,6 +12,10 @@
  * - sighup: SIGHUP reopens --log-file (after a logrotate-style rename the
  *   new lines go to a new file), and a YAML file that no longer validates
  *   is refused with its errors logged while forwarding goes on
+ * - sd_notify: with NOTIFY_SOCKET naming a datagram socket the test binds
+ *   and WATCHDOG_USEC set, the bridge sends STATUS=, then READY=1 once
+ *   both sides are connected, WATCHDOG=1 pings, RELOADING=1 then READY=1
+ *   around SIGHUP, and STOPPING=1 at SIGTERM (built with libsystemd only)
  * - bad_options: --metrics-addr that cannot be listened on exits 3,
  *   --log-format other than text/json exits 2; text log lines carry a
  *   timestamp and a level
@@ -32,7 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -441,6 +447,118 @@ static void test_sighup(void **state)
     broker_free(b);
 }
 
+/* ---- sd_notify ---- */
+
+#ifdef AIOE_BRIDGE_SYSTEMD
+/* Every datagram received on a fake NOTIFY_SOCKET, one after another,
+ * separated by "\n|\n". */
+typedef struct notify_rx {
+    int fd;
+    char *text;
+    size_t len;
+} notify_rx;
+
+static void notify_drain(notify_rx *n, int wait_ms)
+{
+    struct pollfd p = { n->fd, POLLIN, 0 };
+    while (poll(&p, 1, wait_ms) > 0) {
+        char buf[4096];
+        ssize_t r = recv(n->fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            break;
+        n->text = realloc(n->text, n->len + (size_t)r + 4);
+        assert_non_null(n->text);
+        memcpy(n->text + n->len, buf, (size_t)r);
+        memcpy(n->text + n->len + r, "\n|\n", 4);
+        n->len += (size_t)r + 3;
+        n->text[n->len] = 0;
+        wait_ms = 0;
+    }
+}
+
+static size_t notify_count(const notify_rx *n, const char *needle)
+{
+    size_t k = 0;
+    for (const char *p = n->text; p && (p = strstr(p, needle)); p += strlen(needle))
+        k++;
+    return k;
+}
+
+/* Waits until @p needle was received @p count times in all. */
+static bool notify_wait(notify_rx *n, const char *needle, size_t count)
+{
+    int64_t deadline = harness_now_ms() + WAIT_MS;
+    while (notify_count(n, needle) < count) {
+        if (harness_now_ms() >= deadline) {
+            fprintf(stderr, "waiting for '%s' x%zu; received:\n%s\n", needle, count,
+                    n->text ? n->text : "(nothing)");
+            return false;
+        }
+        notify_drain(n, 50);
+    }
+    return true;
+}
+
+#endif
+
+static void test_sd_notify(void **state)
+{
+    (void)state;
+#ifndef AIOE_BRIDGE_SYSTEMD
+    skip(); /* built without libsystemd: the notifications are no-ops */
+#else
+    broker_config cfg;
+    broker_config_init(&cfg);
+    broker *a, *b;
+    assert_int_equal(broker_start(&cfg, &a), 0);
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    char *yaml = bridge_yaml("ops", broker_port(a, 0), broker_port(b, 0));
+    char *sd = harness_mkdir("state-ops-notify");
+    char *sock = harness_path("notify.sock");
+    notify_rx n = { socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), NULL, 0 };
+    assert_true(n.fd >= 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    assert_true(strlen(sock) < sizeof sa.sun_path);
+    strcpy(sa.sun_path, sock);
+    assert_int_equal(bind(n.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    setenv("NOTIFY_SOCKET", sock, 1);
+    setenv("WATCHDOG_USEC", "400000", 1); /* pings every 200 ms */
+    const char *args[] = {"--state-dir", sd, yaml, NULL};
+    bridge_proc bp = bridge_spawn(args);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+
+    assert_true(notify_wait(&n, "READY=1", 1));
+    /* STATUS=connecting came first, READY=1 with both sides connected */
+    const char *connecting = strstr(n.text, "STATUS=connecting 1 instance(s)");
+    const char *ready = strstr(n.text, "READY=1\nSTATUS=forwarding: 1 instance(s) of 1 "
+                                       "dataflow(s) connected");
+    assert_non_null(connecting);
+    assert_non_null(ready);
+    assert_true(connecting < ready);
+    assert_true(notify_wait(&n, "WATCHDOG=1", 3));
+
+    kill(bp.pid, SIGHUP);
+    assert_true(notify_wait(&n, "RELOADING=1\nMONOTONIC_USEC=", 1));
+    assert_true(notify_wait(&n, "READY=1\nSTATUS=forwarding: reloaded (1 unchanged", 1));
+    assert_true(strstr(n.text, "RELOADING=1") < strstr(n.text, "STATUS=forwarding: reloaded"));
+    size_t pings = notify_count(&n, "WATCHDOG=1");
+    assert_true(notify_wait(&n, "WATCHDOG=1", pings + 2)); /* still pinging */
+
+    kill(bp.pid, SIGTERM);
+    assert_int_equal(bridge_wait_exit(&bp, WAIT_MS), 0);
+    notify_drain(&n, 0);
+    assert_non_null(strstr(n.text, "STOPPING=1"));
+    assert_int_equal(notify_count(&n, "READY=1"), 2);
+
+    close(n.fd);
+    free(n.text);
+    free(yaml); free(sd); free(sock); free(bp.log);
+    broker_free(a);
+    broker_free(b);
+#endif
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -488,6 +606,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_during_stream),
         cmocka_unit_test(test_sighup),
+        cmocka_unit_test(test_sd_notify),
         cmocka_unit_test(test_bad_options),
     };
     const char *filter = getenv("AIOE_TEST_FILTER");

@@ -212,24 +212,62 @@ static void out_of_order_ack_and_redelivery(void **state)
     broker_free(b);
 }
 
-typedef struct lone_taker {
+/* A consumer thread taking `count` messages in order (payloads from..),
+ * acknowledging each; `calling` is set just before its first
+ * aioe_inbox_next(), so a publisher started after that finds it waiting. */
+typedef struct taker {
     aioe_inbox *ib;
+    long from, count;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool calling;
     int rc;
-    aioe_message *m;
-} lone_taker;
+    long bad;                   /* first out-of-order payload, or -1 */
+} taker;
 
-static void *lone_take(void *arg)
+static void *take_in_order(void *arg)
 {
-    lone_taker *t = arg;
+    taker *t = arg;
     pthread_mutex_lock(&t->mu);
     t->calling = true;
     pthread_cond_signal(&t->cv);
     pthread_mutex_unlock(&t->mu);
-    t->rc = aioe_inbox_next(t->ib, LONG_WAIT_MS, &t->m);
+    t->bad = -1;
+    for (long i = 0; i < t->count; i++) {
+        aioe_message *m = NULL;
+        t->rc = aioe_inbox_next(t->ib, LONG_WAIT_MS, &m);
+        if (t->rc != AIOE_OK)
+            return NULL;
+        if (payload_number(m) != t->from + i && t->bad < 0)
+            t->bad = payload_number(m);
+        t->rc = aioe_inbox_ack(t->ib, aioe_inbox_message_id(m));
+        aioe_message_free(m);
+        if (t->rc != AIOE_OK)
+            return NULL;
+    }
     return NULL;
+}
+
+/* Starts a taker, waits until it is about to wait in aioe_inbox_next(),
+ * publishes [from, from + count) (a new client: connect, then publish, so
+ * the taker waits before the first message arrives), joins it. */
+static void take_while_publishing(broker *b, aioe_inbox *ib, long from, long count)
+{
+    taker t = { .ib = ib, .from = from, .count = count };
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.cv, NULL);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, take_in_order, &t), 0);
+    pthread_mutex_lock(&t.mu);
+    while (!t.calling)
+        pthread_cond_wait(&t.cv, &t.mu);
+    pthread_mutex_unlock(&t.mu);
+    publish_range(b, "batch/x", (unsigned)from, (unsigned)(from + count));
+    assert_int_equal(pthread_join(th, NULL), 0);
+    pthread_mutex_destroy(&t.mu);
+    pthread_cond_destroy(&t.cv);
+    assert_int_equal(t.rc, AIOE_OK);
+    assert_int_equal(t.bad, -1);
 }
 
 static void batched_wakeups(void **state)
@@ -254,44 +292,21 @@ static void batched_wakeups(void **state)
     subscribe(s, r, "batch/#");
 
     enum { BURST = 640 };
-    publish_range(b, "batch/x", 0, BURST);
-    for (long i = 0; i < BURST; i++) {
-        aioe_message *m = NULL;
-        assert_int_equal(aioe_inbox_next(ib, LONG_WAIT_MS, &m), AIOE_OK);
-        assert_int_equal(payload_number(m), i);
-        assert_int_equal(aioe_inbox_ack(ib, aioe_inbox_message_id(m)), AIOE_OK);
-        aioe_message_free(m);
-    }
+    take_while_publishing(b, ib, 0, BURST);
     aioe_inbox_stats st = { .version = AIOE_INBOX_STATS_VERSION };
     assert_int_equal(aioe_inbox_get_stats(ib, &st), AIOE_OK);
     assert_int_equal(st.version, 2);
-    /* 1 for the first message, 1 per 64 queued while napping; a few more
-     * only if the burst itself paused for a whole second */
+    /* 1 for the first message (the consumer waited for it), 1 per 64
+     * queued while napping; a few more only if the burst itself paused
+     * for a whole second */
     assert_in_range(st.consumer_wakeups, 1, 1 + BURST / 64 + 4);
 
     /* the stream is over: the next wait naps 1 s, finds nothing, and waits
-     * to its deadline; then a lone message is signalled, not napped on. The
-     * consumer thread is in aioe_inbox_next() before the publisher (a new
-     * client connecting, then publishing) can have its message delivered. */
+     * to its deadline; then a lone message is signalled, not napped on */
     aioe_message *m = NULL;
     assert_int_equal(aioe_inbox_next(ib, 1500, &m), AIOE_ERR_TIMEOUT);
     uint64_t before = st.consumer_wakeups;
-    lone_taker t = { .ib = ib };
-    pthread_mutex_init(&t.mu, NULL);
-    pthread_cond_init(&t.cv, NULL);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, lone_take, &t), 0);
-    pthread_mutex_lock(&t.mu);
-    while (!t.calling)
-        pthread_cond_wait(&t.cv, &t.mu);
-    pthread_mutex_unlock(&t.mu);
-    publish_range(b, "batch/x", BURST, BURST + 1);
-    assert_int_equal(pthread_join(th, NULL), 0);
-    assert_int_equal(t.rc, AIOE_OK);
-    assert_int_equal(payload_number(t.m), BURST);
-    aioe_message_free(t.m);
-    pthread_mutex_destroy(&t.mu);
-    pthread_cond_destroy(&t.cv);
+    take_while_publishing(b, ib, BURST, 1);
     assert_int_equal(aioe_inbox_get_stats(ib, &st), AIOE_OK);
     assert_int_equal(st.consumer_wakeups, before + 1);
     /* a caller built for version 1 gets version 1 and nothing beyond */

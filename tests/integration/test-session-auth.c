@@ -6,6 +6,7 @@
  * (the one managed identity will use). Tokens never reach the log. */
 #include "session-fixture.h"
 
+#include "file_watch.h"
 #include "session_internal.h"
 #include "token_source.h"
 
@@ -247,6 +248,196 @@ static void test_sat_rotation_during_qos1_stream(void **state)
     broker_free(b);
 }
 
+/* ---- aioe_session_reload_credentials() (SIGHUP in aioe-bridge) ---- */
+
+typedef struct msg_from {
+    size_t from;
+    aioe_session_state st;
+    const char *msg;
+} msg_from;
+
+static bool pred_state_msg(recorder *r, const void *arg)
+{
+    const msg_from *m = arg;
+    for (size_t i = m->from; i < r->nev; i++)
+        if (r->ev[i].state == m->st && strcmp(r->ev[i].msg, m->msg) == 0)
+            return true;
+    return false;
+}
+
+static bool pred_log_has(recorder *r, const void *arg)
+{
+    return r->log && strstr(r->log, (const char *)arg);
+}
+
+/* The token file is swapped the kubelet's way while the periodic check is
+ * an hour away: the reload call makes the session reconnect with the new
+ * token at once. A second call with nothing new keeps the connection. */
+static void test_sat_reload_credentials(void **state)
+{
+    (void)state;
+    broker *b = start_sat_broker();
+    char *tok1 = harness_jwt_simple("aio-internal", 3600);
+    char *tok2 = harness_jwt_simple("aio-internal", 7200);
+    token_dir td;
+    fx_token_init(&td, tok1);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_SAT TLS_OFF,
+                                         broker_port(b, 0));
+    recorder *r = recorder_new();
+    /* neither the poll nor inotify may be what notices */
+    fx_token_check_ms = 3600 * 1000;
+    aioe__file_watch_set_enabled(false);
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, td.path);
+    fx_token_check_ms = 50;
+    assert_int_equal(aioe_session_reload_credentials(NULL), AIOE_ERR_INVALID_ARG);
+    assert_int_equal(aioe_session_reload_credentials(s), AIOE_OK); /* not started: no-op */
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    aioe__file_watch_set_enabled(true);
+    assert_true(fx_wait(r, pred_log_has, "token file: cannot watch for changes", WAIT_MS));
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    char needle[256];
+    snprintf(needle, sizeof needle, "client %s: method K8S-SAT: accepted",
+             aioe_session_client_id(s));
+    assert_int_equal(count_in_log(b, needle), 1);
+
+    fx_token_rotate(&td, tok2);
+    msg_from m = { cur, AIOE_SESSION_CONNECTING, "credentials reloaded: token file changed" };
+    assert_int_equal(aioe_session_reload_credentials(s), AIOE_OK);
+    assert_true(fx_wait(r, pred_state_msg, &m, WAIT_MS));
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    assert_true(broker_wait_log_count(b, needle, 2, WAIT_MS)); /* the new token, accepted */
+
+    /* nothing new: the connection stays */
+    assert_int_equal(aioe_session_reload_credentials(s), AIOE_OK);
+    assert_true(fx_wait(r, pred_log_has, "credentials reloaded: unchanged", WAIT_MS));
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_CONNECTING), 2);
+    assert_int_equal(count_in_log(b, needle), 2);
+
+    aioe_session_free(s);
+    assert_true(fx_log_lacks(r, tok1));
+    assert_true(fx_log_lacks(r, tok2));
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    fx_token_free(&td);
+    free(tok1);
+    free(tok2);
+    broker_free(b);
+}
+
+/* The CA bundle of a config map gains a certificate: the reload call
+ * resolves it again and reconnects with it; unchanged material, and a
+ * bundle that no longer parses, keep the connection. */
+static void test_tls_reload_credentials(void **state)
+{
+    (void)state;
+    const harness_pki *pki = harness_pki_get();
+    broker_config cfg;
+    broker_config_init(&cfg);
+    int tls = broker_config_add_listener(&cfg, BROKER_TCP, true, false);
+    broker *b;
+    assert_int_equal(broker_start(&cfg, &b), 0);
+    char *cm = harness_mkdir("resources/configmaps/reload-ca");
+    char ca_path[1024];
+    snprintf(ca_path, sizeof ca_path, "%s/ca.crt", cm);
+    size_t root_len, wrong_len;
+    char *root = harness_read_file(pki->ca_cert, &root_len);
+    char *wrong = harness_read_file(pki->wrong_ca_cert, &wrong_len);
+    assert_int_equal(harness_write_file(ca_path, root, root_len), 0);
+    (void)fx_resource_root();
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_ANON
+                                         TLS_CA("reload-ca"), broker_port(b, tls));
+    recorder *r = recorder_new();
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, NULL);
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+
+    assert_int_equal(aioe_session_reload_credentials(s), AIOE_OK);
+    assert_true(fx_wait(r, pred_log_has, "credentials reloaded: unchanged", WAIT_MS));
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_CONNECTING), 1);
+
+    /* a trust bundle that no longer parses: logged, the connection kept */
+    assert_int_equal(harness_write_file(ca_path, "not a certificate\n", 18), 0);
+    assert_int_equal(aioe_session_reload_credentials(s), AIOE_OK);
+    assert_true(fx_wait(r, pred_log_has, "credentials reloaded: TLS material unusable",
+                        WAIT_MS));
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_CONNECTING), 1);
+
+    /* the bundle gains a second CA: reconnect with it */
+    char *both = malloc(root_len + wrong_len);
+    memcpy(both, root, root_len);
+    memcpy(both + root_len, wrong, wrong_len);
+    assert_int_equal(harness_write_file(ca_path, both, root_len + wrong_len), 0);
+    msg_from m = { cur, AIOE_SESSION_CONNECTING, "credentials reloaded: TLS material changed" };
+    assert_int_equal(aioe_session_reload_credentials(s), AIOE_OK);
+    assert_true(fx_wait(r, pred_state_msg, &m, WAIT_MS));
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    assert_int_equal(fx_count_state(r, AIOE_SESSION_STOPPED), 0);
+
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    free(both); free(root); free(wrong); free(cm);
+    broker_free(b);
+}
+
+/* ---- inotify: a rotation is noticed at once, not at the next poll ---- */
+
+/* The kubelet's symlink swap with the periodic check an hour away: the
+ * watch on the token's directory makes the session reconnect with the new
+ * token promptly. With watches turned off (as when inotify is missing),
+ * the same swap goes unnoticed for the hour: the fallback is the poll. */
+static bool run_rotation_noticed(bool inotify)
+{
+    broker *b = start_sat_broker();
+    char *tok1 = harness_jwt_simple("aio-internal", 3600);
+    char *tok2 = harness_jwt_simple("aio-internal", 7200);
+    token_dir td;
+    fx_token_init(&td, tok1);
+    aioe_parse_result *res = fx_endpoint("    host: localhost:%d\n" AUTH_SAT TLS_OFF,
+                                         broker_port(b, 0));
+    recorder *r = recorder_new();
+    fx_token_check_ms = 3600 * 1000;
+    aioe__file_watch_set_enabled(inotify);
+    aioe_session *s = fx_session(aioe_parse_result_endpoint(res, 0), r, td.path);
+    fx_token_check_ms = 50;
+    assert_int_equal(aioe_session_start(s), AIOE_OK);
+    aioe__file_watch_set_enabled(true);
+    size_t cur = 0;
+    assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+    int64_t t0 = harness_now_ms();
+    fx_token_rotate(&td, tok2);
+    msg_from m = { cur, AIOE_SESSION_CONNECTING, "token file changed" };
+    /* without inotify nothing can come within the hour: a shorter wait
+     * says the same */
+    bool noticed = fx_wait(r, pred_state_msg, &m, inotify ? WAIT_MS : 3000);
+    if (noticed) {
+        print_message("kubelet-style rotation noticed after %lld ms (poll interval 1 h)\n",
+                      (long long)(harness_now_ms() - t0));
+        assert_true(fx_wait_state(r, AIOE_SESSION_CONNECTED, &cur, NULL, WAIT_MS));
+        char needle[256];
+        snprintf(needle, sizeof needle, "client %s: method K8S-SAT: accepted",
+                 aioe_session_client_id(s));
+        assert_true(broker_wait_log_count(b, needle, 2, WAIT_MS));
+    }
+    aioe_session_free(s);
+    recorder_free(r);
+    aioe_parse_result_free(res);
+    fx_token_free(&td);
+    free(tok1);
+    free(tok2);
+    broker_free(b);
+    return noticed;
+}
+
+static void test_sat_rotation_inotify(void **state)
+{
+    (void)state;
+    assert_true(run_rotation_noticed(true));
+    assert_false(run_rotation_noticed(false));
+}
+
 /* ---- proactive refresh before exp, through the token-source seam ---- */
 
 typedef struct minting_source {
@@ -326,6 +517,9 @@ int main(void)
         cmocka_unit_test(test_sat_empty_token_file),
         cmocka_unit_test(test_sat_rotation_during_qos1_stream),
         cmocka_unit_test(test_sat_refresh_before_exp),
+        cmocka_unit_test(test_sat_reload_credentials),
+        cmocka_unit_test(test_sat_rotation_inotify),
+        cmocka_unit_test(test_tls_reload_credentials),
     };
     if (getenv("AIOE_TEST_FILTER")) /* e.g. AIOE_TEST_FILTER='*race*' */
         cmocka_set_test_filter(getenv("AIOE_TEST_FILTER"));

@@ -420,6 +420,46 @@ static void topic_templates(void **state)
     assert_false(aioe_topic_template_is_valid(""));
 }
 
+/* aioe_dataflow_equal(): what the bridge's SIGHUP compares (docs/operations.md) */
+#define OP_MAP(expr)                                                              \
+    "    - operationType: BuiltInTransformation\n      builtInTransformationSettings:\n" \
+    "        map:\n          - inputs: [temperature]\n            output: t\n"          \
+    "            expression: \"" expr "\"\n"
+
+static bool df_equal_yaml(const char *a, const char *b)
+{
+    aioe_parse_result *ra = parse_all(a, AIOE_OK), *rb = parse_all(b, AIOE_OK);
+    bool eq = aioe_dataflow_equal(aioe_parse_result_dataflow(ra, 0),
+                                  aioe_parse_result_dataflow(rb, 0));
+    assert_true(aioe_dataflow_equal(aioe_parse_result_dataflow(ra, 0),
+                                    aioe_parse_result_dataflow(ra, 0)));
+    aioe_parse_result_free(ra);
+    aioe_parse_result_free(rb);
+    return eq;
+}
+
+static void dataflow_equal(void **state)
+{
+    (void)state;
+    const char *base = DF_HEADER "spec:\n  operations:\n" OP_SRC OP_DST;
+    /* the same dataflow written further down a file is equal */
+    assert_true(df_equal_yaml(base, "\n\n# moved\n" DF_HEADER "spec:\n  operations:\n" OP_SRC OP_DST));
+    assert_false(df_equal_yaml(base, DF_HEADER "spec:\n  operations:\n" OP_SRC
+        "    - operationType: Destination\n      destinationSettings: {endpointRef: b, dataDestination: u}\n"));
+    assert_false(df_equal_yaml(base, DF_HEADER "spec:\n  operations:\n"
+        "    - operationType: Source\n      sourceSettings: {endpointRef: a, dataSources: [t, v]}\n" OP_DST));
+    assert_false(df_equal_yaml(base, DF_HEADER "spec:\n  profileRef: p\n  operations:\n" OP_SRC OP_DST));
+    assert_false(df_equal_yaml(base, DF_HEADER "spec:\n  operations:\n" OP_SRC OP_MAP("$1 * 2") OP_DST));
+    assert_true(df_equal_yaml(DF_HEADER "spec:\n  operations:\n" OP_SRC OP_MAP("$1 * 2") OP_DST,
+                              DF_HEADER "spec:\n  operations:\n" OP_SRC OP_MAP("$1 * 2") OP_DST));
+    assert_false(df_equal_yaml(DF_HEADER "spec:\n  operations:\n" OP_SRC OP_MAP("$1 * 2") OP_DST,
+                               DF_HEADER "spec:\n  operations:\n" OP_SRC OP_MAP("$1 * 3") OP_DST));
+    assert_true(aioe_dataflow_equal(NULL, NULL));
+    aioe_parse_result *r = parse_all(base, AIOE_OK);
+    assert_false(aioe_dataflow_equal(aioe_parse_result_dataflow(r, 0), NULL));
+    aioe_parse_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +471,7 @@ int main(void)
         cmocka_unit_test(schema_limits),
         cmocka_unit_test(references_across_results),
         cmocka_unit_test(topic_templates),
+        cmocka_unit_test(dataflow_equal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
