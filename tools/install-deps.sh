@@ -50,7 +50,7 @@ DEBIAN_PACKAGES=(
     mosquitto              # integration tests and the bridge demo
     mosquitto-clients
     mosquitto-dev
-    libmosquitto-dev
+    libmosquitto-dev       # integration-test observer; bench-bridge-load, bench-mosq-floor (the library never links it)
 )
 
 missing=()
