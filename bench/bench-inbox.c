@@ -154,7 +154,7 @@ static void publish_all(const aioe_endpoint *ep, unsigned long n)
 
 typedef struct result {
     double wall, cpu;
-    unsigned long syncs;
+    unsigned long syncs, wakeups;
 } result;
 
 /* mode 0 plain, 1 inbox-sigkill, 2 inbox-power */
@@ -207,11 +207,12 @@ static result run(const aioe_endpoint *ep, unsigned long n, int mode, const char
             k++;
         }
     }
-    result r = { now() - w0, cpu() - c0, 0 };
+    result r = { now() - w0, cpu() - c0, 0, 0 };
     if (ib) {
         aioe_inbox_stats st = { .version = AIOE_INBOX_STATS_VERSION };
         aioe_inbox_get_stats(ib, &st);
         r.syncs = (unsigned long)st.syncs;
+        r.wakeups = (unsigned long)st.consumer_wakeups;
     }
     aioe_session_stop(s, 1000);
     aioe_inbox_free(ib);
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
     static const char *const names[3] = { "plain", "inbox-sigkill", "inbox-power" };
     result best[3];
     for (int k = 0; k < 3; k++)
-        best[k] = (result){ 1e9, 1e9, 0 };
+        best[k] = (result){ 1e9, 1e9, 0, 0 };
     const char *modes = getenv("BENCH_INBOX_MODES");
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < 3; k++) {
@@ -269,6 +270,8 @@ int main(int argc, char **argv)
         printf("%-14s %8.0f msg/s  CPU %6.2f us/msg  extra %+6.2f us/msg", names[k],
                (double)n / best[k].wall, best[k].cpu * 1e6 / (double)n,
                (best[k].cpu - best[0].cpu) * 1e6 / (double)n);
+        if (k)
+            printf("  wake-ups %.3f per message", (double)best[k].wakeups / (double)n);
         if (k == 2)
             printf("  fdatasync %lu (%.0f/s, %.2f per message)", best[k].syncs,
                    (double)best[k].syncs / best[k].wall, (double)best[k].syncs / (double)n);
