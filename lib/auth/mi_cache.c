@@ -210,6 +210,19 @@ static int mi_src_fetch(void *self, aioe_token *out, char *err, size_t errlen)
     return rc;
 }
 
+/* Called with cache_mu held and no fetch running for the entry: marks it
+ * fetching, runs one exchange without the lock (store() ends the fetch)
+ * and returns with cache_mu held again. */
+static int exchange_once(mi_source *s, mi_token *t, char *err, size_t errlen)
+{
+    s->e->fetching = true;
+    s->e->fetches++;
+    pthread_mutex_unlock(&cache_mu);
+    int rc = aioe__mi_fetch(&s->cfg, false, t, err, errlen);
+    pthread_mutex_lock(&cache_mu);
+    return rc;
+}
+
 static bool mi_src_changed(void *self)
 {
     mi_source *s = self;
@@ -224,17 +237,11 @@ static bool mi_src_changed(void *self)
         pthread_mutex_unlock(&cache_mu);
         return false;
     }
-    e->fetching = true;
-    e->fetches++;
-    pthread_mutex_unlock(&cache_mu);
-
     /* One exchange, no retry loop: the connection is still up and this
      * runs on the session's supervisor thread. */
     mi_token t;
     char err[256] = "";
-    int rc = aioe__mi_fetch(&s->cfg, false, &t, err, sizeof err);
-
-    pthread_mutex_lock(&cache_mu);
+    int rc = exchange_once(s, &t, err, sizeof err);
     store(e, rc, &t, err);
     bool changed = rc == AIOE_OK;
     if (!changed) {
@@ -263,15 +270,9 @@ static bool mi_src_reload(void *self)
         pthread_mutex_unlock(&cache_mu);
         return false;
     }
-    e->fetching = true;
-    e->fetches++;
-    pthread_mutex_unlock(&cache_mu);
-
     mi_token t;
     char err[256] = "";
-    int rc = aioe__mi_fetch(&s->cfg, false, &t, err, sizeof err);
-
-    pthread_mutex_lock(&cache_mu);
+    int rc = exchange_once(s, &t, err, sizeof err);
     /* the same bytes as this session holds (a service that caches its
      * tokens): nothing to reconnect for */
     bool same = rc == AIOE_OK && e->tok.access_token && s->handed_gen == e->gen &&
