@@ -232,8 +232,8 @@ static void both_readers_agree(void **state)
 {
     (void)state;
     static const char *const records[] = {
-        "{\"deviceId\":\"thermostat-0042\",\"temperature\":{\"Value\":21.75,\"Unit\":\"C\"},"
-        "\"seq\":12345678,\"ok\":true,\"none\":null,\"list\":[1,\"two\",[3.5],{}]}",
+        ("{\"deviceId\":\"thermostat-0042\",\"temperature\":{\"Value\":21.75,\"Unit\":\"C\"},"
+         "\"seq\":12345678,\"ok\":true,\"none\":null,\"list\":[1,\"two\",[3.5],{}]}"),
         "{\"Name\": \"Grace Owens\", \"Birth Date\": \"19840202\", \"e\": \"\\u00e9\\n\\\"\"}",
         "{}",
     };
