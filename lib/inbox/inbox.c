@@ -45,6 +45,10 @@ static int64_t hold_now_ms(void)
  * woken early only once this many wait (so a nap never holds more). */
 #define NAP_WAKE_AT 64
 
+/* The read buffer lent to aioe_inbox_next() is kept up to this size; one
+ * grown by a larger record is freed after use. */
+#define RBUF_KEEP (1024u * 1024u)
+
 struct aioe_inbox_options {
     aioe_inbox_durability durability;
     uint64_t max_bytes, segment_bytes;
@@ -324,7 +328,7 @@ static void on_message(void *ctx, aioe_session *s, const aioe_message *msg)
     for (unsigned tries = 1;; tries++) {
         pthread_mutex_lock(&ib->mu);
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* ib->cv runs on CLOCK_MONOTONIC */
         ts.tv_nsec += 100 * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
@@ -395,7 +399,13 @@ int aioe_inbox_new(aioe_inbox **out, aioe_session *session, const char *dir,
         ib->o.batch_delay_us = AIOE_INBOX_DEFAULT_BATCH_DELAY_US;
     }
     pthread_mutex_init(&ib->mu, NULL);
-    pthread_cond_init(&ib->cv, NULL);
+    /* waits on ib->cv measure CLOCK_MONOTONIC: a wall-clock step must not
+     * stretch a nap (the receive thread does not wake nappers) */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ib->cv, &ca);
+    pthread_condattr_destroy(&ca);
     ib->first_new = 1;
     aioe__store_config cfg = {
         .segment_bytes = ib->o.segment_bytes,
@@ -541,7 +551,7 @@ static int make_message(const aioe__rec_msg *r, uint64_t id, bool redelivered,
 
 static void deadline_in(struct timespec *ts, uint64_t us)
 {
-    clock_gettime(CLOCK_REALTIME, ts);
+    clock_gettime(CLOCK_MONOTONIC, ts); /* ib->cv's clock */
     ts->tv_sec += (time_t)(us / 1000000);
     ts->tv_nsec += (long)(us % 1000000) * 1000L;
     if (ts->tv_nsec >= 1000000000L) {
@@ -619,6 +629,15 @@ int aioe_inbox_next(aioe_inbox *ib, uint32_t timeout_ms, aioe_message **out)
         uint64_t id = ib->q[ib->q_head];
         ib->q_head = (ib->q_head + 1) % ib->q_cap;
         ib->q_len--;
+        /* The signal that woke this thread may have been counted for
+         * another waiter (a condition variable wakes whom it picks): when
+         * messages are left and a waiter was not signalled for them, pass
+         * the wake-up on, or they would wait for that waiter's deadline. */
+        if (ib->q_len && ib->waiters - ib->nappers > ib->signalled) {
+            pthread_cond_signal(&ib->cv);
+            ib->signalled++;
+            ib->wakeups++;
+        }
         bool redelivered = id < ib->first_new;
         pthread_mutex_unlock(&ib->mu);
         aioe__rec_msg r;
@@ -633,7 +652,9 @@ int aioe_inbox_next(aioe_inbox *ib, uint32_t timeout_ms, aioe_message **out)
         }
         /* NOT_FOUND (acknowledged without being taken) or lost (logged) */
     }
-    if (!ib->rbuf) { /* give it back (another thread may have lent it) */
+    if (!ib->rbuf && cap <= RBUF_KEEP) { /* give it back (another thread
+                                             * may have lent it), unless a
+                                             * large record grew it */
         ib->rbuf = buf;
         ib->rcap = cap;
         buf = NULL;
