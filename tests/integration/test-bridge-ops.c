@@ -22,7 +22,8 @@
  *
  * The bridge runs as a child process (AIOE_BRIDGE); every wait is on a
  * condition with a deadline. */
-#define _GNU_SOURCE /* asprintf */
+#include "bridge-fixture.h" /* first: it defines _GNU_SOURCE */
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,9 +46,6 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "harness.h"
-
-#define WAIT_MS 20000
 #define STREAM 600
 #define CHUNK 100
 
@@ -85,61 +83,7 @@ static char *bridge_yaml(const char *name, int src_port, int dst_port)
     return path;
 }
 
-/* ---- the bridge process ---- */
-
-typedef struct bridge_proc {
-    pid_t pid;
-    char *log;
-} bridge_proc;
-
-static bridge_proc bridge_spawn(const char *const *args)
-{
-    static int n;
-    char name[64];
-    snprintf(name, sizeof name, "bridge-ops-%d.log", ++n);
-    bridge_proc bp = {.log = harness_path(name)};
-    const char *argv[32];
-    size_t k = 0;
-    argv[k++] = getenv("AIOE_BRIDGE");
-    assert_non_null(argv[0]);
-    for (size_t i = 0; args[i] && k < 31; i++)
-        argv[k++] = args[i];
-    argv[k] = NULL;
-    bp.pid = fork();
-    assert_true(bp.pid >= 0);
-    if (bp.pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(bp.log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return bp;
-}
-
-static bool pid_exited(void *arg)
-{
-    int *st = arg;
-    return waitpid((pid_t)st[0], &st[1], WNOHANG) == (pid_t)st[0];
-}
-
-static int bridge_wait_exit(bridge_proc *bp, int timeout_ms)
-{
-    int st[2] = {bp->pid, 0};
-    if (!harness_wait_until(pid_exited, st, timeout_ms)) {
-        char *text = harness_read_file(bp->log, NULL);
-        fprintf(stderr, "bridge did not exit; log:\n%s\n", text ? text : "");
-        free(text);
-        kill(bp->pid, SIGKILL);
-        waitpid(bp->pid, NULL, 0);
-        return -1;
-    }
-    bp->pid = 0;
-    return WIFEXITED(st[1]) ? WEXITSTATUS(st[1]) : 128 + WTERMSIG(st[1]);
-}
+/* the bridge process: bridge-fixture.h (bridge_spawn, bridge_wait_exit) */
 
 /* ---- curl ---- */
 
@@ -215,53 +159,6 @@ static int raw_client(int port, const char *send_bytes, size_t len)
 
 /* ---- observer bookkeeping ---- */
 
-typedef struct tally {
-    observer *o;
-    size_t scanned;
-    unsigned char seen[STREAM];
-    size_t distinct, dups;
-} tally;
-
-static bool tally_complete(void *arg)
-{
-    tally *t = arg;
-    const observer_msg *m;
-    while ((m = observer_get(t->o, t->scanned)) != NULL) {
-        t->scanned++;
-        unsigned k;
-        if (sscanf((const char *)m->payload, "m-%u", &k) != 1 || k >= STREAM)
-            continue;
-        if (t->seen[k])
-            t->dups++;
-        else
-            t->distinct++;
-        t->seen[k] = 1;
-    }
-    return t->distinct >= STREAM;
-}
-
-static void publish_range(broker *a, unsigned from, unsigned to)
-{
-    harness_client_opts co;
-    harness_client_opts_for(a, 0, &co);
-    char *id = harness_unique("pub");
-    co.client_id = id;
-    size_t n = to - from;
-    harness_pub *msgs = calloc(n, sizeof *msgs);
-    char (*payloads)[32] = calloc(n, 32);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(payloads[i], 32, "m-%06u", (unsigned)(from + i));
-        msgs[i].topic = "factory/line";
-        msgs[i].payload = payloads[i];
-        msgs[i].payload_len = strlen(payloads[i]);
-        msgs[i].qos = 1;
-    }
-    assert_int_equal(harness_publish_opts(&co, msgs, n), 0);
-    free(msgs);
-    free(payloads);
-    free(id);
-}
-
 /* ---- tests ---- */
 
 static void test_metrics_during_stream(void **state)
@@ -305,10 +202,12 @@ static void test_metrics_during_stream(void **state)
     int bad = raw_client(port, junk, sizeof junk - 1);
 
     tally *t = calloc(1, sizeof *t);
-    t->o = o;
+    unsigned char *seen = calloc(STREAM, 1);
+    assert_true(t && seen);
+    *t = (tally){.o = o, .want = STREAM, .seen = seen};
     double last_fwd = 0;
     for (unsigned from = 0; from < STREAM; from += CHUNK) {
-        publish_range(a, from, from + CHUNK);
+        publish_range(a, "factory/line", from, from + CHUNK, 1);
         http_reply r = curl_get(port, "/metrics");
         assert_int_equal(r.code, 200);
         double fwd = metric(r.body, S("aioe_bridge_forwarded_messages_total", ""));
@@ -376,25 +275,12 @@ static void test_metrics_during_stream(void **state)
     assert_true(saw_stats);
     free(text);
 
+    free(t->seen);
     free(t);
     observer_free(o);
     free(oid); free(yaml); free(sd); free(bp.log);
     broker_free(a);
     broker_free(b);
-}
-
-typedef struct log_wait {
-    const char *path;
-    const char *needle;
-} log_wait;
-
-static bool log_has(void *arg)
-{
-    log_wait *w = arg;
-    char *text = harness_read_file(w->path, NULL);
-    bool ok = text && strstr(text, w->needle);
-    free(text);
-    return ok;
 }
 
 static void test_sighup(void **state)
@@ -413,7 +299,7 @@ static void test_sighup(void **state)
     char *rotated = harness_path("ops-hup.log.1");
     const char *args[] = {"--state-dir", sd, "--log-file", log, yaml, NULL};
     bridge_proc bp = bridge_spawn(args);
-    log_wait w = {log, "subscribed to factory/#"};
+    log_wait w = {log, "subscribed to factory/#", 1};
     assert_true(harness_wait_until(log_has, &w, WAIT_MS));
 
     /* logrotate: rename, then SIGHUP; new lines go to a new file */
@@ -421,7 +307,7 @@ static void test_sighup(void **state)
     kill(bp.pid, SIGHUP);
     w.needle = "SIGHUP: the YAML files are valid";
     assert_true(harness_wait_until(log_has, &w, WAIT_MS));
-    log_wait old = {rotated, "SIGHUP"};
+    log_wait old = {rotated, "SIGHUP", 1};
     assert_false(log_has(&old));
 
     /* a file that no longer validates: refused, errors logged, still forwarding */
@@ -433,7 +319,7 @@ static void test_sighup(void **state)
     assert_true(harness_wait_until(log_has, &w, WAIT_MS));
     w.needle = ": error: reload: ";
     assert_true(log_has(&w));
-    publish_range(a, 0, 20);
+    publish_range(a, "factory/line", 0, 20, 1);
     assert_int_equal(observer_wait(o, 20, WAIT_MS), 20);
 
     kill(bp.pid, SIGTERM);
