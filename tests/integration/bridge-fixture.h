@@ -1,7 +1,7 @@
 /* Shared fixture of the aioe-bridge tests (test-bridge-forward.c,
- * test-bridge-resilience.c, test-bridge-reload.c, test-bridge-ops.c): endpoint and Dataflow YAML, the bridge as a
- * child process (AIOE_BRIDGE) with its log, observer bookkeeping, two
- * brokers. Include first (it defines _GNU_SOURCE). */
+ * test-bridge-resilience.c, test-bridge-reload.c, test-bridge-ops.c):
+ * endpoint and Dataflow YAML, the bridge as a child process (AIOE_BRIDGE)
+ * with its log, observer bookkeeping, two brokers. Include first (it defines _GNU_SOURCE). */
 #ifndef AIOE_TESTS_INTEGRATION_BRIDGE_FIXTURE_H
 #define AIOE_TESTS_INTEGRATION_BRIDGE_FIXTURE_H
 
